@@ -1,0 +1,2 @@
+//! The `pgline` command-line tool.
+fn main() {}
