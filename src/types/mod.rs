@@ -1,0 +1,299 @@
+//! Conversions between Rust values and PostgreSQL values on the wire: [`ToSql`] for
+//! parameters, [`FromSql`] for column values, in both the text and the binary format.
+//!
+//! This module owns value *bodies* only (the bytes after a value's length prefix). It does
+//! no IO and knows nothing about messages; NULL is a separate path (`IsNull::Yes` when
+//! writing, [`FromSql::from_sql_null`] when reading), never a byte pattern.
+//!
+//! # Strict and lenient decoding
+//!
+//! Every decode gets a [`ValueType`]: the column's type OID and format from RowDescription,
+//! plus a `lenient` flag.
+//!
+//! - **Strict** (`lenient: false`, for PostgreSQL): the OID must be one the Rust type
+//!   accepts ([`FromSql::accepts`]) or decoding fails with [`ConversionError::WrongType`]
+//!   before a byte is read. Widening is allowed (`i64` from `int2`), narrowing is not.
+//! - **Lenient** (`lenient: true`, for servers whose type OIDs lie, such as InterSystems
+//!   IRIS behind iris-pgwire): the OID check is skipped and the value is parsed as the Rust
+//!   type asked for, from whatever the server sent: numbers in `text`/`varchar` columns,
+//!   `inf`/`nan`/`.5` floats, `true`/`1` booleans, dates as day counts, bytea as a Python
+//!   `b'...'` repr. A fixed-width binary value of the wrong length (iris-pgwire sends text
+//!   bytes while RowDescription says binary) is parsed as text instead of being rejected.
+//!   A text value that *happens* to have the right binary width is ambiguous and is read as
+//!   binary, as the format code says, except for dates and timestamps, where all-printable
+//!   bytes (`"8780"`) cannot be a binary value within 100,000 years and are read as text.
+//!
+//! Whether `''` means NULL (iris-pgwire returns NULL strings as `''`) is the caller's
+//! concern; this module decodes what it is given.
+//!
+//! # Type table
+//!
+//! | Rust | writes as (`type_oid`) | `ToSql` also accepts | `FromSql` strict accepts | lenient extras |
+//! |---|---|---|---|---|
+//! | `bool` | `bool` | | `bool` | text `true`/`false`/`1`/`0`/`t`/`f`, any case |
+//! | `i16` | `int2` | `int4`, `int8` (widened) | `int2` | numbers as text; whitespace trimmed |
+//! | `i32` | `int4` | `int8` (widened) | `int2`, `int4` | as `i16` |
+//! | `i64` | `int8` | | `int2`, `int4`, `int8`, `oid` | as `i16` |
+//! | `u32` | `oid` | `int8` (widened) | `oid` | as `i16` |
+//! | `f32` | `float4` | `float8` (widened) | `float4` | `inf`, `nan`, `.5`, `1E+2`; `float8` narrowed |
+//! | `f64` | `float8` | | `float4`, `float8` | as `f32` |
+//! | `&str`, `String` | `text` | `varchar`, `bpchar`, `name`, `"char"` | those, `unknown`, and **any OID in text format** | any OID in binary format if the bytes are UTF-8 |
+//! | `&[u8]`, `Vec<u8>` | `bytea` | | `bytea` (`&[u8]`: binary format only) | Python `b'...'`; any OID |
+//! | `SystemTime` | `timestamptz` | `timestamp` (as UTC) | `timestamptz`, `timestamp` (UTC), `date` (midnight UTC) | `date` as a day count (`"8780"`) |
+//! | [`Text`] | its `oid` | everything (text format only) | any OID in text format; text-like in binary | |
+//! | [`RawValue`] | its `ty.oid` | everything (its own format only) | everything | |
+//! | `Option<T>` | as `T` | `None` accepts everything | as `T`; NULL is `None` | |
+//!
+//! Every `ToSql` type also accepts OID 0 and `unknown` (705), which leave the type to the
+//! server. Strings are read from any OID in the text format because the text format *is* a
+//! string: that is how `numeric`, `uuid` or `json` are read without a dedicated type.
+//!
+//! Text-format timestamps assume `DateStyle = ISO` (the server default, and what the
+//! connection sets); `BC` dates and `±infinity` are rejected as [`ConversionError::Invalid`]
+//! because `SystemTime` conversions here cover the Common Era only.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
+use std::fmt;
+
+use bytes::BytesMut;
+
+pub use crate::protocol::frontend::IsNull;
+pub use crate::protocol::{Format, Oid};
+
+pub mod oid;
+mod raw;
+mod scalar;
+mod text;
+mod time;
+
+pub use raw::{RawValue, Text};
+
+/// The type and format of one value on the wire, plus whether to decode leniently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ValueType {
+    /// The type OID (from RowDescription or ParameterDescription).
+    pub oid: Oid,
+    /// The wire format of the value.
+    pub format: Format,
+    /// Decode by the Rust type asked for instead of checking the OID (see the module docs).
+    pub lenient: bool,
+}
+
+impl ValueType {
+    /// A strict value type.
+    pub const fn new(oid: Oid, format: Format) -> Self {
+        Self {
+            oid,
+            format,
+            lenient: false,
+        }
+    }
+
+    /// A lenient value type.
+    pub const fn lenient(oid: Oid, format: Format) -> Self {
+        Self {
+            oid,
+            format,
+            lenient: true,
+        }
+    }
+}
+
+/// Why a value could not be converted. Small and allocation-free.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ConversionError {
+    /// The Rust type does not accept this type OID (strict mode), e.g. `i32` from `int8`.
+    WrongType {
+        /// The Rust type.
+        rust: &'static str,
+        /// The type OID on the wire.
+        oid: Oid,
+    },
+    /// The value is NULL and the Rust type has no NULL (use `Option<T>`).
+    UnexpectedNull {
+        /// The Rust type.
+        rust: &'static str,
+    },
+    /// The bytes are not a valid value: wrong binary length, unparsable text, out of range.
+    Invalid {
+        /// The Rust type.
+        rust: &'static str,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// The Rust type has no conversion in this format for this value.
+    Unsupported {
+        /// The Rust type.
+        rust: &'static str,
+        /// The format that is not supported.
+        format: Format,
+    },
+}
+
+impl fmt::Display for ConversionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::WrongType { rust, oid } => {
+                write!(
+                    f,
+                    "cannot convert between Rust type {rust} and type OID {oid}"
+                )
+            }
+            Self::UnexpectedNull { rust } => {
+                write!(f, "unexpected NULL for Rust type {rust} (use Option)")
+            }
+            Self::Invalid { rust, reason } => write!(f, "invalid value for {rust}: {reason}"),
+            Self::Unsupported { rust, format } => {
+                write!(f, "{rust} does not support the {format:?} format here")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConversionError {}
+
+impl ConversionError {
+    pub(crate) const fn invalid(rust: &'static str, reason: &'static str) -> Self {
+        Self::Invalid { rust, reason }
+    }
+}
+
+/// A Rust value that can be sent as a statement parameter.
+///
+/// Usable as `&dyn ToSql`. The caller asks [`type_oid`](Self::type_oid) when it declares
+/// parameter types itself, checks [`accepts`](Self::accepts) against the types the server
+/// reports, picks the format with [`supports_binary`](Self::supports_binary), then calls
+/// [`to_sql`](Self::to_sql).
+pub trait ToSql: fmt::Debug + Sync {
+    /// The OID this value is declared as when a statement is parsed for it (unnamed
+    /// one-shot statements declare parameter types from the values).
+    fn type_oid(&self) -> Oid;
+
+    /// Whether this value can be sent for a parameter the server says has type `oid`.
+    /// Only types the value is encoded into losslessly are accepted (`i32` for `int4` and
+    /// `int8`, not `int2`). OID 0 and `unknown` are accepted by every type.
+    fn accepts(&self, oid: Oid) -> bool;
+
+    /// Writes the value for a parameter of type `ty.oid` in `ty.format`: the value bytes
+    /// only, no length prefix. Returns `IsNull::Yes` for NULL (`Option::None`), having
+    /// written nothing. A type it does not accept is [`ConversionError::WrongType`].
+    fn to_sql(&self, ty: ValueType, out: &mut BytesMut) -> Result<IsNull, ConversionError>;
+
+    /// Whether binary is supported for `oid` (callers pick text otherwise).
+    fn supports_binary(&self, oid: Oid) -> bool {
+        let _ = oid;
+        true
+    }
+
+    /// The OID to declare for a NULL of this type (`Option::<Self>::None`), which has no
+    /// value to ask [`type_oid`](Self::type_oid). Defaults to 0: let the server infer it.
+    fn null_type_oid() -> Oid
+    where
+        Self: Sized,
+    {
+        oid::UNSPECIFIED
+    }
+}
+
+/// A Rust value that can be read from a column value, borrowing from the row for `'a`.
+pub trait FromSql<'a>: Sized {
+    /// Decodes a non-NULL value. In strict mode this fails with
+    /// [`ConversionError::WrongType`] unless [`accepts`](Self::accepts) says yes.
+    fn from_sql(ty: ValueType, raw: &'a [u8]) -> Result<Self, ConversionError>;
+
+    /// Decodes a NULL. Only `Option<T>` (and types with their own NULL) succeed.
+    fn from_sql_null(ty: ValueType) -> Result<Self, ConversionError> {
+        let _ = ty;
+        Err(ConversionError::UnexpectedNull {
+            rust: std::any::type_name::<Self>(),
+        })
+    }
+
+    /// For the column-type check before decoding: strict mode asks this.
+    fn accepts(oid: Oid) -> bool;
+}
+
+/// Decodes one column value; `None` is NULL.
+pub fn decode_value<'a, T: FromSql<'a>>(
+    ty: ValueType,
+    raw: Option<&'a [u8]>,
+) -> Result<T, ConversionError> {
+    match raw {
+        Some(raw) => T::from_sql(ty, raw),
+        None => T::from_sql_null(ty),
+    }
+}
+
+/// The strict-mode type check every `from_sql` starts with.
+#[inline]
+pub(crate) fn check_accepts<'a, T: FromSql<'a>>(
+    ty: ValueType,
+    rust: &'static str,
+) -> Result<(), ConversionError> {
+    if ty.lenient || T::accepts(ty.oid) {
+        Ok(())
+    } else {
+        Err(ConversionError::WrongType { rust, oid: ty.oid })
+    }
+}
+
+impl<T: ToSql> ToSql for Option<T> {
+    fn type_oid(&self) -> Oid {
+        match self {
+            Some(v) => v.type_oid(),
+            None => T::null_type_oid(),
+        }
+    }
+
+    /// `None` accepts every type: NULL is a value of every type.
+    fn accepts(&self, oid: Oid) -> bool {
+        match self {
+            Some(v) => v.accepts(oid),
+            None => true,
+        }
+    }
+
+    fn to_sql(&self, ty: ValueType, out: &mut BytesMut) -> Result<IsNull, ConversionError> {
+        match self {
+            Some(v) => v.to_sql(ty, out),
+            None => Ok(IsNull::Yes),
+        }
+    }
+
+    fn supports_binary(&self, oid: Oid) -> bool {
+        match self {
+            Some(v) => v.supports_binary(oid),
+            None => true,
+        }
+    }
+
+    fn null_type_oid() -> Oid {
+        T::null_type_oid()
+    }
+}
+
+impl<'a, T: FromSql<'a>> FromSql<'a> for Option<T> {
+    fn from_sql(ty: ValueType, raw: &'a [u8]) -> Result<Self, ConversionError> {
+        T::from_sql(ty, raw).map(Some)
+    }
+
+    fn from_sql_null(_ty: ValueType) -> Result<Self, ConversionError> {
+        Ok(None)
+    }
+
+    fn accepts(oid: Oid) -> bool {
+        T::accepts(oid)
+    }
+}
+
+#[cfg(test)]
+mod tests;
