@@ -75,7 +75,11 @@ impl fmt::Display for DecodeError {
                 tag_name(tag)
             ),
             Self::BadLength { tag, len } => {
-                write!(f, "message {} declares impossible length {len}", tag_name(tag))
+                write!(
+                    f,
+                    "message {} declares impossible length {len}",
+                    tag_name(tag)
+                )
             }
             Self::UnknownTag(tag) => write!(f, "unknown message type {}", tag_name(tag)),
             Self::UnknownAuth(code) => write!(f, "unknown authentication request code {code}"),
@@ -125,6 +129,13 @@ pub enum EncodeError {
     TooManyParams(usize),
     /// A message or value is longer than its 32-bit length field allows.
     TooLong(usize),
+    /// A field holds a value the wire format cannot carry (an empty startup parameter
+    /// name, which would read as the terminator; a cancel key outside 4..=256 bytes; a
+    /// `BindWriter` used after a failed step).
+    BadValue {
+        /// The field being written.
+        what: &'static str,
+    },
 }
 
 impl fmt::Display for EncodeError {
@@ -133,6 +144,7 @@ impl fmt::Display for EncodeError {
             Self::InteriorNul { what } => write!(f, "{what} contains a NUL byte"),
             Self::TooManyParams(n) => write!(f, "{n} items do not fit a 16-bit count"),
             Self::TooLong(n) => write!(f, "{n} bytes do not fit a 32-bit length"),
+            Self::BadValue { what } => write!(f, "invalid {what}"),
         }
     }
 }

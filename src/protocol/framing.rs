@@ -175,7 +175,7 @@ mod tests {
     fn decode_rejects_length_below_four() {
         for len in [0i32, 1, 2, 3, -1, i32::MIN] {
             let mut buf = BytesMut::new();
-            buf.extend_from_slice(&[b'Z']);
+            buf.extend_from_slice(b"Z");
             buf.extend_from_slice(&len.to_be_bytes());
             assert_eq!(
                 split_frame(&mut buf, |t| caps().backend_cap(t)),

@@ -189,7 +189,10 @@ mod tests {
     #[test]
     fn finish_reports_trailing_bytes() {
         let r = Reader::new(&[0]);
-        assert_eq!(r.finish("Sync"), Err(DecodeError::TrailingBytes { what: "Sync" }));
+        assert_eq!(
+            r.finish("Sync"),
+            Err(DecodeError::TrailingBytes { what: "Sync" })
+        );
     }
 
     #[test]

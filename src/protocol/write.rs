@@ -14,7 +14,11 @@ use super::error::EncodeError;
 /// then back-patches the length (which counts itself but not the tag).
 ///
 /// On error the buffer is restored to its length before the call.
-pub(crate) fn write_frame<F>(buf: &mut BytesMut, tag: Option<u8>, body: F) -> Result<(), EncodeError>
+pub(crate) fn write_frame<F>(
+    buf: &mut BytesMut,
+    tag: Option<u8>,
+    body: F,
+) -> Result<(), EncodeError>
 where
     F: FnOnce(&mut BytesMut) -> Result<(), EncodeError>,
 {
@@ -52,7 +56,11 @@ pub(crate) fn patch_u16(buf: &mut BytesMut, pos: usize, value: u16) {
 }
 
 /// Writes a NUL-terminated string, refusing one that contains a NUL itself.
-pub(crate) fn put_cstr(buf: &mut BytesMut, s: &[u8], what: &'static str) -> Result<(), EncodeError> {
+pub(crate) fn put_cstr(
+    buf: &mut BytesMut,
+    s: &[u8],
+    what: &'static str,
+) -> Result<(), EncodeError> {
     if s.contains(&0) {
         return Err(EncodeError::InteriorNul { what });
     }
@@ -132,6 +140,9 @@ mod tests {
     #[test]
     fn length_above_i32_is_refused() {
         assert_eq!(len_i32(i32::MAX as usize), Ok(i32::MAX));
-        assert_eq!(len_i32(i32::MAX as usize + 1), Err(EncodeError::TooLong(1 << 31)));
+        assert_eq!(
+            len_i32(i32::MAX as usize + 1),
+            Err(EncodeError::TooLong(1 << 31))
+        );
     }
 }
