@@ -364,8 +364,26 @@ fn to_sql_rejects_parameter_types_it_cannot_encode_losslessly() {
         })
     );
     assert!(1i32.accepts(UNKNOWN) && "x".accepts(UNSPECIFIED));
-    assert!(!ymd(2000, 1, 1).accepts(DATE));
     assert!(out.is_empty());
+}
+
+#[test]
+fn system_time_is_sent_as_a_date_only_at_exactly_midnight_utc() {
+    let mut out = BytesMut::new();
+    let day = ymd(2024, 1, 15);
+    assert!(day.accepts(DATE));
+    day.to_sql(strict(DATE, B), &mut out).unwrap();
+    assert_eq!(&out[..], &8780i32.to_be_bytes());
+    out.clear();
+    day.to_sql(strict(DATE, T), &mut out).unwrap();
+    assert_eq!(&out[..], b"2024-01-15");
+    out.clear();
+    let noon = day + Duration::from_secs(12 * 3600);
+    assert!(matches!(
+        noon.to_sql(strict(DATE, B), &mut out),
+        Err(ConversionError::Invalid { .. })
+    ));
+    assert!(out.is_empty(), "nothing written for a refused value");
 }
 
 // --- lenient ---------------------------------------------------------------------------

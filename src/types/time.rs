@@ -241,9 +241,10 @@ impl ToSql for SystemTime {
         oid::TIMESTAMPTZ
     }
 
-    /// `timestamptz` and `timestamp` (written as UTC). Not `date`: that would drop the time.
+    /// `timestamptz` and `timestamp` (written as UTC), and `date` for values at exactly
+    /// midnight UTC (any other time of day is refused rather than silently dropped).
     fn accepts(&self, oid: Oid) -> bool {
-        matches!(oid, oid::TIMESTAMPTZ | oid::TIMESTAMP) || is_unspecified(oid)
+        matches!(oid, oid::TIMESTAMPTZ | oid::TIMESTAMP | oid::DATE) || is_unspecified(oid)
     }
 
     fn to_sql(&self, ty: ValueType, out: &mut BytesMut) -> Result<IsNull, ConversionError> {
@@ -254,6 +255,30 @@ impl ToSql for SystemTime {
             });
         }
         let us = unix_micros(*self);
+        if ty.oid == oid::DATE {
+            if us.rem_euclid(USECS_PER_DAY) != 0 {
+                return Err(ConversionError::invalid(
+                    RUST,
+                    "a date parameter needs a time at exactly midnight UTC",
+                ));
+            }
+            let days = us.div_euclid(USECS_PER_DAY) - PG_EPOCH_DAYS;
+            match ty.format {
+                Format::Binary => {
+                    let d = i32::try_from(days)
+                        .map_err(|_| ConversionError::invalid(RUST, "out of date range"))?;
+                    out.put_i32(d);
+                }
+                Format::Text => {
+                    let mut tmp = BytesMut::with_capacity(32);
+                    put_timestamp_text(&mut tmp, us, false)?;
+                    // "YYYY-MM-DD 00:00:00.000000": keep the date part.
+                    let date_len = tmp.iter().position(|&b| b == b' ').unwrap_or(tmp.len());
+                    out.extend_from_slice(tmp.get(..date_len).unwrap_or(&[]));
+                }
+            }
+            return Ok(IsNull::No);
+        }
         match ty.format {
             Format::Binary => {
                 // i64::MAX and i64::MIN mean ±infinity on the wire: never send them.

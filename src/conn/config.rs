@@ -1,0 +1,713 @@
+//! [`Config`]: where and how to connect, from a builder, a `postgres://` URL or a libpq
+//! `key=value` string, with `PG*` environment variables as defaults.
+//!
+//! Recognised keys (URL query parameters or `key=value` pairs): `host`, `hostaddr` (taken
+//! as `host`), `port`, `user`, `password`, `dbname`, `application_name`,
+//! `connect_timeout` (seconds), `options`, `sslmode` (`disable`, `prefer`, `require`),
+//! `require_auth` (comma list of `password`, `md5`, `scram-sha-256`, `none`),
+//! `query_timeout` (seconds, pgline's own), `statement_cache_capacity` (pgline's own),
+//! `profile` (`auto`, `postgres`, `iris`), `protocol_version` (`3.0`). Unknown keys are an
+//! error, as in libpq: a typo must not be silently ignored.
+//!
+//! Environment variables used by [`Config::from_env`] and [`Config::parse`]: `PGHOST`,
+//! `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`, `PGAPPNAME`, `PGCONNECT_TIMEOUT`,
+//! `PGOPTIONS`, `PGSSLMODE`, `PGREQUIREAUTH`.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::protocol::Limits;
+
+/// Whether to ask the server for TLS first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SslMode {
+    /// Never send SSLRequest.
+    Disable,
+    /// Send SSLRequest and continue in plaintext when the server answers `N`. This build
+    /// has no TLS: a server that answers `S` is refused with a clear error. Probing first
+    /// also keeps old iris-pgwire servers happy (they hang on a StartupMessage that is not
+    /// preceded by an SSLRequest).
+    #[default]
+    Prefer,
+    /// Require TLS. Not supported by this build: connecting fails with `Unsupported`.
+    Require,
+}
+
+/// Which authentication exchanges the client accepts (libpq's `require_auth`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthPolicy {
+    /// Cleartext password (`password`). Off by default: without TLS it sends the password
+    /// in the clear to whoever answers.
+    pub cleartext: bool,
+    /// MD5 (`md5`).
+    pub md5: bool,
+    /// SCRAM-SHA-256 (`scram-sha-256`).
+    pub scram: bool,
+    /// No password exchange at all (`none`: trust, or AuthenticationOk at once).
+    pub none: bool,
+}
+
+impl Default for AuthPolicy {
+    fn default() -> Self {
+        Self {
+            cleartext: false,
+            md5: true,
+            scram: true,
+            none: true,
+        }
+    }
+}
+
+impl AuthPolicy {
+    /// Every method allowed, including cleartext.
+    pub fn any() -> Self {
+        Self {
+            cleartext: true,
+            md5: true,
+            scram: true,
+            none: true,
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self, Error> {
+        let mut p = Self {
+            cleartext: false,
+            md5: false,
+            scram: false,
+            none: false,
+        };
+        for m in s.split(',').map(str::trim).filter(|m| !m.is_empty()) {
+            match m {
+                "password" => p.cleartext = true,
+                "md5" => p.md5 = true,
+                "scram-sha-256" => p.scram = true,
+                "none" => p.none = true,
+                other => {
+                    return Err(Error::config(format!(
+                        "require_auth: unknown method {other:?}"
+                    )))
+                }
+            }
+        }
+        Ok(p)
+    }
+}
+
+/// Which server dialect to speak. See [`crate::iris`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ProfileChoice {
+    /// Detect from the server's ParameterStatus at startup.
+    #[default]
+    Auto,
+    /// Plain PostgreSQL: strict protocol checks.
+    Postgres,
+    /// InterSystems IRIS through iris-pgwire.
+    Iris,
+}
+
+/// Connection settings.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Config {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) user: Option<String>,
+    pub(crate) password: Option<Vec<u8>>,
+    pub(crate) dbname: Option<String>,
+    pub(crate) application_name: Option<String>,
+    pub(crate) options: Option<String>,
+    pub(crate) params: Vec<(String, String)>,
+    pub(crate) connect_timeout: Option<Duration>,
+    pub(crate) query_timeout: Option<Duration>,
+    pub(crate) ssl_mode: SslMode,
+    pub(crate) auth: AuthPolicy,
+    pub(crate) limits: Limits,
+    pub(crate) statement_cache_capacity: usize,
+    pub(crate) profile: ProfileChoice,
+    pub(crate) notification_capacity: usize,
+    pub(crate) insecure_skip_scram_server_signature: bool,
+    pub(crate) prefer_text: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            host: "localhost".into(),
+            port: 5432,
+            user: None,
+            password: None,
+            dbname: None,
+            application_name: None,
+            options: None,
+            params: Vec::new(),
+            connect_timeout: Some(Duration::from_secs(30)),
+            query_timeout: None,
+            ssl_mode: SslMode::default(),
+            auth: AuthPolicy::default(),
+            limits: Limits::default(),
+            statement_cache_capacity: 100,
+            profile: ProfileChoice::default(),
+            notification_capacity: 1024,
+            insecure_skip_scram_server_signature: false,
+            prefer_text: false,
+        }
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never print the password.
+        f.debug_struct("Config")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("dbname", &self.dbname)
+            .field("application_name", &self.application_name)
+            .field("options", &self.options)
+            .field("params", &self.params)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("query_timeout", &self.query_timeout)
+            .field("ssl_mode", &self.ssl_mode)
+            .field("auth", &self.auth)
+            .field("limits", &self.limits)
+            .field("statement_cache_capacity", &self.statement_cache_capacity)
+            .field("profile", &self.profile)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Config {
+    /// Defaults only: `localhost:5432`, user from `$USER`, no environment variables read.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Defaults overridden by the `PG*` environment variables.
+    pub fn from_env() -> Result<Self, Error> {
+        Self::from_env_with(|k| std::env::var(k).ok())
+    }
+
+    /// As [`from_env`](Self::from_env), reading variables through `get` (for tests).
+    pub fn from_env_with(get: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let mut c = Self::default();
+        for (var, key) in [
+            ("PGHOST", "host"),
+            ("PGPORT", "port"),
+            ("PGUSER", "user"),
+            ("PGPASSWORD", "password"),
+            ("PGDATABASE", "dbname"),
+            ("PGAPPNAME", "application_name"),
+            ("PGCONNECT_TIMEOUT", "connect_timeout"),
+            ("PGOPTIONS", "options"),
+            ("PGSSLMODE", "sslmode"),
+            ("PGREQUIREAUTH", "require_auth"),
+        ] {
+            if let Some(v) = get(var) {
+                c.set(key, &v)
+                    .map_err(|e| Error::config(format!("{var}: {e}")))?;
+            }
+        }
+        Ok(c)
+    }
+
+    /// Parses a `postgres://` URL or a `key=value` string on top of the `PG*` environment
+    /// defaults. Use `str::parse` for a parse that ignores the environment.
+    pub fn parse(s: &str) -> Result<Self, Error> {
+        let mut c = Self::from_env()?;
+        c.apply_str(s)?;
+        Ok(c)
+    }
+
+    /// Applies a URL or `key=value` string on top of this config.
+    pub fn apply_str(&mut self, s: &str) -> Result<(), Error> {
+        let s = s.trim();
+        if let Some(rest) = s
+            .strip_prefix("postgres://")
+            .or_else(|| s.strip_prefix("postgresql://"))
+        {
+            self.apply_url(rest)
+        } else {
+            for (k, v) in parse_key_values(s)? {
+                self.set(&k, &v)?;
+            }
+            Ok(())
+        }
+    }
+
+    fn apply_url(&mut self, rest: &str) -> Result<(), Error> {
+        let (before_query, query) = match rest.split_once('?') {
+            Some((a, b)) => (a, Some(b)),
+            None => (rest, None),
+        };
+        let (authority, path) = match before_query.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (before_query, None),
+        };
+        let (userinfo, hostport) = match authority.rsplit_once('@') {
+            Some((u, h)) => (Some(u), h),
+            None => (None, authority),
+        };
+        if let Some(userinfo) = userinfo {
+            let (user, password) = match userinfo.split_once(':') {
+                Some((u, p)) => (u, Some(p)),
+                None => (userinfo, None),
+            };
+            if !user.is_empty() {
+                self.user = Some(percent_decode(user)?);
+            }
+            if let Some(p) = password {
+                self.password = Some(percent_decode(p)?.into_bytes());
+            }
+        }
+        if !hostport.is_empty() {
+            let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
+                let (h, after) = v6
+                    .split_once(']')
+                    .ok_or_else(|| Error::config("URL: unterminated [ in host"))?;
+                (h.to_string(), after.strip_prefix(':'))
+            } else {
+                match hostport.rsplit_once(':') {
+                    Some((h, p)) => (percent_decode(h)?, Some(p)),
+                    None => (percent_decode(hostport)?, None),
+                }
+            };
+            if !host.is_empty() {
+                self.host = host;
+            }
+            if let Some(p) = port.filter(|p| !p.is_empty()) {
+                self.set("port", p)?;
+            }
+        }
+        if let Some(db) = path.filter(|p| !p.is_empty()) {
+            self.dbname = Some(percent_decode(db)?);
+        }
+        if let Some(q) = query {
+            for pair in q.split('&').filter(|p| !p.is_empty()) {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                self.set(&percent_decode(k)?, &percent_decode(v)?)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets one libpq-style key.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<&mut Self, Error> {
+        match key {
+            "host" | "hostaddr" => self.host = value.to_string(),
+            "port" => {
+                self.port = value
+                    .parse()
+                    .map_err(|_| Error::config(format!("invalid port {value:?}")))?
+            }
+            "user" => self.user = Some(value.to_string()),
+            "password" => self.password = Some(value.as_bytes().to_vec()),
+            "dbname" => self.dbname = Some(value.to_string()),
+            "application_name" => self.application_name = Some(value.to_string()),
+            "options" => self.options = Some(value.to_string()),
+            "connect_timeout" => self.connect_timeout = parse_seconds(key, value)?,
+            "query_timeout" => self.query_timeout = parse_seconds(key, value)?,
+            "sslmode" => {
+                self.ssl_mode = match value {
+                    "disable" => SslMode::Disable,
+                    "allow" | "prefer" => SslMode::Prefer,
+                    "require" | "verify-ca" | "verify-full" => SslMode::Require,
+                    _ => return Err(Error::config(format!("invalid sslmode {value:?}"))),
+                }
+            }
+            "require_auth" => self.auth = AuthPolicy::parse(value)?,
+            "statement_cache_capacity" => {
+                self.statement_cache_capacity = value.parse().map_err(|_| {
+                    Error::config(format!("invalid statement_cache_capacity {value:?}"))
+                })?
+            }
+            "profile" => {
+                self.profile = match value {
+                    "auto" => ProfileChoice::Auto,
+                    "postgres" => ProfileChoice::Postgres,
+                    "iris" => ProfileChoice::Iris,
+                    _ => return Err(Error::config(format!("invalid profile {value:?}"))),
+                }
+            }
+            "protocol_version" => {
+                if value != "3.0" {
+                    return Err(Error::config(format!(
+                        "protocol_version {value:?}: only 3.0 is supported"
+                    )));
+                }
+            }
+            other => {
+                return Err(Error::config(format!(
+                    "unknown connection parameter {other:?}"
+                )))
+            }
+        }
+        Ok(self)
+    }
+
+    /// Host name, IP address, or (starting with `/`) a Unix-socket directory.
+    pub fn host(&mut self, host: impl Into<String>) -> &mut Self {
+        self.host = host.into();
+        self
+    }
+
+    /// TCP port (also the Unix-socket file suffix).
+    pub fn port(&mut self, port: u16) -> &mut Self {
+        self.port = port;
+        self
+    }
+
+    /// User name.
+    pub fn user(&mut self, user: impl Into<String>) -> &mut Self {
+        self.user = Some(user.into());
+        self
+    }
+
+    /// Password.
+    pub fn password(&mut self, password: impl AsRef<[u8]>) -> &mut Self {
+        self.password = Some(password.as_ref().to_vec());
+        self
+    }
+
+    /// Database name (defaults to the user name on the server).
+    pub fn dbname(&mut self, dbname: impl Into<String>) -> &mut Self {
+        self.dbname = Some(dbname.into());
+        self
+    }
+
+    /// `application_name` startup parameter.
+    pub fn application_name(&mut self, name: impl Into<String>) -> &mut Self {
+        self.application_name = Some(name.into());
+        self
+    }
+
+    /// `options` startup parameter (command-line options for the backend).
+    pub fn options(&mut self, options: impl Into<String>) -> &mut Self {
+        self.options = Some(options.into());
+        self
+    }
+
+    /// Any other startup parameter (e.g. `search_path`).
+    pub fn param(&mut self, name: impl Into<String>, value: impl Into<String>) -> &mut Self {
+        self.params.push((name.into(), value.into()));
+        self
+    }
+
+    /// Deadline for TCP connect plus authentication plus the first ReadyForQuery.
+    pub fn connect_timeout(&mut self, t: Option<Duration>) -> &mut Self {
+        self.connect_timeout = t;
+        self
+    }
+
+    /// Deadline for each operation. When it passes mid-request the connection is broken.
+    pub fn query_timeout(&mut self, t: Option<Duration>) -> &mut Self {
+        self.query_timeout = t;
+        self
+    }
+
+    /// TLS negotiation mode.
+    pub fn ssl_mode(&mut self, mode: SslMode) -> &mut Self {
+        self.ssl_mode = mode;
+        self
+    }
+
+    /// Which authentication exchanges to accept.
+    pub fn auth_policy(&mut self, policy: AuthPolicy) -> &mut Self {
+        self.auth = policy;
+        self
+    }
+
+    /// Caps on incoming message sizes.
+    pub fn limits(&mut self, limits: Limits) -> &mut Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Named prepared statements kept per connection (LRU; 0 disables the cache).
+    pub fn statement_cache_capacity(&mut self, n: usize) -> &mut Self {
+        self.statement_cache_capacity = n;
+        self
+    }
+
+    /// Server dialect.
+    pub fn profile(&mut self, p: ProfileChoice) -> &mut Self {
+        self.profile = p;
+        self
+    }
+
+    /// How many LISTEN/NOTIFY notifications are buffered before the oldest are dropped.
+    pub fn notification_capacity(&mut self, n: usize) -> &mut Self {
+        self.notification_capacity = n.max(1);
+        self
+    }
+
+    /// **Insecure.** Accept a SCRAM exchange whose server signature cannot be verified,
+    /// for iris-pgwire only (it sends a constant 20-byte dummy signature). The server is
+    /// then not authenticated to the client. Honoured only under the IRIS profile; logged
+    /// as a warning on every connect.
+    pub fn danger_iris_skip_scram_server_signature(&mut self, yes: bool) -> &mut Self {
+        self.insecure_skip_scram_server_signature = yes;
+        self
+    }
+
+    /// Send parameters and request results in text format even where binary is
+    /// supported (binary is the default on PostgreSQL; IRIS always uses text).
+    pub fn prefer_text_format(&mut self, yes: bool) -> &mut Self {
+        self.prefer_text = yes;
+        self
+    }
+
+    /// The user name that will be sent: the configured one, else `$USER`.
+    pub fn get_user(&self) -> String {
+        self.user
+            .clone()
+            .or_else(|| std::env::var("USER").ok())
+            .unwrap_or_else(|| "postgres".into())
+    }
+
+    /// The configured host.
+    pub fn get_host(&self) -> &str {
+        &self.host
+    }
+
+    /// The configured port.
+    pub fn get_port(&self) -> u16 {
+        self.port
+    }
+
+    /// The configured database, if any.
+    pub fn get_dbname(&self) -> Option<&str> {
+        self.dbname.as_deref()
+    }
+
+    /// The per-operation deadline.
+    pub fn get_query_timeout(&self) -> Option<Duration> {
+        self.query_timeout
+    }
+
+    /// The connect deadline.
+    pub fn get_connect_timeout(&self) -> Option<Duration> {
+        self.connect_timeout
+    }
+
+    /// The server dialect choice.
+    pub fn get_profile(&self) -> ProfileChoice {
+        self.profile
+    }
+
+    /// Startup parameters to send, in order.
+    pub(crate) fn startup_params(&self) -> Vec<(String, String)> {
+        let user = self.get_user();
+        let mut v = vec![("user".to_string(), user)];
+        if let Some(db) = &self.dbname {
+            v.push(("database".into(), db.clone()));
+        }
+        if let Some(a) = &self.application_name {
+            v.push(("application_name".into(), a.clone()));
+        }
+        if let Some(o) = &self.options {
+            v.push(("options".into(), o.clone()));
+        }
+        v.push(("client_encoding".into(), "UTF8".into()));
+        for (k, val) in &self.params {
+            v.push((k.clone(), val.clone()));
+        }
+        v
+    }
+}
+
+impl FromStr for Config {
+    type Err = Error;
+
+    /// Parses a URL or `key=value` string **without** reading the environment.
+    fn from_str(s: &str) -> Result<Self, Error> {
+        let mut c = Self::default();
+        c.apply_str(s)?;
+        Ok(c)
+    }
+}
+
+fn parse_seconds(key: &str, value: &str) -> Result<Option<Duration>, Error> {
+    let secs: f64 = value
+        .trim()
+        .parse()
+        .map_err(|_| Error::config(format!("invalid {key} {value:?}")))?;
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(Error::config(format!("invalid {key} {value:?}")));
+    }
+    // libpq: 0 means wait forever.
+    Ok((secs > 0.0).then(|| Duration::from_secs_f64(secs)))
+}
+
+fn percent_decode(s: &str) -> Result<String, Error> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'%' {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| Error::config(format!("invalid percent-encoding in {s:?}")))?;
+            out.push(hex);
+            i += 3;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| Error::config(format!("{s:?} is not UTF-8 when decoded")))
+}
+
+/// Parses libpq's `key = value key2='quoted \' value'` syntax.
+fn parse_key_values(s: &str) -> Result<Vec<(String, String)>, Error> {
+    let mut out = Vec::new();
+    let mut chars = s.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        if chars.peek().is_none() {
+            return Ok(out);
+        }
+        let mut key = String::new();
+        while let Some(&c) = chars.peek() {
+            if c == '=' || c.is_whitespace() {
+                break;
+            }
+            key.push(c);
+            chars.next();
+        }
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        if chars.next() != Some('=') {
+            return Err(Error::config(format!("missing \"=\" after {key:?}")));
+        }
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        let mut value = String::new();
+        if chars.peek() == Some(&'\'') {
+            chars.next();
+            loop {
+                match chars.next() {
+                    Some('\\') => match chars.next() {
+                        Some(c) => value.push(c),
+                        None => return Err(Error::config("unterminated quoted value")),
+                    },
+                    Some('\'') => break,
+                    Some(c) => value.push(c),
+                    None => return Err(Error::config("unterminated quoted value")),
+                }
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c.is_whitespace() {
+                    break;
+                }
+                chars.next();
+                if c == '\\' {
+                    if let Some(n) = chars.next() {
+                        value.push(n);
+                    }
+                } else {
+                    value.push(c);
+                }
+            }
+        }
+        out.push((key, value));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_sets_every_part_and_decodes_percent_escapes() {
+        let c: Config = "postgres://us%40er:p%3Ass@db.example:6543/my%20db?application_name=app&connect_timeout=5&sslmode=disable"
+            .parse()
+            .unwrap();
+        assert_eq!(c.user.as_deref(), Some("us@er"));
+        assert_eq!(c.password.as_deref(), Some(&b"p:ss"[..]));
+        assert_eq!(c.host, "db.example");
+        assert_eq!(c.port, 6543);
+        assert_eq!(c.dbname.as_deref(), Some("my db"));
+        assert_eq!(c.application_name.as_deref(), Some("app"));
+        assert_eq!(c.connect_timeout, Some(Duration::from_secs(5)));
+        assert_eq!(c.ssl_mode, SslMode::Disable);
+    }
+
+    #[test]
+    fn url_accepts_bracketed_ipv6_hosts() {
+        let c: Config = "postgresql://[::1]:5433/x".parse().unwrap();
+        assert_eq!((c.host.as_str(), c.port), ("::1", 5433));
+    }
+
+    #[test]
+    fn key_value_string_handles_quotes_and_escapes() {
+        let c: Config =
+            "host=h port = 7 user='a b' password='it\\'s' dbname=d options='-c search_path=x'"
+                .parse()
+                .unwrap();
+        assert_eq!(c.host, "h");
+        assert_eq!(c.port, 7);
+        assert_eq!(c.user.as_deref(), Some("a b"));
+        assert_eq!(c.password.as_deref(), Some(&b"it's"[..]));
+        assert_eq!(c.options.as_deref(), Some("-c search_path=x"));
+    }
+
+    #[test]
+    fn unknown_keys_are_an_error_not_ignored() {
+        let err = "hots=x".parse::<Config>().unwrap_err();
+        assert!(err.is_config());
+        assert!(err.to_string().contains("hots"));
+    }
+
+    #[test]
+    fn environment_gives_defaults_that_the_string_overrides() {
+        let env = |k: &str| match k {
+            "PGHOST" => Some("envhost".to_string()),
+            "PGUSER" => Some("envuser".to_string()),
+            "PGPORT" => Some("6000".to_string()),
+            _ => None,
+        };
+        let mut c = Config::from_env_with(env).unwrap();
+        c.apply_str("user=explicit").unwrap();
+        assert_eq!(c.host, "envhost");
+        assert_eq!(c.port, 6000);
+        assert_eq!(c.user.as_deref(), Some("explicit"));
+    }
+
+    #[test]
+    fn require_auth_parses_method_lists() {
+        let c: Config = "require_auth=scram-sha-256".parse().unwrap();
+        assert_eq!(
+            c.auth,
+            AuthPolicy {
+                cleartext: false,
+                md5: false,
+                scram: true,
+                none: false
+            }
+        );
+        assert!("require_auth=kerberos".parse::<Config>().is_err());
+    }
+
+    #[test]
+    fn debug_output_never_contains_the_password() {
+        let c: Config = "password=hunter2".parse().unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn zero_connect_timeout_means_no_deadline() {
+        let c: Config = "connect_timeout=0".parse().unwrap();
+        assert_eq!(c.connect_timeout, None);
+    }
+}

@@ -1,0 +1,392 @@
+//! COPY: `copy_in` (raw bytes, or typed binary rows through [`BinaryCopyWriter`]) and
+//! `copy_out` (a stream of byte chunks). COPY runs through a simple Query, the only path
+//! every server supports and the one that keeps Sync out of copy mode.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::query::rows_affected;
+use super::Connection;
+use crate::conn::event::{Event, Item};
+use crate::conn::params::Params;
+use crate::error::Error;
+use crate::protocol::backend::CopyResponse;
+use crate::protocol::frontend::IsNull;
+use crate::protocol::{Format, Oid};
+use crate::types::ValueType;
+
+/// Outgoing COPY data is flushed to the socket once this much is buffered.
+const COPY_FLUSH: usize = 256 * 1024;
+/// Largest CopyData frame written.
+const COPY_FRAME: usize = 1 << 20;
+
+/// The binary COPY signature, flags and header-extension length.
+const BINARY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+
+/// An open `COPY ... FROM STDIN`. Write data, then [`finish`](Self::finish). Dropped
+/// without finishing, the COPY is aborted with CopyFail before the connection's next
+/// operation (nothing is committed).
+pub struct CopyIn<'c, S> {
+    conn: &'c mut Connection<S>,
+    item: Item,
+    response: CopyResponse,
+}
+
+impl<S> std::fmt::Debug for CopyIn<'_, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CopyIn")
+            .field("item", &self.item)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
+    /// Starts `COPY ... FROM STDIN` (`sql` must be such a statement).
+    pub async fn copy_in(&mut self, sql: &str) -> Result<CopyIn<'_, S>, Error> {
+        self.begin_op().await?;
+        let item = self.item();
+        self.session.start_simple_query(item, sql, true)?;
+        let mut err = None;
+        loop {
+            match self.next_event().await? {
+                Event::CopyIn(i, r) if i == item => {
+                    return Ok(CopyIn {
+                        conn: self,
+                        item,
+                        response: r,
+                    })
+                }
+                Event::CopyOut(i, _) if i == item => {
+                    err.get_or_insert(Error::unsupported("copy_in got COPY TO: use copy_out"));
+                }
+                Event::Failed(i, e) if i == item => {
+                    err.get_or_insert(e);
+                }
+                Event::Ready(i, _) if i == item => {
+                    return Err(err.unwrap_or_else(|| {
+                        Error::protocol("copy_in: the statement did not start COPY FROM STDIN")
+                    }))
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Runs `COPY ... TO STDOUT` and returns its data as a stream of chunks.
+    pub async fn copy_out(&mut self, sql: &str) -> Result<CopyOut<'_, S>, Error> {
+        if self.session.quirks().copy_out_broken {
+            return Err(Error::unsupported(
+                "COPY TO STDOUT is broken on this server (iris-pgwire sends column names instead of data); use query",
+            ));
+        }
+        self.begin_op().await?;
+        let item = self.item();
+        self.session.start_simple_query(item, sql, true)?;
+        let mut err = None;
+        loop {
+            match self.next_event().await? {
+                Event::CopyOut(i, r) if i == item => {
+                    return Ok(CopyOut {
+                        conn: self,
+                        item,
+                        response: r,
+                        finished: false,
+                        rows: None,
+                    })
+                }
+                Event::Failed(i, e) if i == item => {
+                    err.get_or_insert(e);
+                }
+                Event::Ready(i, _) if i == item => {
+                    return Err(err.unwrap_or_else(|| {
+                        Error::protocol("copy_out: the statement did not start COPY TO STDOUT")
+                    }))
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> CopyIn<'_, S> {
+    /// The overall format the server announced.
+    pub fn format(&self) -> Format {
+        self.response.format()
+    }
+
+    /// Number of columns being copied.
+    pub fn columns(&self) -> usize {
+        self.response.column_formats().len()
+    }
+
+    fn check_open(&self) -> Result<(), Error> {
+        if let Some(e) = self.conn.session.broken_error() {
+            return Err(e.clone());
+        }
+        if !self.conn.session.in_copy_in() {
+            return Err(Error::protocol(
+                "the server left COPY mode (it reported an error): call finish to read it",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Writes data (any split: rows may span calls). Flushes to the socket as the buffer
+    /// fills, reading what the server sends meanwhile.
+    pub async fn write(&mut self, data: &[u8]) -> Result<(), Error> {
+        self.check_open()?;
+        for chunk in data.chunks(COPY_FRAME) {
+            self.conn.session.copy_data(chunk)?;
+        }
+        self.flush_if_full().await
+    }
+
+    async fn flush_if_full(&mut self) -> Result<(), Error> {
+        while self.conn.session.outbound_mut().len() >= COPY_FLUSH {
+            self.conn.write_some().await?;
+            if !self.conn.session.in_copy_in() {
+                // The server failed the COPY: stop sending; finish() reports the error.
+                let _ = self.conn.session.outbound_mut().split();
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the data (CopyDone) and waits for the result: the number of rows copied.
+    pub async fn finish(mut self) -> Result<u64, Error> {
+        if self.conn.session.in_copy_in() {
+            self.conn.session.copy_done()?;
+        }
+        self.wait().await
+    }
+
+    /// Aborts with CopyFail: the server rolls the COPY back.
+    pub async fn abort(mut self, message: &str) -> Result<(), Error> {
+        if self.conn.session.in_copy_in() {
+            self.conn.session.copy_fail(message)?;
+        }
+        match self.wait().await {
+            Err(e) if e.code() == Some("57014") => Ok(()),
+            Err(e) => Err(e),
+            Ok(_) => Err(Error::protocol("server accepted a COPY that was aborted")),
+        }
+    }
+
+    async fn wait(&mut self) -> Result<u64, Error> {
+        let mut rows = None;
+        let mut err = None;
+        loop {
+            match self.conn.next_event().await? {
+                Event::Complete(i, tag) if i == self.item => {
+                    rows = rows_affected(self.conn.session.quirks(), tag.as_ref());
+                }
+                Event::Failed(i, e) if i == self.item => {
+                    err.get_or_insert(e);
+                }
+                Event::Ready(i, _) if i == self.item => break,
+                _ => {}
+            }
+        }
+        match err {
+            Some(e) => Err(e),
+            None => Ok(rows.unwrap_or(0)),
+        }
+    }
+}
+
+impl<'c, S: AsyncRead + AsyncWrite + Unpin> CopyIn<'c, S> {
+    /// Switches to typed binary rows (the COPY must use `FORMAT binary`); `types` are the
+    /// column type OIDs in order.
+    pub fn binary(self, types: &[Oid]) -> Result<BinaryCopyWriter<'c, S>, Error> {
+        BinaryCopyWriter::new(self, types)
+    }
+}
+
+/// Typed rows for `COPY ... FROM STDIN (FORMAT binary)`: each value is encoded with its
+/// column type's binary encoding.
+pub struct BinaryCopyWriter<'c, S> {
+    copy: CopyIn<'c, S>,
+    types: Vec<Oid>,
+    buf: BytesMut,
+    lenient: bool,
+}
+
+impl<S> std::fmt::Debug for BinaryCopyWriter<'_, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BinaryCopyWriter")
+            .field("types", &self.types)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'c, S: AsyncRead + AsyncWrite + Unpin> BinaryCopyWriter<'c, S> {
+    fn new(copy: CopyIn<'c, S>, types: &[Oid]) -> Result<Self, Error> {
+        if copy.format() != Format::Binary {
+            return Err(Error::config("binary rows need COPY ... (FORMAT binary)"));
+        }
+        if copy.columns() != types.len() {
+            return Err(Error::config(format!(
+                "COPY has {} columns, {} types given",
+                copy.columns(),
+                types.len()
+            )));
+        }
+        let mut buf = BytesMut::with_capacity(64 * 1024);
+        buf.put_slice(BINARY_HEADER);
+        let lenient = copy.conn.session.quirks().lenient_types;
+        Ok(Self {
+            copy,
+            types: types.to_vec(),
+            buf,
+            lenient,
+        })
+    }
+
+    /// Appends one row. A value that cannot be encoded is an error and nothing of the
+    /// row is written.
+    pub async fn write_row(&mut self, row: &(impl Params + ?Sized)) -> Result<(), Error> {
+        self.encode_row(row)?;
+        if self.buf.len() >= COPY_FLUSH {
+            let data = self.buf.split().freeze();
+            self.send(data).await?;
+        }
+        Ok(())
+    }
+
+    fn encode_row(&mut self, row: &(impl Params + ?Sized)) -> Result<(), Error> {
+        if row.len() != self.types.len() {
+            return Err(Error::config(format!(
+                "row has {} values, COPY has {} columns",
+                row.len(),
+                self.types.len()
+            )));
+        }
+        let start = self.buf.len();
+        let count =
+            i16::try_from(self.types.len()).map_err(|_| Error::config("too many COPY columns"))?;
+        self.buf.put_i16(count);
+        for (i, &oid) in self.types.iter().enumerate() {
+            let r = (|| -> Result<(), Error> {
+                let v = row.get(i).ok_or_else(|| Error::config("short row"))?;
+                let len_pos = self.buf.len();
+                self.buf.put_i32(0);
+                let ty = ValueType {
+                    oid,
+                    format: Format::Binary,
+                    lenient: self.lenient,
+                };
+                match v
+                    .to_sql(ty, &mut self.buf)
+                    .map_err(|e| Error::conversion(format!("cannot encode column {}", i + 1), e))?
+                {
+                    IsNull::Yes => {
+                        self.buf.truncate(len_pos);
+                        self.buf.put_i32(-1);
+                    }
+                    IsNull::No => {
+                        let n = self.buf.len() - len_pos - 4;
+                        let n = i32::try_from(n)
+                            .map_err(|_| Error::encode(crate::protocol::EncodeError::TooLong(n)))?;
+                        if let Some(slot) = self.buf.get_mut(len_pos..len_pos + 4) {
+                            slot.copy_from_slice(&n.to_be_bytes());
+                        }
+                    }
+                }
+                Ok(())
+            })();
+            if let Err(e) = r {
+                self.buf.truncate(start);
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    async fn send(&mut self, data: Bytes) -> Result<(), Error> {
+        self.copy.write(&data).await
+    }
+
+    /// Writes the trailer, ends the COPY and returns the number of rows copied.
+    pub async fn finish(mut self) -> Result<u64, Error> {
+        self.buf.put_i16(-1);
+        let data = self.buf.split().freeze();
+        if self.copy.conn.session.in_copy_in() {
+            self.send(data).await?;
+        }
+        self.copy.finish().await
+    }
+
+    /// Aborts the COPY with CopyFail.
+    pub async fn abort(self, message: &str) -> Result<(), Error> {
+        self.copy.abort(message).await
+    }
+}
+
+/// The data of a `COPY ... TO STDOUT`, chunk by chunk (one CopyData message each:
+/// usually one row in text/CSV formats).
+pub struct CopyOut<'c, S> {
+    conn: &'c mut Connection<S>,
+    item: Item,
+    response: CopyResponse,
+    finished: bool,
+    rows: Option<u64>,
+}
+
+impl<S> std::fmt::Debug for CopyOut<'_, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CopyOut")
+            .field("item", &self.item)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> CopyOut<'_, S> {
+    /// The overall format.
+    pub fn format(&self) -> Format {
+        self.response.format()
+    }
+
+    /// The next chunk, `None` at the end (after the server confirmed completion). An
+    /// error mid-stream is returned as an error: a stream never ends silently short.
+    pub async fn next(&mut self) -> Result<Option<Bytes>, Error> {
+        if self.finished {
+            return Ok(None);
+        }
+        let mut err = None;
+        loop {
+            match self.conn.next_event().await? {
+                Event::CopyData(i, d) if i == self.item => return Ok(Some(d)),
+                Event::CopyDone(i) if i == self.item => {}
+                Event::Complete(i, tag) if i == self.item => {
+                    self.rows = rows_affected(self.conn.session.quirks(), tag.as_ref());
+                }
+                Event::Failed(i, e) if i == self.item => {
+                    err.get_or_insert(e);
+                }
+                Event::Ready(i, _) if i == self.item => {
+                    self.finished = true;
+                    return match err {
+                        Some(e) => Err(e),
+                        None => Ok(None),
+                    };
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Rows the server reported, once the stream ended.
+    pub fn rows(&self) -> Option<u64> {
+        self.rows
+    }
+
+    /// Reads everything into one buffer.
+    pub async fn read_all(mut self) -> Result<Vec<u8>, Error> {
+        let mut v = Vec::new();
+        while let Some(c) = self.next().await? {
+            v.extend_from_slice(&c);
+        }
+        Ok(v)
+    }
+}

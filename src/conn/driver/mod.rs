@@ -1,0 +1,553 @@
+//! The tokio driver: [`Connection`] owns the socket, a read buffer and the sans-IO
+//! [`Session`], and is the only code in `conn` that awaits.
+//!
+//! One private loop does all IO: write whatever the session has queued **while** reading
+//! whatever the server sends (both are polled in one future), hand complete frames to the
+//! session, then drain its events. Because reads and writes progress together, no size of
+//! request can deadlock against a server that is blocked writing its responses. The read
+//! buffer lives in the struct, so a dropped future loses no bytes; the session keeps its
+//! expectation queue, and the next operation drains it to ReadyForQuery first
+//! (see `# Cancel safety` in the crate docs).
+
+mod bulk;
+mod cancel;
+mod copy;
+mod query;
+mod socket;
+mod transaction;
+
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::io;
+use std::pin::Pin;
+use std::task::Poll;
+
+use base64::Engine as _;
+use bytes::{Buf, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+pub use cancel::CancelToken;
+pub use copy::{BinaryCopyWriter, CopyIn, CopyOut};
+pub use query::{RowStream, SimpleQueryResult, StatementRef};
+pub use socket::Socket;
+pub use transaction::Transaction;
+
+use super::config::{Config, ProfileChoice, SslMode};
+use super::event::{Event, Item};
+use super::session::{Session, SessionConfig, StartupStatus};
+use super::statement::StatementCache;
+use crate::error::{DbError, Error};
+use crate::iris::Quirks;
+use crate::protocol::backend::{NotificationResponse, TransactionStatus};
+use crate::protocol::framing::peek_header;
+use crate::protocol::frontend;
+
+/// How much spare room the read buffer keeps for one read.
+const READ_CHUNK: usize = 64 * 1024;
+/// Notices kept when no handler is installed.
+const NOTICE_BUFFER: usize = 64;
+
+/// A LISTEN/NOTIFY notification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    /// Backend process that sent it.
+    pub process_id: i32,
+    /// Channel name.
+    pub channel: String,
+    /// Payload.
+    pub payload: String,
+}
+
+impl From<NotificationResponse> for Notification {
+    fn from(n: NotificationResponse) -> Self {
+        Self {
+            process_id: n.process_id(),
+            channel: n.channel().to_string(),
+            payload: n.payload().to_string(),
+        }
+    }
+}
+
+/// Progress made by one [`Connection::pump`].
+enum Progress {
+    Read,
+    Wrote,
+    Eof,
+}
+
+type NoticeHandler = Box<dyn FnMut(DbError) + Send>;
+
+/// A connection to a PostgreSQL (or iris-pgwire) server.
+///
+/// Methods take `&mut self`: one operation at a time. Pipelining is explicit (see the
+/// pipeline API), never implicit.
+pub struct Connection<S = Socket> {
+    stream: S,
+    rbuf: BytesMut,
+    session: Session,
+    next_item: Item,
+    next_statement: u64,
+    config: Config,
+    pub(crate) cache: StatementCache,
+    notifications: VecDeque<Notification>,
+    dropped_notifications: u64,
+    notices: VecDeque<DbError>,
+    notice_handler: Option<NoticeHandler>,
+    cancel: Option<CancelToken>,
+}
+
+impl<S> std::fmt::Debug for Connection<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("session", &self.session)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Applies the per-operation deadline; a timeout mid-request breaks the connection,
+/// because the position in the server's response stream is then unknown.
+macro_rules! timed {
+    ($self:ident, $fut:expr) => {{
+        match $self.config.query_timeout {
+            None => $fut.await,
+            Some(t) => {
+                let r = tokio::time::timeout(t, $fut).await;
+                match r {
+                    Ok(r) => r,
+                    Err(_) => {
+                        let e = crate::error::Error::timeout("operation timed out");
+                        $self.session_mut().mark_broken(e.clone());
+                        Err(e)
+                    }
+                }
+            }
+        }
+    }};
+}
+pub(crate) use timed;
+
+impl Connection<Socket> {
+    /// Connects over TCP (or a Unix socket) and authenticates, within the connect
+    /// timeout, which covers TCP connect, authentication and the first ReadyForQuery.
+    pub async fn connect(config: &Config) -> Result<Self, Error> {
+        let fut = async {
+            let stream = Socket::connect(&config.host, config.port)
+                .await
+                .map_err(|e| {
+                    Error::with_source(
+                        crate::error::Kind::Io,
+                        format!("cannot connect to {}:{}", config.host, config.port),
+                        e,
+                    )
+                })?;
+            let mut conn = Self::connect_stream(stream, config).await?;
+            conn.cancel = conn
+                .cancel
+                .take()
+                .map(|c| c.with_addr(&config.host, config.port));
+            Ok(conn)
+        };
+        match config.connect_timeout {
+            None => fut.await,
+            Some(t) => tokio::time::timeout(t, fut)
+                .await
+                .unwrap_or_else(|_| Err(Error::timeout("connect timed out"))),
+        }
+    }
+
+    /// Parses `url` (a `postgres://` URL or `key=value` string, with `PG*` environment
+    /// defaults) and connects.
+    pub async fn connect_str(url: &str) -> Result<Self, Error> {
+        Self::connect(&Config::parse(url)?).await
+    }
+
+    /// A token that cancels the query running on this connection, from another task.
+    pub fn cancel_token(&self) -> Option<CancelToken> {
+        self.cancel.clone()
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
+    /// Runs startup over an already-connected stream (duplex pipes and fake servers in
+    /// tests use this). No connect timeout is applied here.
+    pub async fn connect_stream(mut stream: S, config: &Config) -> Result<Self, Error> {
+        negotiate_ssl(&mut stream, config.ssl_mode).await?;
+        let mut nonce_bytes = [0u8; 18];
+        getrandom::fill(&mut nonce_bytes)
+            .map_err(|e| Error::auth(format!("no randomness for the SCRAM nonce: {e}")))?;
+        let nonce = base64::engine::general_purpose::STANDARD.encode(nonce_bytes);
+        let forced = match config.profile {
+            ProfileChoice::Auto => None,
+            ProfileChoice::Postgres => Some(Quirks::postgres()),
+            ProfileChoice::Iris => Some(Quirks::iris()),
+        };
+        let skip_sig =
+            config.insecure_skip_scram_server_signature && config.profile == ProfileChoice::Iris;
+        let session = Session::new(SessionConfig {
+            params: config.startup_params(),
+            user: config.get_user(),
+            password: config.password.clone(),
+            policy: config.auth,
+            nonce,
+            skip_server_signature: skip_sig,
+            limits: config.limits,
+            quirks: forced,
+        })?;
+        let mut conn = Self {
+            stream,
+            rbuf: BytesMut::with_capacity(READ_CHUNK),
+            session,
+            next_item: 1,
+            next_statement: 1,
+            config: config.clone(),
+            cache: StatementCache::new(config.statement_cache_capacity),
+            notifications: VecDeque::new(),
+            dropped_notifications: 0,
+            notices: VecDeque::new(),
+            notice_handler: None,
+            cancel: None,
+        };
+        conn.run_startup().await?;
+        if let Some(k) = conn.session.backend_key() {
+            conn.cancel = Some(CancelToken::new(k.process_id(), k.secret_key().to_vec()));
+        }
+        Ok(conn)
+    }
+
+    async fn run_startup(&mut self) -> Result<(), Error> {
+        loop {
+            self.route_async_events();
+            if let Some(e) = self.session.broken_error() {
+                return Err(e.clone());
+            }
+            match self.session.startup_status() {
+                StartupStatus::Done => return Ok(()),
+                StartupStatus::NeedScramProof => {
+                    if let Some(pending) = self.session.take_scram_pending() {
+                        // PBKDF2 costs milliseconds to seconds: keep it off the async worker.
+                        let proof = tokio::task::spawn_blocking(move || pending.compute())
+                            .await
+                            .map_err(|e| Error::auth(format!("SCRAM computation failed: {e}")))?;
+                        self.session.provide_scram_proof(proof);
+                    }
+                }
+                StartupStatus::InProgress => self.step_io().await,
+            }
+        }
+    }
+
+    // ----- the IO loop --------------------------------------------------------------------
+
+    pub(crate) fn session_mut(&mut self) -> &mut Session {
+        &mut self.session
+    }
+
+    /// Writes pending output while reading; returns after any progress.
+    async fn pump(&mut self) -> io::Result<Progress> {
+        let Self {
+            stream,
+            rbuf,
+            session,
+            ..
+        } = self;
+        // Room for the next read. For a large frame whose header is in, reserve up to its
+        // (already cap-checked) size so it is not read in many small steps.
+        let mut want = READ_CHUNK;
+        if let Some((_, len)) = peek_header(rbuf) {
+            if let Ok(len) = usize::try_from(len) {
+                want = want.max((len + 1).saturating_sub(rbuf.len()).min(16 << 20));
+            }
+        }
+        if rbuf.capacity() - rbuf.len() < want / 2 {
+            rbuf.reserve(want);
+        }
+        poll_fn(|cx| {
+            let mut wrote = false;
+            let out = session.outbound_mut();
+            while !out.is_empty() {
+                match Pin::new(&mut *stream).poll_write(cx, out) {
+                    Poll::Ready(Ok(0)) => {
+                        return Poll::Ready(Err(io::Error::new(
+                            io::ErrorKind::WriteZero,
+                            "socket accepted no bytes",
+                        )))
+                    }
+                    Poll::Ready(Ok(n)) => {
+                        out.advance(n.min(out.len()));
+                        wrote = true;
+                    }
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Pending => break,
+                }
+            }
+            if wrote && out.is_empty() {
+                if let Poll::Ready(Err(e)) = Pin::new(&mut *stream).poll_flush(cx) {
+                    return Poll::Ready(Err(e));
+                }
+            }
+            match tokio_util::io::poll_read_buf(Pin::new(&mut *stream), cx, rbuf) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Ok(Progress::Eof)),
+                Poll::Ready(Ok(_)) => return Poll::Ready(Ok(Progress::Read)),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => {}
+            }
+            if wrote {
+                Poll::Ready(Ok(Progress::Wrote))
+            } else {
+                Poll::Pending
+            }
+        })
+        .await
+    }
+
+    /// One round of IO, fed to the session.
+    async fn step_io(&mut self) {
+        match self.pump().await {
+            Ok(Progress::Read) => self.session.handle_bytes(&mut self.rbuf),
+            Ok(Progress::Wrote) => {}
+            Ok(Progress::Eof) => {
+                self.session.handle_bytes(&mut self.rbuf);
+                self.session.handle_eof();
+            }
+            Err(e) => self.session.mark_broken(Error::io(e)),
+        }
+    }
+
+    /// The next event for the current operation; notices and notifications are routed
+    /// on the way.
+    pub(crate) async fn next_event(&mut self) -> Result<Event, Error> {
+        loop {
+            while let Some(ev) = self.session.poll_event() {
+                match ev {
+                    Event::Notice(n) => self.on_notice(n),
+                    Event::Notification(n) => self.on_notification(n),
+                    Event::ParameterStatus(..) => {}
+                    ev => return Ok(ev),
+                }
+            }
+            if let Some(e) = self.session.broken_error() {
+                return Err(e.clone());
+            }
+            self.step_io().await;
+        }
+    }
+
+    /// Writes everything queued without waiting for responses (used when the caller
+    /// refills the buffer, e.g. bulk loads), reading whatever arrives meanwhile.
+    pub(crate) async fn write_some(&mut self) -> Result<(), Error> {
+        if let Some(e) = self.session.broken_error() {
+            return Err(e.clone());
+        }
+        self.step_io().await;
+        match self.session.broken_error() {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
+
+    fn route_async_events(&mut self) {
+        for ev in self.session.discard_stale_events() {
+            match ev {
+                Event::Notice(n) => self.on_notice(n),
+                Event::Notification(n) => self.on_notification(n),
+                _ => {}
+            }
+        }
+    }
+
+    fn on_notice(&mut self, n: Box<DbError>) {
+        let n = *n;
+        match &mut self.notice_handler {
+            Some(h) => h(n),
+            None => {
+                if self.notices.len() >= NOTICE_BUFFER {
+                    self.notices.pop_front();
+                }
+                self.notices.push_back(n);
+            }
+        }
+    }
+
+    fn on_notification(&mut self, n: NotificationResponse) {
+        if self.notifications.len() >= self.config.notification_capacity {
+            self.notifications.pop_front();
+            self.dropped_notifications += 1;
+        }
+        self.notifications.push_back(n.into());
+    }
+
+    /// Whether parameters and results use text format only.
+    pub(crate) fn text_only(&self) -> bool {
+        self.session.quirks().text_only || self.config.prefer_text
+    }
+
+    pub(crate) fn item(&mut self) -> Item {
+        let i = self.next_item;
+        self.next_item += 1;
+        i
+    }
+
+    pub(crate) fn statement_name(&mut self) -> String {
+        let n = self.next_statement;
+        self.next_statement += 1;
+        format!("pgline_s{n}")
+    }
+
+    /// Before each operation: refuse if broken; drain what an abandoned operation left
+    /// behind (its responses are discarded, a COPY IN is aborted); close statements the
+    /// cache evicted.
+    pub(crate) async fn begin_op(&mut self) -> Result<(), Error> {
+        if let Some(e) = self.session.broken_error() {
+            return Err(Error::broken(e));
+        }
+        if self.session.pending() > 0 || self.session.in_copy_in() {
+            let item = self.item();
+            self.session.prepare_drain(item)?;
+            while self.session.pending() > 0 {
+                // Discard: these responses belong to an operation that was dropped.
+                self.next_event().await?;
+            }
+        }
+        self.route_async_events();
+        let evicted = self.cache.take_evicted();
+        if !evicted.is_empty() {
+            // Cleanup gets its own sync window: an error there must not abort user items.
+            let item = self.item();
+            for name in &evicted {
+                self.session
+                    .push_close(item, frontend::Target::Statement, name)?;
+            }
+            self.session.push_sync(item)?;
+        }
+        Ok(())
+    }
+
+    // ----- public accessors ---------------------------------------------------------------
+
+    /// Named statements currently in the statement cache.
+    pub fn cached_statements(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// Whether an earlier error broke this connection; it then refuses all work.
+    pub fn is_broken(&self) -> bool {
+        self.session.is_broken()
+    }
+
+    /// Whether nothing is pending and the connection is usable.
+    pub fn is_idle(&self) -> bool {
+        self.session.is_ready()
+    }
+
+    /// A server parameter reported by ParameterStatus (`server_version`, `TimeZone`, ...).
+    pub fn parameter(&self, name: &str) -> Option<&str> {
+        self.session.parameter(name)
+    }
+
+    /// The transaction status from the last ReadyForQuery.
+    pub fn transaction_status(&self) -> TransactionStatus {
+        self.session.transaction_status()
+    }
+
+    /// The server dialect in effect.
+    pub fn quirks(&self) -> &Quirks {
+        self.session.quirks()
+    }
+
+    /// The configuration this connection was made with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Installs a handler for NoticeResponse (e.g. `RAISE NOTICE`). Without one, the last
+    /// 64 notices are kept for [`take_notices`](Self::take_notices).
+    pub fn set_notice_handler(&mut self, f: impl FnMut(DbError) + Send + 'static) {
+        self.notice_handler = Some(Box::new(f));
+    }
+
+    /// Notices received since the last call (when no handler is installed).
+    pub fn take_notices(&mut self) -> Vec<DbError> {
+        self.notices.drain(..).collect()
+    }
+
+    /// Notifications received so far (buffered, oldest dropped beyond the configured
+    /// capacity; see [`dropped_notifications`](Self::dropped_notifications)).
+    pub fn take_notifications(&mut self) -> Vec<Notification> {
+        self.notifications.drain(..).collect()
+    }
+
+    /// How many notifications were dropped because the buffer was full.
+    pub fn dropped_notifications(&self) -> u64 {
+        self.dropped_notifications
+    }
+
+    /// Waits for the next notification (reading the socket while idle). Wrap it in a
+    /// timeout; it waits as long as the server stays silent.
+    pub async fn wait_for_notification(&mut self) -> Result<Notification, Error> {
+        self.begin_op().await?;
+        loop {
+            if let Some(n) = self.notifications.pop_front() {
+                return Ok(n);
+            }
+            while let Some(ev) = self.session.poll_event() {
+                match ev {
+                    Event::Notice(n) => self.on_notice(n),
+                    Event::Notification(n) => self.on_notification(n),
+                    _ => {}
+                }
+            }
+            if let Some(n) = self.notifications.pop_front() {
+                return Ok(n);
+            }
+            if let Some(e) = self.session.broken_error() {
+                return Err(e.clone());
+            }
+            self.step_io().await;
+        }
+    }
+
+    /// Sends Terminate and closes the socket.
+    pub async fn close(mut self) -> Result<(), Error> {
+        if !self.session.is_broken() {
+            self.session.terminate();
+            let out = self.session.outbound_mut().split().freeze();
+            self.stream.write_all(&out).await.map_err(Error::io)?;
+        }
+        self.stream.shutdown().await.map_err(Error::io)?;
+        Ok(())
+    }
+}
+
+/// SSLRequest negotiation. Reads exactly one byte: a server that sends more after its
+/// answer (CVE-2021-23222, buffer stuffing) cannot inject data into the plaintext stream.
+async fn negotiate_ssl<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    mode: SslMode,
+) -> Result<(), Error> {
+    if mode == SslMode::Disable {
+        return Ok(());
+    }
+    let mut buf = BytesMut::new();
+    frontend::write_ssl_request(&mut buf);
+    stream.write_all(&buf).await.map_err(Error::io)?;
+    let mut answer = [0u8; 1];
+    stream.read_exact(&mut answer).await.map_err(Error::io)?;
+    match answer {
+        [b'N'] if mode == SslMode::Require => Err(Error::new(
+            crate::error::Kind::Tls,
+            "sslmode=require but the server does not offer TLS",
+        )),
+        [b'N'] => Ok(()),
+        [b'S'] => Err(Error::unsupported(
+            "the server accepted TLS, but this build of pgline has no TLS support: use sslmode=disable",
+        )),
+        // The server is not authenticated yet: its text must not be shown (CVE-2024-10977).
+        [b'E'] => Err(Error::new(
+            crate::error::Kind::Tls,
+            "server sent an error response during SSL negotiation",
+        )),
+        [b] => Err(Error::protocol(format!(
+            "invalid response to SSLRequest: 0x{b:02x}"
+        ))),
+    }
+}

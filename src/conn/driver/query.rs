@@ -1,0 +1,642 @@
+//! Queries: simple, prepared, one-shot unnamed, streamed.
+
+use std::sync::Arc;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::{timed, Connection};
+use crate::conn::event::{Event, Item};
+use crate::conn::row::{Column, Row, SimpleRow};
+use crate::conn::statement::Statement;
+use crate::error::Error;
+use crate::protocol::backend::CommandComplete;
+use crate::protocol::frontend::BindWriter;
+use crate::protocol::{Format, Oid};
+use crate::types::{ToSql, ValueType};
+
+/// The results of one statement of a simple query.
+#[derive(Debug, Clone, Default)]
+pub struct SimpleQueryResult {
+    /// Columns, when the statement returned rows (RowDescription).
+    pub columns: Option<Arc<[Column]>>,
+    /// Rows, as text.
+    pub rows: Vec<SimpleRow>,
+    /// Command tag (`SELECT 3`, `INSERT 0 1`, ...); `None` for an empty query or when
+    /// the server omitted it.
+    pub tag: Option<String>,
+    /// Rows affected, when the tag carries a trustworthy count.
+    pub rows_affected: Option<u64>,
+    /// The query string was empty.
+    pub empty: bool,
+}
+
+/// What to run: a prepared [`Statement`] or SQL text.
+#[derive(Debug, Clone, Copy)]
+pub enum StatementRef<'a> {
+    /// A statement prepared on this connection.
+    Prepared(&'a Statement),
+    /// SQL text: prepared through the statement cache (or one-shot if the cache is off).
+    Sql(&'a str),
+}
+
+impl<'a> From<&'a Statement> for StatementRef<'a> {
+    fn from(s: &'a Statement) -> Self {
+        Self::Prepared(s)
+    }
+}
+
+impl<'a> From<&'a str> for StatementRef<'a> {
+    fn from(s: &'a str) -> Self {
+        Self::Sql(s)
+    }
+}
+
+impl<'a> From<&'a String> for StatementRef<'a> {
+    fn from(s: &'a String) -> Self {
+        Self::Sql(s)
+    }
+}
+
+/// Result types pgline can decode in binary; others are requested as text.
+pub(crate) fn binary_result_supported(oid: Oid) -> bool {
+    use crate::types::oid;
+    matches!(
+        oid,
+        oid::BOOL
+            | oid::BYTEA
+            | oid::NAME
+            | oid::INT8
+            | oid::INT2
+            | oid::INT4
+            | oid::TEXT
+            | oid::OID
+            | oid::FLOAT4
+            | oid::FLOAT8
+            | oid::BPCHAR
+            | oid::VARCHAR
+            | oid::DATE
+            | oid::TIMESTAMP
+            | oid::TIMESTAMPTZ
+    )
+}
+
+/// Rows affected by a completed command, `None` where the count is unknown or the server
+/// is known to report it unreliably.
+pub(crate) fn rows_affected(
+    quirks: &crate::iris::Quirks,
+    tag: Option<&CommandComplete>,
+) -> Option<u64> {
+    if quirks.unreliable_row_counts {
+        return None;
+    }
+    tag.and_then(CommandComplete::rows)
+}
+
+/// Chooses the wire format for each parameter and checks that the value fits the type.
+pub(crate) fn param_formats(
+    params: &[&(dyn ToSql + Sync)],
+    types: &[Oid],
+    text_only: bool,
+    lenient: bool,
+) -> Result<Vec<i16>, Error> {
+    params
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let oid = types.get(i).copied().unwrap_or(0);
+            if !lenient && oid != 0 && oid != crate::types::oid::UNKNOWN && !p.accepts(oid) {
+                return Err(Error::conversion(
+                    format!(
+                        "cannot send {p:?} as parameter ${} of type OID {oid}",
+                        i + 1
+                    ),
+                    WrongParamType,
+                ));
+            }
+            Ok(if !text_only && p.supports_binary(oid) {
+                1
+            } else {
+                0
+            })
+        })
+        .collect()
+}
+
+/// Writes the parameter values into a Bind.
+pub(crate) fn write_params(
+    w: &mut BindWriter<'_>,
+    params: &[&(dyn ToSql + Sync)],
+    types: &[Oid],
+    formats: &[i16],
+    lenient: bool,
+) -> Result<(), Error> {
+    for (i, p) in params.iter().enumerate() {
+        let ty = ValueType {
+            oid: types.get(i).copied().unwrap_or(0),
+            format: if formats.get(i) == Some(&1) {
+                Format::Binary
+            } else {
+                Format::Text
+            },
+            lenient,
+        };
+        w.value_with(|buf| {
+            p.to_sql(ty, buf)
+                .map_err(|e| Error::conversion(format!("cannot encode parameter ${}", i + 1), e))
+        })?;
+    }
+    Ok(())
+}
+
+#[derive(Debug)]
+struct WrongParamType;
+
+impl std::fmt::Display for WrongParamType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("parameter type mismatch")
+    }
+}
+
+impl std::error::Error for WrongParamType {}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
+    /// Runs a simple query (one or more `;`-separated statements, no parameters) and
+    /// returns the results of each statement, rows as text. The first error is returned
+    /// after the server finishes (later statements are not run on PostgreSQL).
+    pub async fn simple_query(&mut self, sql: &str) -> Result<Vec<SimpleQueryResult>, Error> {
+        timed!(self, self.simple_query_inner(sql))
+    }
+
+    async fn simple_query_inner(&mut self, sql: &str) -> Result<Vec<SimpleQueryResult>, Error> {
+        self.begin_op().await?;
+        let item = self.item();
+        self.session.start_simple_query(item, sql, false)?;
+        let mut results = Vec::new();
+        let mut cur = SimpleQueryResult::default();
+        let mut first_err = None;
+        loop {
+            match self.next_event().await? {
+                Event::RowDescription(i, d) if i == item => {
+                    cur.columns = Some(Column::from_description(&d).into());
+                }
+                Event::Row(i, r) if i == item => {
+                    let cols = cur.columns.clone().unwrap_or_else(|| Vec::new().into());
+                    cur.rows.push(SimpleRow::new(cols, r));
+                }
+                Event::Complete(i, tag) if i == item => {
+                    cur.rows_affected = rows_affected(self.session.quirks(), tag.as_ref());
+                    cur.tag = tag.map(|t| t.tag().to_string());
+                    results.push(std::mem::take(&mut cur));
+                }
+                Event::EmptyQuery(i) if i == item => {
+                    results.push(SimpleQueryResult {
+                        empty: true,
+                        ..SimpleQueryResult::default()
+                    });
+                }
+                Event::Failed(i, e) if i == item => {
+                    first_err.get_or_insert(e);
+                }
+                Event::Ready(i, _) if i == item => break,
+                _ => {}
+            }
+        }
+        // A statement that sent rows but no CommandComplete (lenient servers).
+        if cur.columns.is_some() || !cur.rows.is_empty() {
+            results.push(cur);
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(results),
+        }
+    }
+
+    /// Runs statements without results, e.g. DDL; an error stops the batch.
+    pub async fn batch_execute(&mut self, sql: &str) -> Result<(), Error> {
+        self.simple_query(sql).await.map(|_| ())
+    }
+
+    /// Prepares a named statement (Parse + Describe + Sync, one round trip).
+    pub async fn prepare(&mut self, sql: &str) -> Result<Statement, Error> {
+        timed!(self, self.prepare_inner(sql, &[]))
+    }
+
+    /// Prepares with explicit parameter types (0 = let the server infer).
+    pub async fn prepare_typed(&mut self, sql: &str, types: &[Oid]) -> Result<Statement, Error> {
+        timed!(self, self.prepare_inner(sql, types))
+    }
+
+    pub(crate) async fn prepare_inner(
+        &mut self,
+        sql: &str,
+        types: &[Oid],
+    ) -> Result<Statement, Error> {
+        self.begin_op().await?;
+        let name = self.statement_name();
+        let item = self.item();
+        let sync = self.item();
+        self.session.push_parse(item, &name, sql, types)?;
+        self.session.push_describe_statement(item, &name)?;
+        self.session.push_sync(sync)?;
+        let mut params = Vec::new();
+        let mut columns = Vec::new();
+        let mut err = None;
+        loop {
+            match self.next_event().await? {
+                Event::ParameterDescription(i, d) if i == item => params = d.types().to_vec(),
+                Event::RowDescription(i, d) if i == item => columns = Column::from_description(&d),
+                Event::Failed(i, e) if i == item || i == sync => {
+                    err.get_or_insert(e);
+                }
+                Event::Ready(i, _) if i == sync => break,
+                _ => {}
+            }
+        }
+        if let Some(e) = err {
+            return Err(e);
+        }
+        let text_only = self.text_only();
+        let columns = columns
+            .into_iter()
+            .map(|c| {
+                let f = if !text_only && binary_result_supported(c.type_oid()) {
+                    Format::Binary
+                } else {
+                    Format::Text
+                };
+                c.with_format(f)
+            })
+            .collect();
+        Ok(Statement::new(name, sql.to_string(), params, columns))
+    }
+
+    /// Resolves SQL text through the statement cache.
+    pub(crate) async fn resolve(
+        &mut self,
+        stmt: StatementRef<'_>,
+    ) -> Result<Option<Statement>, Error> {
+        match stmt {
+            StatementRef::Prepared(s) => Ok(Some(s.clone())),
+            StatementRef::Sql(sql) if self.cache.enabled() => {
+                if let Some(s) = self.cache.get(sql) {
+                    return Ok(Some(s));
+                }
+                let s = self.prepare_inner(sql, &[]).await?;
+                self.cache.insert(s.clone());
+                Ok(Some(s))
+            }
+            StatementRef::Sql(_) => Ok(None),
+        }
+    }
+
+    /// Runs a statement and collects its rows.
+    pub async fn query<'a>(
+        &mut self,
+        stmt: impl Into<StatementRef<'a>>,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, Error> {
+        let stmt = stmt.into();
+        timed!(self, self.query_inner(stmt, params))
+    }
+
+    async fn query_inner(
+        &mut self,
+        stmt: StatementRef<'_>,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, Error> {
+        let (rows, _) = self.run(stmt, params, true).await?;
+        Ok(rows)
+    }
+
+    /// Runs a statement that must return exactly one row.
+    pub async fn query_one<'a>(
+        &mut self,
+        stmt: impl Into<StatementRef<'a>>,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Row, Error> {
+        let mut rows = self.query(stmt, params).await?;
+        match rows.len() {
+            1 => rows
+                .pop()
+                .ok_or_else(|| Error::row_count("query returned no rows")),
+            0 => Err(Error::row_count("query returned no rows")),
+            _ => Err(Error::row_count("query returned more than one row")),
+        }
+    }
+
+    /// Runs a statement that returns at most one row.
+    pub async fn query_opt<'a>(
+        &mut self,
+        stmt: impl Into<StatementRef<'a>>,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, Error> {
+        let mut rows = self.query(stmt, params).await?;
+        match rows.len() {
+            0 | 1 => Ok(rows.pop()),
+            _ => Err(Error::row_count("query returned more than one row")),
+        }
+    }
+
+    /// Runs a statement and returns the rows it affected (`None` when the server did not
+    /// report a trustworthy count).
+    pub async fn execute<'a>(
+        &mut self,
+        stmt: impl Into<StatementRef<'a>>,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<u64>, Error> {
+        let stmt = stmt.into();
+        timed!(self, async {
+            self.run(stmt, params, false).await.map(|(_, n)| n)
+        })
+    }
+
+    /// One flight: Bind + Execute + Sync (prepared), or Parse + Bind + Describe + Execute
+    /// + Sync (unnamed), then collect.
+    async fn run(
+        &mut self,
+        stmt: StatementRef<'_>,
+        params: &[&(dyn ToSql + Sync)],
+        want_rows: bool,
+    ) -> Result<(Vec<Row>, Option<u64>), Error> {
+        let prepared = self.resolve(stmt).await?;
+        self.begin_op().await?;
+        let lenient = self.session.quirks().lenient_types;
+        let text_only = self.text_only();
+        let item = self.item();
+        let sync = self.item();
+        let mut columns: Arc<[Column]> = Vec::new().into();
+        match &prepared {
+            Some(s) => {
+                if s.params().len() != params.len() {
+                    return Err(Error::config(format!(
+                        "statement has {} parameters, {} given",
+                        s.params().len(),
+                        params.len()
+                    )));
+                }
+                let formats = param_formats(params, s.params(), text_only, lenient)?;
+                let result_formats: Vec<i16> =
+                    s.columns().iter().map(|c| c.format().code()).collect();
+                let types = s.params().to_vec();
+                self.session
+                    .push_bind(item, "", s.name(), &formats, &result_formats, |w| {
+                        write_params(w, params, &types, &formats, lenient)
+                    })?;
+                let ncols = u16::try_from(s.columns().len()).ok();
+                self.session.push_execute(
+                    item,
+                    "",
+                    0,
+                    if s.columns().is_empty() { None } else { ncols },
+                )?;
+                columns = s.columns_arc();
+            }
+            None => {
+                let StatementRef::Sql(sql) = stmt else {
+                    return Err(Error::protocol("unresolved statement"));
+                };
+                let types: Vec<Oid> = params.iter().map(|p| p.type_oid()).collect();
+                let formats = param_formats(params, &types, text_only, lenient)?;
+                self.session.push_parse(item, "", sql, &types)?;
+                self.session.push_bind(item, "", "", &formats, &[0], |w| {
+                    write_params(w, params, &types, &formats, lenient)
+                })?;
+                self.session.push_describe_portal(item, "")?;
+                self.session.push_execute(item, "", 0, None)?;
+            }
+        }
+        self.session.push_sync(sync)?;
+        let mut rows = Vec::new();
+        let mut affected = None;
+        let mut err = None;
+        loop {
+            match self.next_event().await? {
+                Event::RowDescription(i, d) if i == item => {
+                    let cols = Column::from_description(&d);
+                    columns = cols.into();
+                }
+                Event::Row(i, r) if i == item && want_rows => {
+                    rows.push(Row::new(columns.clone(), r, lenient));
+                }
+                Event::Complete(i, tag) if i == item => {
+                    affected = rows_affected(self.session.quirks(), tag.as_ref());
+                }
+                Event::Failed(i, e) if i == item || i == sync => {
+                    err.get_or_insert(e);
+                }
+                Event::Ready(i, _) if i == sync => break,
+                _ => {}
+            }
+        }
+        match err {
+            Some(e) => {
+                if e.code() == Some("26000") {
+                    // The server no longer knows the statement (e.g. after DISCARD ALL):
+                    // forget the cache so the next call prepares again.
+                    self.cache.clear();
+                }
+                Err(e)
+            }
+            None => Ok((rows, affected)),
+        }
+    }
+
+    /// One-shot query with an unnamed statement: Parse + Bind + Describe + Execute + Sync
+    /// in one flight. Parameter types come from the values; results arrive as text.
+    pub async fn query_unnamed(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, Error> {
+        timed!(self, async { self.run_unnamed(sql, params).await })
+    }
+
+    async fn run_unnamed(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, Error> {
+        // Bypass the cache for this call.
+        let stmt = StatementRef::Sql(sql);
+        let saved = std::mem::replace(
+            &mut self.cache,
+            crate::conn::statement::StatementCache::new(0),
+        );
+        let r = self.run(stmt, params, true).await;
+        self.cache = saved;
+        r.map(|(rows, _)| rows)
+    }
+
+    /// Streams the rows of a statement with bounded memory: rows are fetched `chunk` at a
+    /// time (Execute with a row limit, PortalSuspended, Execute again), or, on servers
+    /// that ignore row limits, read from the socket only as fast as they are consumed.
+    pub async fn query_stream<'a>(
+        &mut self,
+        stmt: impl Into<StatementRef<'a>>,
+        params: &[&(dyn ToSql + Sync)],
+        chunk: u32,
+    ) -> Result<RowStream<'_, S>, Error> {
+        let stmt = stmt.into();
+        let prepared = timed!(self, self.resolve(stmt))?;
+        let Some(s) = prepared else {
+            return Err(Error::unsupported(
+                "query_stream needs a prepared statement (enable the statement cache or call prepare)",
+            ));
+        };
+        timed!(self, self.begin_op())?;
+        let lenient = self.session.quirks().lenient_types;
+        let text_only = self.text_only();
+        let ignores_limit = self.session.quirks().ignores_row_limit;
+        let formats = param_formats(params, s.params(), text_only, lenient)?;
+        let result_formats: Vec<i16> = s.columns().iter().map(|c| c.format().code()).collect();
+        let item = self.item();
+        let types = s.params().to_vec();
+        self.session
+            .push_bind(item, "", s.name(), &formats, &result_formats, |w| {
+                write_params(w, params, &types, &formats, lenient)
+            })?;
+        let chunk = if ignores_limit {
+            0
+        } else {
+            i32::try_from(chunk.max(1)).unwrap_or(i32::MAX)
+        };
+        let ncols = u16::try_from(s.columns().len()).ok().filter(|&n| n > 0);
+        self.session.push_execute(item, "", chunk, ncols)?;
+        let sync = if chunk == 0 {
+            let sync = self.item();
+            self.session.push_sync(sync)?;
+            Some(sync)
+        } else {
+            self.session.push_flush()?;
+            None
+        };
+        Ok(RowStream {
+            conn: self,
+            item,
+            sync,
+            columns: s.columns_arc(),
+            chunk,
+            ncols,
+            lenient,
+            done: false,
+            err: None,
+        })
+    }
+}
+
+/// Rows of [`Connection::query_stream`], fetched on demand. Dropping it early is safe: the
+/// next operation on the connection drains what is left.
+pub struct RowStream<'c, S> {
+    conn: &'c mut Connection<S>,
+    item: Item,
+    sync: Option<Item>,
+    columns: Arc<[Column]>,
+    chunk: i32,
+    ncols: Option<u16>,
+    lenient: bool,
+    done: bool,
+    err: Option<Error>,
+}
+
+impl<S> std::fmt::Debug for RowStream<'_, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RowStream")
+            .field("item", &self.item)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> RowStream<'_, S> {
+    /// The columns of the result.
+    pub fn columns(&self) -> &[Column] {
+        &self.columns
+    }
+
+    /// Bytes currently held in the connection's read buffer (for memory checks).
+    pub fn buffered_bytes(&self) -> usize {
+        self.conn.rbuf.capacity()
+    }
+
+    /// The next row, `None` at the end. After an error the stream is finished.
+    pub async fn next(&mut self) -> Result<Option<Row>, Error> {
+        if self.done {
+            return Ok(None);
+        }
+        let conn = &mut *self.conn;
+        let t = conn.config.query_timeout;
+        let fut = Self::advance(
+            conn,
+            self.item,
+            &mut self.sync,
+            self.chunk,
+            self.ncols,
+            &self.columns,
+            self.lenient,
+            &mut self.err,
+        );
+        let r = match t {
+            None => fut.await,
+            Some(t) => match tokio::time::timeout(t, fut).await {
+                Ok(r) => r,
+                Err(_) => {
+                    let e = Error::timeout("operation timed out");
+                    self.conn.session.mark_broken(e.clone());
+                    Err(e)
+                }
+            },
+        };
+        match r {
+            Ok(Some(row)) => Ok(Some(row)),
+            Ok(None) => {
+                self.done = true;
+                match self.err.take() {
+                    Some(e) => Err(e),
+                    None => Ok(None),
+                }
+            }
+            Err(e) => {
+                self.done = true;
+                Err(e)
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn advance(
+        conn: &mut Connection<S>,
+        item: Item,
+        sync: &mut Option<Item>,
+        chunk: i32,
+        ncols: Option<u16>,
+        columns: &Arc<[Column]>,
+        lenient: bool,
+        err: &mut Option<Error>,
+    ) -> Result<Option<Row>, Error> {
+        loop {
+            match conn.next_event().await? {
+                Event::Row(i, r) if i == item => {
+                    return Ok(Some(Row::new(columns.clone(), r, lenient)));
+                }
+                Event::PortalSuspended(i) if i == item => {
+                    conn.session.push_execute(item, "", chunk, ncols)?;
+                    conn.session.push_flush()?;
+                }
+                Event::Complete(i, _) | Event::EmptyQuery(i) if i == item && sync.is_none() => {
+                    let s = conn.item();
+                    conn.session.push_sync(s)?;
+                    *sync = Some(s);
+                }
+                Event::Failed(i, e) if i == item || Some(i) == *sync => {
+                    err.get_or_insert(e);
+                    if sync.is_none() {
+                        let s = conn.item();
+                        conn.session.push_sync(s)?;
+                        *sync = Some(s);
+                    }
+                }
+                Event::Ready(i, _) if Some(i) == *sync => return Ok(None),
+                _ => {}
+            }
+        }
+    }
+}

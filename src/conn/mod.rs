@@ -1,0 +1,33 @@
+//! Connections: the sans-IO [`Session`] (startup, authentication, the expectation queue
+//! and every protocol flow) and the thin tokio driver around it ([`Connection`]).
+//!
+//! Only `driver/` performs IO or awaits; everything else here is a pure state machine
+//! that can be driven byte by byte in tests and fuzzers.
+
+pub mod auth;
+pub mod bulk;
+pub mod config;
+#[cfg(feature = "runtime")]
+mod driver;
+pub mod event;
+pub mod params;
+pub mod row;
+pub mod session;
+mod startup;
+pub mod statement;
+
+pub use bulk::{Atomicity, ExecuteManyOptions, LoadError, LoadMethod, LoadReport, RowFailure};
+pub use config::{AuthPolicy, Config, ProfileChoice, SslMode};
+#[cfg(feature = "runtime")]
+pub use driver::{
+    BinaryCopyWriter, CancelToken, Connection, CopyIn, CopyOut, Notification, RowStream,
+    SimpleQueryResult, Socket, StatementRef, Transaction,
+};
+pub use event::{Event, Expect, Item};
+pub use params::Params;
+pub use row::{Column, Row, RowIndex, SimpleRow};
+pub use session::{Session, SessionConfig, StartupStatus};
+pub use statement::Statement;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,982 @@
+//! The sans-IO session: bytes in, events out. No IO, no clock, no RNG, no `.await`.
+//!
+//! # Driving it
+//!
+//! ```text
+//!   Session::new(..)            encodes the StartupMessage into the outbound buffer
+//!   loop {
+//!       write outbound_mut() to the socket (and clear what was written)
+//!       read bytes; handle_bytes(&mut read_buf)    frames + decodes + dispatches
+//!       while let Some(ev) = poll_event() { .. }   results, in server order
+//!       NeedScramProof? compute it off-thread, then provide_scram_proof(..)
+//!   }
+//!   commands (after startup): start_simple_query, push_parse, push_bind, push_execute,
+//!   push_describe_*, push_close, push_sync, push_flush — each encodes its message and
+//!   pushes the matching expectation.
+//! ```
+//!
+//! # The pipeline state machine
+//!
+//! Every encoded message pushes what it expects back ([`Expect`]); every server message is
+//! matched against the front of that queue:
+//!
+//! ```text
+//!          push expectations                    front matches -> pop, emit event
+//!  Idle ─────────────────────► Normal ◄──────┐ (DataRow repeats Execute)
+//!   ▲                            │           │
+//!   │                            │ ErrorResponse: item = Failed(db_err)
+//!   │                            ▼
+//!   │                         Aborted         anything but ReadyForQuery
+//!   │                            │            (and async messages) = protocol error
+//!   │  ReadyForQuery:            │
+//!   │  pop every expectation up  │
+//!   │  to the Sync as Aborted,   │
+//!   └── then pop the Sync ◄──────┘
+//! ```
+//!
+//! Rules, in order: async messages (Notice, Notification, ParameterStatus) are taken out
+//! first and never count as responses; a message matching the front expectation pops it
+//! (DataRow leaves `Execute` in place); an ErrorResponse fails the current item and, on
+//! PostgreSQL, switches to `Aborted` (the server skips to Sync); on a server without
+//! skip-to-Sync ([`Quirks::no_skip_after_error`]) the error answers only the front
+//! expectation and later responses are believed; ReadyForQuery with no Sync pending is a
+//! protocol error. Any protocol violation, FATAL error or EOF breaks the session: every
+//! pending item is failed once with the cause and nothing is delivered after that.
+
+use std::collections::{HashMap, VecDeque};
+
+use bytes::BytesMut;
+
+use super::auth::{ScramPending, ScramProof};
+use super::event::{Event, Expect, Item};
+use super::startup::{Startup, StartupCtx, Step};
+use crate::error::{DbError, Error};
+use crate::iris::Quirks;
+use crate::protocol::backend::{BackendKeyData, BackendMessage, TransactionStatus};
+use crate::protocol::framing::decode_backend;
+use crate::protocol::frontend::{self, BindWriter, Target};
+use crate::protocol::{Limits, Oid};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Responses are matched normally.
+    Normal,
+    /// The server is skipping to Sync after an error in `failed`.
+    Aborted { failed: Item },
+}
+
+enum Phase {
+    Startup(Box<Startup>),
+    Ready,
+    Broken(Error),
+}
+
+/// Which COPY sub-protocol, if any, is in progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Copy {
+    None,
+    /// The server waits for CopyData/CopyDone/CopyFail from us.
+    In(Item),
+    /// The server sends CopyData to us until CopyDone.
+    Out(Item),
+    /// A COPY the caller did not ask for: CopyFail was sent; discard server data.
+    Refused(Item),
+}
+
+/// Outcome of startup, for the driver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartupStatus {
+    /// Still exchanging messages.
+    InProgress,
+    /// The driver must compute the SCRAM proof and call `provide_scram_proof`.
+    NeedScramProof,
+    /// Ready for queries.
+    Done,
+}
+
+/// The sans-IO connection state. See the module docs for how to drive it.
+pub struct Session {
+    out: BytesMut,
+    phase: Phase,
+    startup_ctx: Option<StartupCtx>,
+    pending_proof: Option<ScramPending>,
+    expect: VecDeque<Expect>,
+    mode: Mode,
+    events: VecDeque<Event>,
+    params: HashMap<String, String>,
+    key: Option<BackendKeyData>,
+    tx_status: TransactionStatus,
+    quirks: Quirks,
+    quirks_forced: Option<Quirks>,
+    limits: Limits,
+    pending_syncs: usize,
+    copy: Copy,
+    /// Row shape (field count) of the result being read, when known.
+    shape: Option<u16>,
+    /// Last item that got an `Aborted` event, to emit one per item.
+    last_aborted: Option<Item>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("expect", &self.expect)
+            .field("mode", &self.mode)
+            .field("pending_syncs", &self.pending_syncs)
+            .field("tx_status", &self.tx_status)
+            .field("broken", &self.is_broken())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Startup parameters for [`Session::new`].
+pub struct SessionConfig {
+    /// Startup parameters (`user`, `database`, ...), in order.
+    pub params: Vec<(String, String)>,
+    /// User name (for MD5 and SCRAM).
+    pub user: String,
+    /// Password, if configured.
+    pub password: Option<Vec<u8>>,
+    /// Accepted authentication exchanges.
+    pub policy: super::config::AuthPolicy,
+    /// SCRAM client nonce (printable ASCII, no ','), from a CSPRNG in the driver.
+    pub nonce: String,
+    /// Accept an unverifiable SCRAM server signature (iris-pgwire opt-in).
+    pub skip_server_signature: bool,
+    /// Incoming message caps.
+    pub limits: Limits,
+    /// Force a dialect instead of detecting it from `server_version`.
+    pub quirks: Option<Quirks>,
+}
+
+impl Session {
+    /// A session in startup: the StartupMessage (protocol 3.0) is already encoded into the
+    /// outbound buffer.
+    pub fn new(cfg: SessionConfig) -> Result<Self, Error> {
+        let mut out = BytesMut::with_capacity(8 * 1024);
+        let params: Vec<(&str, &str)> = cfg
+            .params
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        frontend::write_startup(&mut out, crate::protocol::PROTOCOL_3_0, &params)
+            .map_err(Error::encode)?;
+        Ok(Self {
+            out,
+            phase: Phase::Startup(Box::new(Startup::ExpectAuth)),
+            startup_ctx: Some(StartupCtx {
+                user: cfg.user,
+                password: cfg.password,
+                policy: cfg.policy,
+                nonce: cfg.nonce,
+                skip_server_signature: cfg.skip_server_signature,
+            }),
+            pending_proof: None,
+            expect: VecDeque::new(),
+            mode: Mode::Normal,
+            events: VecDeque::new(),
+            params: HashMap::new(),
+            key: None,
+            tx_status: TransactionStatus::Idle,
+            quirks: cfg.quirks.unwrap_or_default(),
+            quirks_forced: cfg.quirks,
+            limits: cfg.limits,
+            pending_syncs: 0,
+            copy: Copy::None,
+            shape: None,
+            last_aborted: None,
+        })
+    }
+
+    /// A session that is already past startup (for tests and fuzzing).
+    #[doc(hidden)]
+    pub fn new_ready(quirks: Quirks) -> Self {
+        Self {
+            out: BytesMut::new(),
+            phase: Phase::Ready,
+            startup_ctx: None,
+            pending_proof: None,
+            expect: VecDeque::new(),
+            mode: Mode::Normal,
+            events: VecDeque::new(),
+            params: HashMap::new(),
+            key: None,
+            tx_status: TransactionStatus::Idle,
+            quirks,
+            quirks_forced: Some(quirks),
+            limits: Limits::default(),
+            pending_syncs: 0,
+            copy: Copy::None,
+            shape: None,
+            last_aborted: None,
+        }
+    }
+
+    // ----- inspection -------------------------------------------------------------------
+
+    /// Bytes waiting to be written. The driver writes from the front and `advance`s.
+    pub fn outbound_mut(&mut self) -> &mut BytesMut {
+        &mut self.out
+    }
+
+    /// Whether anything waits to be written.
+    pub fn has_outbound(&self) -> bool {
+        !self.out.is_empty()
+    }
+
+    /// The next event, in server order.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Whether the connection is broken; see [`broken_error`](Self::broken_error).
+    pub fn is_broken(&self) -> bool {
+        matches!(self.phase, Phase::Broken(_))
+    }
+
+    /// The error that broke the connection.
+    pub fn broken_error(&self) -> Option<&Error> {
+        match &self.phase {
+            Phase::Broken(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Whether startup finished and nothing is pending.
+    pub fn is_ready(&self) -> bool {
+        matches!(self.phase, Phase::Ready) && self.expect.is_empty() && self.copy == Copy::None
+    }
+
+    /// Whether startup is finished (the session accepts commands).
+    pub fn is_started(&self) -> bool {
+        matches!(self.phase, Phase::Ready)
+    }
+
+    /// Startup progress.
+    pub fn startup_status(&self) -> StartupStatus {
+        match &self.phase {
+            Phase::Startup(_) if self.pending_proof.is_some() => StartupStatus::NeedScramProof,
+            Phase::Startup(_) => StartupStatus::InProgress,
+            _ => StartupStatus::Done,
+        }
+    }
+
+    /// Responses still expected.
+    pub fn pending(&self) -> usize {
+        self.expect.len()
+    }
+
+    /// Sync points (Sync or Query) still waiting for ReadyForQuery.
+    pub fn pending_syncs(&self) -> usize {
+        self.pending_syncs
+    }
+
+    /// The expectation queue (for tests and invariants).
+    pub fn expectations(&self) -> impl Iterator<Item = &Expect> {
+        self.expect.iter()
+    }
+
+    /// The last transaction status from ReadyForQuery.
+    pub fn transaction_status(&self) -> TransactionStatus {
+        self.tx_status
+    }
+
+    /// A server parameter from ParameterStatus.
+    pub fn parameter(&self, name: &str) -> Option<&str> {
+        self.params.get(name).map(String::as_str)
+    }
+
+    /// All server parameters.
+    pub fn parameters(&self) -> &HashMap<String, String> {
+        &self.params
+    }
+
+    /// BackendKeyData, for CancelRequest.
+    pub fn backend_key(&self) -> Option<&BackendKeyData> {
+        self.key.as_ref()
+    }
+
+    /// The server dialect in effect.
+    pub fn quirks(&self) -> &Quirks {
+        &self.quirks
+    }
+
+    /// Whether the server is waiting for COPY data from us.
+    pub fn in_copy_in(&self) -> bool {
+        matches!(self.copy, Copy::In(_))
+    }
+
+    /// Marks the session broken (timeouts, I/O errors seen by the driver). Pending items
+    /// are failed with the cause.
+    pub fn mark_broken(&mut self, err: Error) {
+        self.fail(err);
+    }
+
+    // ----- startup ------------------------------------------------------------------------
+
+    /// Takes the parsed server-first message whose proof the driver must compute.
+    pub fn take_scram_pending(&mut self) -> Option<ScramPending> {
+        self.pending_proof.take()
+    }
+
+    /// Resumes startup with the computed proof (sends client-final).
+    pub fn provide_scram_proof(&mut self, proof: ScramProof) {
+        if !matches!(self.phase, Phase::Startup(_)) {
+            return;
+        }
+        match Startup::with_proof(proof, &mut self.out) {
+            Ok(next) => self.phase = Phase::Startup(Box::new(next)),
+            Err(e) => self.fail(e),
+        }
+    }
+
+    // ----- input --------------------------------------------------------------------------
+
+    /// Frames and handles every complete message in `buf`. Stops at the first error,
+    /// which breaks the session.
+    pub fn handle_bytes(&mut self, buf: &mut BytesMut) {
+        while !self.is_broken() {
+            match decode_backend(buf, &self.limits) {
+                Ok(Some(msg)) => self.handle_message(msg),
+                Ok(None) => return,
+                Err(e) => {
+                    self.fail(Error::decode(e));
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The server closed the connection.
+    pub fn handle_eof(&mut self) {
+        if !self.is_broken() {
+            self.fail(Error::closed("the server closed the connection"));
+        }
+    }
+
+    /// Handles one decoded message.
+    pub fn handle_message(&mut self, msg: BackendMessage) {
+        match msg {
+            BackendMessage::NoticeResponse(f) => {
+                if !self.is_broken() {
+                    self.events
+                        .push_back(Event::Notice(Box::new(DbError::from_fields(&f))));
+                }
+                return;
+            }
+            BackendMessage::NotificationResponse(n) => {
+                if !self.is_broken() {
+                    self.events.push_back(Event::Notification(n));
+                }
+                return;
+            }
+            BackendMessage::ParameterStatus(p) => {
+                if !self.is_broken() {
+                    self.handle_parameter_status(p.name(), p.value());
+                }
+                return;
+            }
+            _ => {}
+        }
+        let phase = std::mem::replace(&mut self.phase, Phase::Ready);
+        match phase {
+            Phase::Broken(e) => self.phase = Phase::Broken(e),
+            Phase::Startup(state) => self.handle_startup(*state, msg),
+            Phase::Ready => {
+                if let Err(e) = self.dispatch(msg) {
+                    self.fail(e);
+                }
+            }
+        }
+    }
+
+    fn handle_parameter_status(&mut self, name: &str, value: &str) {
+        // Text decoding assumes UTF-8; a server that switches encoding would hand us
+        // mojibake, so the connection is broken instead (checklist E2).
+        if name == "client_encoding" && !value.eq_ignore_ascii_case("UTF8") {
+            self.fail(Error::protocol(format!(
+                "server switched client_encoding to {value:?}; only UTF8 is supported"
+            )));
+            return;
+        }
+        self.params.insert(name.to_string(), value.to_string());
+        if matches!(self.phase, Phase::Ready) {
+            self.events
+                .push_back(Event::ParameterStatus(name.to_string(), value.to_string()));
+        }
+    }
+
+    fn handle_startup(&mut self, state: Startup, msg: BackendMessage) {
+        let Some(ctx) = self.startup_ctx.as_ref() else {
+            self.fail(Error::protocol("startup state without context"));
+            return;
+        };
+        match state.handle(msg, ctx, &mut self.out) {
+            Ok(Step::Next(s)) => self.phase = Phase::Startup(Box::new(s)),
+            Ok(Step::NeedProof(p)) => {
+                self.pending_proof = Some(p);
+                self.phase = Phase::Startup(Box::new(Startup::ComputingProof));
+            }
+            Ok(Step::Done(key)) => {
+                self.key = key;
+                self.startup_ctx = None;
+                self.quirks = self
+                    .quirks_forced
+                    .unwrap_or_else(|| Quirks::detect(self.parameter("server_version")));
+                self.phase = Phase::Ready;
+            }
+            Err(e) => self.fail(e),
+        }
+    }
+
+    /// Breaks the session: every pending item fails once with `err`, then nothing more is
+    /// delivered.
+    fn fail(&mut self, err: Error) {
+        if self.is_broken() {
+            return;
+        }
+        let mut last = None;
+        while let Some(e) = self.expect.pop_front() {
+            let item = e.item();
+            if last != Some(item) {
+                self.events.push_back(Event::Failed(item, err.clone()));
+                last = Some(item);
+            }
+        }
+        self.pending_syncs = 0;
+        self.copy = Copy::None;
+        self.startup_ctx = None;
+        self.pending_proof = None;
+        self.phase = Phase::Broken(err);
+    }
+
+    fn pop(&mut self) -> Option<Expect> {
+        let e = self.expect.pop_front()?;
+        if e.is_sync_point() {
+            self.pending_syncs = self.pending_syncs.saturating_sub(1);
+        }
+        Some(e)
+    }
+
+    fn push(&mut self, e: Expect) {
+        if e.is_sync_point() {
+            self.pending_syncs += 1;
+        }
+        self.expect.push_back(e);
+    }
+
+    fn ready(&mut self, item: Item, status: TransactionStatus) {
+        self.tx_status = status;
+        self.shape = None;
+        self.copy = Copy::None;
+        self.events.push_back(Event::Ready(item, status));
+    }
+
+    fn check_row_shape(&self, got: usize) -> Result<(), Error> {
+        if self.quirks.lenient_row_shape {
+            return Ok(());
+        }
+        match self.shape {
+            None => Err(Error::protocol(
+                "server sent a DataRow without a RowDescription",
+            )),
+            Some(n) if usize::from(n) != got => Err(Error::protocol(format!(
+                "DataRow has {got} fields, RowDescription announced {n}"
+            ))),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// The core matcher: one server message against the front expectation.
+    fn dispatch(&mut self, msg: BackendMessage) -> Result<(), Error> {
+        // COPY OUT data belongs to whichever request started the copy.
+        match (&self.copy, &msg) {
+            (Copy::Out(i), BackendMessage::CopyData(d)) => {
+                self.events.push_back(Event::CopyData(*i, d.data().clone()));
+                return Ok(());
+            }
+            (Copy::Out(i), BackendMessage::CopyDone) => {
+                self.events.push_back(Event::CopyDone(*i));
+                self.copy = Copy::None;
+                return Ok(());
+            }
+            (Copy::Refused(_), BackendMessage::CopyData(_)) => return Ok(()),
+            (Copy::Refused(_), BackendMessage::CopyDone) => return Ok(()),
+            _ => {}
+        }
+
+        let Some(&front) = self.expect.front() else {
+            return self.dispatch_idle(msg);
+        };
+
+        if let Mode::Aborted { failed } = self.mode {
+            return match msg {
+                BackendMessage::ReadyForQuery(r) => self.finish_aborted_window(failed, r.status()),
+                BackendMessage::ErrorResponse(f) => {
+                    let err = Error::db(&f);
+                    if err.breaks_connection() {
+                        return Err(err);
+                    }
+                    // A second ERROR while skipping (e.g. a COPY failing at Sync) is
+                    // attributed to the failed item; keep waiting for ReadyForQuery.
+                    Ok(())
+                }
+                other => Err(Error::unexpected(
+                    "ReadyForQuery (the server skips to Sync after an error)",
+                    other.name(),
+                )),
+            };
+        }
+
+        match (front, msg) {
+            (Expect::ParseComplete(i), BackendMessage::ParseComplete) => {
+                self.pop();
+                self.events.push_back(Event::ParseComplete(i));
+            }
+            (Expect::BindComplete(i), BackendMessage::BindComplete) => {
+                self.pop();
+                self.events.push_back(Event::BindComplete(i));
+            }
+            (Expect::ParameterDescription(i), BackendMessage::ParameterDescription(d)) => {
+                self.pop();
+                self.events.push_back(Event::ParameterDescription(i, d));
+            }
+            (Expect::RowDescription(i), BackendMessage::RowDescription(d)) => {
+                self.pop();
+                self.shape = Some(u16::try_from(d.len()).unwrap_or(u16::MAX));
+                self.set_next_execute_shape(i, self.shape);
+                self.events.push_back(Event::RowDescription(i, d));
+            }
+            (Expect::RowDescription(i), BackendMessage::NoData) => {
+                self.pop();
+                self.shape = None;
+                self.set_next_execute_shape(i, None);
+                self.events.push_back(Event::NoData(i));
+            }
+            (Expect::Execute { item, columns }, BackendMessage::DataRow(r)) => {
+                if self.shape.is_none() {
+                    self.shape = columns;
+                }
+                self.check_row_shape(r.len())?;
+                self.events.push_back(Event::Row(item, r));
+            }
+            (Expect::Execute { item, .. }, BackendMessage::CommandComplete(c)) => {
+                self.pop();
+                self.shape = None;
+                self.events.push_back(Event::Complete(item, Some(c)));
+            }
+            (Expect::Execute { item, .. }, BackendMessage::EmptyQueryResponse) => {
+                self.pop();
+                self.shape = None;
+                self.events.push_back(Event::EmptyQuery(item));
+            }
+            (Expect::Execute { item, .. }, BackendMessage::PortalSuspended) => {
+                self.pop();
+                self.shape = None;
+                self.events.push_back(Event::PortalSuspended(item));
+            }
+            (Expect::Execute { item, .. }, BackendMessage::RowDescription(d))
+                if self.quirks.lenient_row_shape =>
+            {
+                // iris-pgwire 1.7.3 sends RowDescription from Execute for RETURNING.
+                self.shape = Some(u16::try_from(d.len()).unwrap_or(u16::MAX));
+                self.events.push_back(Event::RowDescription(item, d));
+            }
+            (Expect::CloseComplete(i), BackendMessage::CloseComplete) => {
+                self.pop();
+                self.events.push_back(Event::CloseComplete(i));
+            }
+            (Expect::SimpleQuery { item, .. }, BackendMessage::RowDescription(d)) => {
+                self.shape = Some(u16::try_from(d.len()).unwrap_or(u16::MAX));
+                self.events.push_back(Event::RowDescription(item, d));
+            }
+            (Expect::SimpleQuery { item, .. }, BackendMessage::DataRow(r)) => {
+                self.check_row_shape(r.len())?;
+                self.events.push_back(Event::Row(item, r));
+            }
+            (Expect::SimpleQuery { item, .. }, BackendMessage::CommandComplete(c)) => {
+                self.shape = None;
+                self.events.push_back(Event::Complete(item, Some(c)));
+            }
+            (Expect::SimpleQuery { item, .. }, BackendMessage::EmptyQueryResponse) => {
+                self.events.push_back(Event::EmptyQuery(item));
+            }
+            (Expect::SimpleQuery { item, .. }, BackendMessage::ReadyForQuery(r)) => {
+                self.pop();
+                self.ready(item, r.status());
+            }
+            (
+                Expect::SimpleQuery { item, .. } | Expect::Execute { item, .. },
+                msg @ (BackendMessage::CopyInResponse(_)
+                | BackendMessage::CopyOutResponse(_)
+                | BackendMessage::CopyBothResponse(_)),
+            ) => {
+                // COPY is only served through a simple Query started for it (iris-pgwire
+                // supports nothing else, and it keeps Sync semantics out of copy mode).
+                let allow = matches!(
+                    front,
+                    Expect::SimpleQuery {
+                        allow_copy: true,
+                        ..
+                    }
+                );
+                self.start_copy(item, allow, msg)?;
+            }
+            (Expect::Sync(i), BackendMessage::ReadyForQuery(r)) => {
+                self.pop();
+                self.ready(i, r.status());
+            }
+            (front, BackendMessage::ErrorResponse(f)) => {
+                let err = Error::db(&f);
+                if err.breaks_connection() {
+                    return Err(err);
+                }
+                if matches!(self.copy, Copy::In(_) | Copy::Out(_) | Copy::Refused(_)) {
+                    self.copy = Copy::None;
+                }
+                self.shape = None;
+                let item = front.item();
+                self.events.push_back(Event::Failed(item, err));
+                match front {
+                    // Errors reported at Sync (deferred constraints, iris-pgwire's
+                    // deferred DML) and simple-query errors: ReadyForQuery still follows.
+                    Expect::Sync(_) | Expect::SimpleQuery { .. } => {}
+                    _ if self.quirks.no_skip_after_error => {
+                        // The error answers this one message; the rest still run.
+                        self.pop();
+                    }
+                    _ => {
+                        // > "When an error is detected while processing any extended-query
+                        // > message, the backend issues ErrorResponse, then reads and
+                        // > discards messages until a Sync is reached" (Protocol,
+                        // > *Extended Query*)
+                        self.mode = Mode::Aborted { failed: item };
+                        self.last_aborted = Some(item);
+                    }
+                }
+            }
+            (Expect::Execute { item, .. }, msg)
+                if self.quirks.command_complete_may_be_missing && self.next_accepts(&msg) =>
+            {
+                // iris-pgwire can finish a statement without CommandComplete: the next
+                // expectation's message completes it with an unknown row count.
+                self.pop();
+                self.shape = None;
+                self.events.push_back(Event::Complete(item, None));
+                return self.dispatch(msg);
+            }
+            (front, msg) => return Err(Error::unexpected(front.describe(), msg.name())),
+        }
+        Ok(())
+    }
+
+    /// Whether the expectation after the front one would accept `msg`.
+    fn next_accepts(&self, msg: &BackendMessage) -> bool {
+        let Some(next) = self.expect.get(1) else {
+            return false;
+        };
+        matches!(
+            (next, msg),
+            (Expect::ParseComplete(_), BackendMessage::ParseComplete)
+                | (Expect::BindComplete(_), BackendMessage::BindComplete)
+                | (Expect::CloseComplete(_), BackendMessage::CloseComplete)
+                | (Expect::Sync(_), BackendMessage::ReadyForQuery(_))
+                | (
+                    Expect::ParameterDescription(_),
+                    BackendMessage::ParameterDescription(_)
+                )
+                | (
+                    Expect::RowDescription(_),
+                    BackendMessage::RowDescription(_) | BackendMessage::NoData
+                )
+        )
+    }
+
+    fn set_next_execute_shape(&mut self, item: Item, shape: Option<u16>) {
+        for e in self.expect.iter_mut() {
+            match e {
+                Expect::Execute { item: i, columns } if *i == item => {
+                    *columns = shape;
+                    return;
+                }
+                e if e.item() != item => return,
+                _ => {}
+            }
+        }
+    }
+
+    fn start_copy(&mut self, item: Item, allow: bool, msg: BackendMessage) -> Result<(), Error> {
+        match msg {
+            BackendMessage::CopyInResponse(r) if allow => {
+                self.copy = Copy::In(item);
+                self.events.push_back(Event::CopyIn(item, r));
+            }
+            BackendMessage::CopyOutResponse(r) if allow => {
+                self.copy = Copy::Out(item);
+                self.events.push_back(Event::CopyOut(item, r));
+            }
+            other => {
+                // A COPY nobody asked for (e.g. `COPY .. FROM STDIN` through simple_query),
+                // or CopyBoth (replication), which this client does not speak: refuse it
+                // with CopyFail so the server ends it with an error and ReadyForQuery.
+                let what = other.name();
+                frontend::write_copy_fail(
+                    &mut self.out,
+                    "COPY is not supported by this call; use copy_in/copy_out",
+                )
+                .map_err(Error::encode)?;
+                self.copy = Copy::Refused(item);
+                self.events.push_back(Event::Failed(
+                    item,
+                    Error::unsupported(format!(
+                        "server started a COPY ({what}) that this call cannot serve; use copy_in/copy_out"
+                    )),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn dispatch_idle(&mut self, msg: BackendMessage) -> Result<(), Error> {
+        match msg {
+            // The server explaining why it is closing (admin shutdown, idle timeout).
+            BackendMessage::ErrorResponse(f) => Err(Error::db(&f)),
+            BackendMessage::ReadyForQuery(_) if self.quirks.surplus_ready_tolerated => Ok(()),
+            BackendMessage::ReadyForQuery(_) => Err(Error::protocol(
+                "server sent more ReadyForQuery messages than Syncs",
+            )),
+            other => Err(Error::unexpected(
+                "nothing (no request pending)",
+                other.name(),
+            )),
+        }
+    }
+
+    fn finish_aborted_window(
+        &mut self,
+        failed: Item,
+        status: TransactionStatus,
+    ) -> Result<(), Error> {
+        loop {
+            match self.pop() {
+                Some(Expect::Sync(w)) => {
+                    self.mode = Mode::Normal;
+                    self.ready(w, status);
+                    return Ok(());
+                }
+                Some(Expect::SimpleQuery { item, .. }) => {
+                    // Cannot happen: simple queries never enter Aborted. Treat the RFQ as
+                    // its end, as the server does.
+                    self.mode = Mode::Normal;
+                    self.ready(item, status);
+                    return Ok(());
+                }
+                Some(e) => {
+                    let item = e.item();
+                    if item != failed && self.last_aborted != Some(item) {
+                        self.events.push_back(Event::Aborted(item));
+                        self.last_aborted = Some(item);
+                    }
+                }
+                None => {
+                    return Err(Error::protocol(
+                        "server sent ReadyForQuery but no Sync was pending",
+                    ))
+                }
+            }
+        }
+    }
+
+    // ----- commands -----------------------------------------------------------------------
+
+    fn check_commands(&self) -> Result<(), Error> {
+        match &self.phase {
+            Phase::Ready => Ok(()),
+            Phase::Broken(e) => Err(Error::broken(e)),
+            Phase::Startup(_) => Err(Error::protocol("startup has not finished")),
+        }
+    }
+
+    /// Encodes a simple Query. Its results, then `Ready(item)`, follow as events.
+    /// `allow_copy` lets a COPY sub-protocol start (else it is refused with CopyFail).
+    pub fn start_simple_query(
+        &mut self,
+        item: Item,
+        sql: &str,
+        allow_copy: bool,
+    ) -> Result<(), Error> {
+        self.check_commands()?;
+        if self.quirks.empty_query_unanswered && is_empty_query(sql) {
+            // iris-pgwire answers nothing at all to an empty query: answer it here.
+            self.events.push_back(Event::EmptyQuery(item));
+            self.events.push_back(Event::Ready(item, self.tx_status));
+            return Ok(());
+        }
+        frontend::write_query(&mut self.out, sql).map_err(Error::encode)?;
+        self.push(Expect::SimpleQuery { item, allow_copy });
+        Ok(())
+    }
+
+    /// Encodes Parse.
+    pub fn push_parse(
+        &mut self,
+        item: Item,
+        name: &str,
+        sql: &str,
+        types: &[Oid],
+    ) -> Result<(), Error> {
+        self.check_commands()?;
+        frontend::write_parse(&mut self.out, name, sql, types).map_err(Error::encode)?;
+        self.push(Expect::ParseComplete(item));
+        Ok(())
+    }
+
+    /// Encodes Describe of a statement (ParameterDescription, then RowDescription/NoData).
+    pub fn push_describe_statement(&mut self, item: Item, name: &str) -> Result<(), Error> {
+        self.check_commands()?;
+        frontend::write_describe(&mut self.out, Target::Statement, name).map_err(Error::encode)?;
+        self.push(Expect::ParameterDescription(item));
+        self.push(Expect::RowDescription(item));
+        Ok(())
+    }
+
+    /// Encodes Describe of a portal (RowDescription/NoData).
+    pub fn push_describe_portal(&mut self, item: Item, portal: &str) -> Result<(), Error> {
+        self.check_commands()?;
+        frontend::write_describe(&mut self.out, Target::Portal, portal).map_err(Error::encode)?;
+        self.push(Expect::RowDescription(item));
+        Ok(())
+    }
+
+    /// Encodes a Bind whose values `write` adds through the [`BindWriter`]. On error
+    /// nothing is written and no expectation is pushed.
+    pub fn push_bind<E, F>(
+        &mut self,
+        item: Item,
+        portal: &str,
+        statement: &str,
+        param_formats: &[i16],
+        result_formats: &[i16],
+        write: F,
+    ) -> Result<(), E>
+    where
+        E: From<Error>,
+        F: FnOnce(&mut BindWriter<'_>) -> Result<(), E>,
+    {
+        self.check_commands()?;
+        let mut w = BindWriter::begin(&mut self.out, portal, statement, param_formats)
+            .map_err(|e| E::from(Error::encode(e)))?;
+        write(&mut w)?;
+        w.finish(result_formats)
+            .map_err(|e| E::from(Error::encode(e)))?;
+        self.push(Expect::BindComplete(item));
+        Ok(())
+    }
+
+    /// Encodes Execute. `columns` is the row shape when already known from a Describe.
+    pub fn push_execute(
+        &mut self,
+        item: Item,
+        portal: &str,
+        max_rows: i32,
+        columns: Option<u16>,
+    ) -> Result<(), Error> {
+        self.check_commands()?;
+        frontend::write_execute(&mut self.out, portal, max_rows).map_err(Error::encode)?;
+        self.push(Expect::Execute { item, columns });
+        Ok(())
+    }
+
+    /// Encodes Close of a statement or portal.
+    pub fn push_close(&mut self, item: Item, target: Target, name: &str) -> Result<(), Error> {
+        self.check_commands()?;
+        frontend::write_close(&mut self.out, target, name).map_err(Error::encode)?;
+        self.push(Expect::CloseComplete(item));
+        Ok(())
+    }
+
+    /// Encodes Sync: ends a sync window; `Ready(item)` follows.
+    pub fn push_sync(&mut self, item: Item) -> Result<(), Error> {
+        self.check_commands()?;
+        frontend::write_sync(&mut self.out);
+        self.push(Expect::Sync(item));
+        Ok(())
+    }
+
+    /// Encodes Flush: asks the server to send what it has, without ending the window.
+    pub fn push_flush(&mut self) -> Result<(), Error> {
+        self.check_commands()?;
+        frontend::write_flush(&mut self.out);
+        Ok(())
+    }
+
+    /// Sends COPY data (only while the server is in copy-in mode).
+    pub fn copy_data(&mut self, data: &[u8]) -> Result<(), Error> {
+        self.check_commands()?;
+        if !self.in_copy_in() {
+            return Err(Error::protocol("not in COPY IN mode"));
+        }
+        frontend::write_copy_data(&mut self.out, data).map_err(Error::encode)
+    }
+
+    /// Ends COPY IN successfully.
+    pub fn copy_done(&mut self) -> Result<(), Error> {
+        self.check_commands()?;
+        if !self.in_copy_in() {
+            return Err(Error::protocol("not in COPY IN mode"));
+        }
+        frontend::write_copy_done(&mut self.out);
+        self.copy = Copy::None;
+        Ok(())
+    }
+
+    /// Aborts COPY IN: the server answers with an error and ReadyForQuery.
+    pub fn copy_fail(&mut self, message: &str) -> Result<(), Error> {
+        self.check_commands()?;
+        if !self.in_copy_in() {
+            return Err(Error::protocol("not in COPY IN mode"));
+        }
+        let msg: String = message.chars().filter(|&c| c != '\0').collect();
+        frontend::write_copy_fail(&mut self.out, &msg).map_err(Error::encode)?;
+        self.copy = Copy::None;
+        Ok(())
+    }
+
+    /// Prepares to drain after an abandoned operation: aborts a COPY IN in progress and
+    /// makes sure a sync point is queued, so that every pending expectation will be
+    /// answered. `item` is used for the Sync if one is added.
+    pub fn prepare_drain(&mut self, item: Item) -> Result<(), Error> {
+        self.check_commands()?;
+        if self.in_copy_in() {
+            self.copy_fail("operation cancelled by the client")?;
+        }
+        if self.expect.back().is_some_and(|e| !e.is_sync_point()) {
+            self.push_sync(item)?;
+        }
+        Ok(())
+    }
+
+    /// Drops events queued for earlier operations, keeping async ones.
+    pub fn discard_stale_events(&mut self) -> Vec<Event> {
+        let mut keep = Vec::new();
+        for ev in self.events.drain(..) {
+            if matches!(
+                ev,
+                Event::Notice(_) | Event::Notification(_) | Event::ParameterStatus(..)
+            ) {
+                keep.push(ev);
+            }
+        }
+        keep
+    }
+
+    /// Encodes Terminate (the driver closes the socket after writing it).
+    pub fn terminate(&mut self) {
+        frontend::write_terminate(&mut self.out);
+    }
+}
+
+/// Whether a query string has no statement in it (only whitespace and semicolons).
+pub(crate) fn is_empty_query(sql: &str) -> bool {
+    sql.chars().all(|c| c.is_whitespace() || c == ';')
+}

@@ -1,0 +1,7 @@
+//! InterSystems IRIS through iris-pgwire: every quirk, its evidence, its flag, and where
+//! the flag is used. (The full manual is written with the IRIS work; see
+//! `../shared/docs/iris-pgwire-quirks.md` for the evidence.)
+
+mod quirks;
+
+pub use quirks::Quirks;

@@ -1,0 +1,1 @@
+//! Connection pool (built in a later step).

@@ -1,0 +1,316 @@
+//! Driver-level behaviour against the scripted fake server: the byte-level cases a real
+//! server will not produce (reliability checklist groups A, C, D, E, F, G, H).
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use pgline::protocol::backend::{
+    Authentication, BackendMessage, CommandComplete, DataRow, ErrorFields, FieldDescription,
+    RowDescription,
+};
+use pgline::protocol::frontend::AuthStage;
+use pgline::protocol::Format;
+use pgline::{Config, Connection};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::support::fake_server::steps::*;
+use crate::support::fake_server::{listen, pipe, Step};
+
+fn cfg() -> Config {
+    let mut c = Config::new();
+    c.user("u")
+        .dbname("d")
+        .connect_timeout(Some(Duration::from_secs(5)));
+    c
+}
+
+fn one_int_result(v: &'static [u8]) -> Vec<Step> {
+    vec![
+        send(BackendMessage::RowDescription(
+            RowDescription::new(&[FieldDescription {
+                name: "x",
+                table_oid: 0,
+                column_id: 0,
+                type_oid: 23,
+                type_size: 4,
+                type_modifier: -1,
+                format: Format::Text,
+            }])
+            .unwrap(),
+        )),
+        send(BackendMessage::DataRow(DataRow::new(&[Some(v)]).unwrap())),
+        send(BackendMessage::CommandComplete(CommandComplete::new(
+            "SELECT 1",
+        ))),
+        idle(),
+    ]
+}
+
+#[tokio::test]
+async fn simple_query_works_against_the_fake_server() {
+    let mut script = accept_trust("15.0");
+    script.push(recv_query("select 1"));
+    script.extend(one_int_result(b"1"));
+    script.push(recv(b'X'));
+    let (io, server) = pipe(script);
+    let mut c = Connection::connect_stream(io, &cfg()).await.unwrap();
+    let r = c.simple_query("select 1").await.unwrap();
+    assert_eq!(r[0].rows[0].get(0).unwrap(), Some("1"));
+    c.close().await.unwrap();
+    server.await.unwrap().unwrap();
+}
+
+/// Reads at most one byte per poll: the slowloris server.
+struct Trickle<S>(S);
+
+impl<S: AsyncRead + Unpin> AsyncRead for Trickle<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let mut one = [0u8; 1];
+        let mut small = ReadBuf::new(&mut one);
+        match Pin::new(&mut self.0).poll_read(cx, &mut small) {
+            Poll::Ready(Ok(())) => {
+                buf.put_slice(small.filled());
+                Poll::Ready(Ok(()))
+            }
+            other => other,
+        }
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Trickle<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+#[tokio::test]
+async fn bytes_trickled_one_at_a_time_decode_the_same() {
+    let mut script = accept_trust("15.0");
+    script.push(recv_query("select 1"));
+    script.extend(one_int_result(b"42"));
+    let (io, _server) = pipe(script);
+    let mut c = Connection::connect_stream(Trickle(io), &cfg())
+        .await
+        .unwrap();
+    let r = c.simple_query("select 1").await.unwrap();
+    assert_eq!(r[0].rows[0].get(0).unwrap(), Some("42"));
+}
+
+#[tokio::test]
+async fn ssl_request_answered_with_garbage_is_a_protocol_error() {
+    let (io, _s) = pipe(vec![recv_ssl_request(), Step::Raw(b"X".to_vec())]);
+    let err = Connection::connect_stream(io, &cfg()).await.unwrap_err();
+    assert!(err.is_protocol(), "{err}");
+}
+
+#[tokio::test]
+async fn ssl_request_answered_with_an_error_does_not_show_the_servers_text() {
+    let mut bytes = b"E".to_vec();
+    bytes.extend_from_slice(b"\0\0\0\x1aSFATAL\0Mevil text here\0\0");
+    let (io, _s) = pipe(vec![recv_ssl_request(), Step::Raw(bytes)]);
+    let err = Connection::connect_stream(io, &cfg()).await.unwrap_err();
+    assert!(!err.to_string().contains("evil"), "{err}");
+}
+
+#[tokio::test]
+async fn ssl_accepted_with_extra_bytes_is_refused_without_reading_them() {
+    // 'S' followed by buffer-stuffed plaintext (CVE-2021-23222): we read one byte only
+    // and refuse TLS (unsupported in this build), so nothing is injected.
+    let (io, _s) = pipe(vec![
+        recv_ssl_request(),
+        Step::Raw(b"SZ\0\0\0\x05I".to_vec()),
+        Step::Sleep(Duration::from_secs(1)),
+    ]);
+    let err = Connection::connect_stream(io, &cfg()).await.unwrap_err();
+    assert!(err.is_unsupported(), "{err}");
+}
+
+#[tokio::test]
+async fn eof_in_the_middle_of_a_result_fails_the_query_and_breaks_the_connection() {
+    let mut script = accept_trust("15.0");
+    script.push(recv_query("select big"));
+    let mut partial = one_int_result(b"7");
+    partial.truncate(2); // RowDescription, one DataRow, then:
+    script.extend(partial);
+    script.push(Step::Raw(b"D\0\0\0\x20\0\x01".to_vec())); // a DataRow cut short
+    script.push(Step::Close);
+    let (io, _s) = pipe(script);
+    let mut c = Connection::connect_stream(io, &cfg()).await.unwrap();
+    let err = c.simple_query("select big").await.unwrap_err();
+    assert!(
+        err.is_closed(),
+        "no partial result is presented as complete: {err:?}"
+    );
+    assert!(c.is_broken());
+    assert!(c.simple_query("select 1").await.unwrap_err().is_broken());
+}
+
+#[tokio::test]
+async fn silent_server_trips_the_query_deadline_and_breaks_the_connection() {
+    let mut script = accept_trust("15.0");
+    script.push(recv_query("select 1"));
+    script.push(Step::Blackhole(Duration::from_secs(10)));
+    let (io, _s) = pipe(script);
+    let mut config = cfg();
+    config.query_timeout(Some(Duration::from_millis(300)));
+    let mut c = Connection::connect_stream(io, &config).await.unwrap();
+    let t = Instant::now();
+    let err = c.simple_query("select 1").await.unwrap_err();
+    assert!(err.is_timeout());
+    assert!(t.elapsed() < Duration::from_secs(2));
+    assert!(c.is_broken());
+}
+
+#[tokio::test]
+async fn server_that_never_answers_startup_trips_the_connect_timeout() {
+    // iris-pgwire legacy without SSLRequest, or a deaf listener.
+    let (port, _s) = listen(vec![
+        recv_ssl_request(),
+        Step::Raw(b"N".to_vec()),
+        Step::Blackhole(Duration::from_secs(10)),
+    ])
+    .await;
+    let mut config = cfg();
+    config
+        .host("127.0.0.1")
+        .port(port)
+        .connect_timeout(Some(Duration::from_millis(300)));
+    let t = Instant::now();
+    let err = Connection::connect(&config).await.unwrap_err();
+    assert!(err.is_timeout(), "{err}");
+    assert!(t.elapsed() < Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn authentication_ok_before_sasl_final_is_refused_end_to_end() {
+    let script = vec![
+        recv_ssl_request(),
+        Step::Raw(b"N".to_vec()),
+        recv_startup(),
+        auth(Authentication::Sasl(vec!["SCRAM-SHA-256".into()])),
+        Step::Stage(AuthStage::SaslInitial),
+        recv(b'p'),
+        auth(Authentication::Ok),
+        Step::Sleep(Duration::from_secs(1)),
+    ];
+    let (io, _s) = pipe(script);
+    let mut config = cfg();
+    config.password("pw");
+    let err = Connection::connect_stream(io, &config).await.unwrap_err();
+    assert!(err.is_auth(), "{err}");
+}
+
+#[tokio::test]
+async fn two_fatal_errors_in_one_segment_fail_once_and_break_cleanly() {
+    let mut script = accept_trust("15.0");
+    script.push(recv_query("select 1"));
+    let mut two = bytes::BytesMut::new();
+    for _ in 0..2 {
+        BackendMessage::ErrorResponse(ErrorFields::new("FATAL", "57P01", "terminating"))
+            .encode(&mut two)
+            .unwrap();
+    }
+    script.push(Step::Raw(two.to_vec()));
+    script.push(Step::Close);
+    let (io, _s) = pipe(script);
+    let mut c = Connection::connect_stream(io, &cfg()).await.unwrap();
+    let err = c.simple_query("select 1").await.unwrap_err();
+    assert_eq!(err.code(), Some("57P01"));
+    assert!(c.is_broken());
+}
+
+#[tokio::test]
+async fn notices_and_parameter_status_anywhere_are_never_responses() {
+    let mut script = vec![
+        recv_ssl_request(),
+        Step::Raw(b"N".to_vec()),
+        recv_startup(),
+        send(BackendMessage::NoticeResponse(ErrorFields::new(
+            "NOTICE",
+            "00000",
+            "during auth",
+        ))),
+        auth(Authentication::Ok),
+        param("server_version", "15.0"),
+        send(BackendMessage::NoticeResponse(ErrorFields::new(
+            "NOTICE",
+            "00000",
+            "before ready",
+        ))),
+        idle(),
+    ];
+    script.push(recv_query("select 1"));
+    let mut res = one_int_result(b"5");
+    res.insert(1, param("TimeZone", "UTC"));
+    res.insert(
+        2,
+        send(BackendMessage::NoticeResponse(ErrorFields::new(
+            "NOTICE",
+            "00000",
+            "between rows",
+        ))),
+    );
+    script.extend(res);
+    let (io, _s) = pipe(script);
+    let mut c = Connection::connect_stream(io, &cfg()).await.unwrap();
+    let r = c.simple_query("select 1").await.unwrap();
+    assert_eq!(r[0].rows[0].get(0).unwrap(), Some("5"));
+    let notices: Vec<String> = c
+        .take_notices()
+        .into_iter()
+        .map(|n| n.message().to_string())
+        .collect();
+    assert_eq!(notices, ["during auth", "before ready", "between rows"]);
+    assert_eq!(c.parameter("TimeZone"), Some("UTC"));
+}
+
+#[tokio::test]
+async fn huge_declared_length_breaks_the_connection_without_allocating_it() {
+    let mut script = accept_trust("15.0");
+    script.push(recv_query("select 1"));
+    script.push(Step::Raw(b"D\x7f\xff\xff\xff".to_vec()));
+    script.push(Step::Sleep(Duration::from_secs(1)));
+    let (io, _s) = pipe(script);
+    let mut config = cfg();
+    config.limits(pgline::protocol::Limits {
+        max_message_len: 1 << 20,
+        max_small_message_len: 30_000,
+    });
+    let mut c = Connection::connect_stream(io, &config).await.unwrap();
+    let err = c.simple_query("select 1").await.unwrap_err();
+    assert!(err.is_protocol(), "{err}");
+    assert!(c.is_broken());
+}
+
+#[tokio::test]
+async fn server_that_stops_mid_scram_fails_the_connect_cleanly() {
+    let script = vec![
+        recv_ssl_request(),
+        Step::Raw(b"N".to_vec()),
+        recv_startup(),
+        auth(Authentication::Sasl(vec!["SCRAM-SHA-256".into()])),
+        Step::Stage(AuthStage::SaslInitial),
+        recv(b'p'),
+        Step::Close,
+    ];
+    let (io, _s) = pipe(script);
+    let mut config = cfg();
+    config.password("pw");
+    let err = Connection::connect_stream(io, &config).await.unwrap_err();
+    assert!(err.is_closed(), "{err:?}");
+}
