@@ -47,11 +47,13 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn time(mut f: impl FnMut() -> usize) -> f64 {
+/// Median seconds of `f` over `RUNS` runs; `setup` (untimed) prepares each run's input.
+fn time<T>(mut setup: impl FnMut() -> T, mut f: impl FnMut(T) -> usize) -> f64 {
     let mut samples = Vec::new();
     for _ in 0..RUNS {
+        let input = setup();
         let t = Instant::now();
-        let n = f();
+        let n = f(input);
         let dt = t.elapsed().as_secs_f64();
         assert_eq!(n, ROWS);
         samples.push(dt);
@@ -59,8 +61,7 @@ fn time(mut f: impl FnMut() -> usize) -> f64 {
     median(samples)
 }
 
-fn decode_pgline(input: &BytesMut) -> usize {
-    let mut buf = input.clone();
+fn decode_pgline(mut buf: BytesMut) -> usize {
     let limits = Limits::default();
     let mut rows = 0;
     let mut bytes = 0usize;
@@ -76,8 +77,7 @@ fn decode_pgline(input: &BytesMut) -> usize {
     rows
 }
 
-fn decode_pp(input: &BytesMut) -> usize {
-    let mut buf = input.clone();
+fn decode_pp(mut buf: BytesMut) -> usize {
     let mut rows = 0;
     let mut bytes = 0usize;
     while let Some(msg) = Message::parse(&mut buf).expect("parse") {
@@ -157,8 +157,8 @@ fn main() {
     let mut ours = Vec::new();
     let mut theirs = Vec::new();
     for _ in 0..3 {
-        ours.push(time(|| decode_pgline(&input)));
-        theirs.push(time(|| decode_pp(&input)));
+        ours.push(time(|| input.clone(), decode_pgline));
+        theirs.push(time(|| input.clone(), decode_pp));
     }
     report("decode DataRow x4 cols", median(ours), median(theirs));
 
@@ -166,8 +166,8 @@ fn main() {
     let mut ours = Vec::new();
     let mut theirs = Vec::new();
     for _ in 0..3 {
-        ours.push(time(|| encode_pgline(&mut buf)));
-        theirs.push(time(|| encode_pp(&mut buf)));
+        ours.push(time(|| (), |()| encode_pgline(&mut buf)));
+        theirs.push(time(|| (), |()| encode_pp(&mut buf)));
     }
     report("encode Bind+Execute x4 cols", median(ours), median(theirs));
 }

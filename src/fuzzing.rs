@@ -321,3 +321,42 @@ pub fn session_script(iris: bool, ops: &[Op]) {
         }
     }
 }
+
+/// Decodes a byte string into a session script (first byte: dialect; then one op per
+/// byte, with operands from the following bytes) and runs it. The fuzz target and the
+/// corpus replay test share this mapping, so replay is exact.
+pub fn session_script_bytes(data: &[u8]) {
+    let Some((&flags, mut rest)) = data.split_first() else {
+        return;
+    };
+    let take = |rest: &mut &[u8]| -> u8 {
+        match rest.split_first() {
+            Some((&b, r)) => {
+                *rest = r;
+                b
+            }
+            None => 0,
+        }
+    };
+    let mut ops = Vec::new();
+    while !rest.is_empty() && ops.len() < 512 {
+        let op = take(&mut rest);
+        ops.push(match op % 6 {
+            0 => Op::Simple,
+            1 => Op::Rows {
+                rows: take(&mut rest),
+                every: take(&mut rest),
+            },
+            2 => Op::Prepare,
+            3 => Op::Feed(take(&mut rest)),
+            4 => {
+                let n = usize::from(take(&mut rest) % 32).min(rest.len());
+                let (raw, r) = rest.split_at(n);
+                rest = r;
+                Op::Raw(raw.to_vec())
+            }
+            _ => Op::Drain,
+        });
+    }
+    session_script(flags & 1 == 1, &ops);
+}

@@ -15,7 +15,7 @@ static ALLOC: pgline_fuzz::CappedAlloc = pgline_fuzz::CappedAlloc;
 enum M {
     Query(String),
     Parse(String, String, Vec<u32>),
-    Bind(String, String, Vec<i16>, Vec<Option<Vec<u8>>>, Vec<i16>),
+    Bind(String, String, u8, bool, Vec<Option<Vec<u8>>>, Vec<bool>),
     Describe(bool, String),
     Execute(String, i32),
     Close(bool, String),
@@ -40,13 +40,23 @@ libfuzzer_sys::fuzz_target!(|m: M| {
         }
         M::Query(sql) => FrontendMessage::Query(Query { sql }),
         M::Parse(name, query, param_types) => FrontendMessage::Parse(Parse { name, query, param_types }),
-        M::Bind(portal, statement, param_formats, params, result_formats) => FrontendMessage::Bind(Bind {
-            portal,
-            statement,
-            param_formats,
-            params: params.into_iter().map(|p| p.map(Bytes::from)).collect(),
-            result_formats,
-        }),
+        M::Bind(portal, statement, shape, binary, params, result_formats) => {
+            // Only valid format lists: the server accepts 0, 1 or one code per parameter,
+            // each 0 or 1. (Invalid ones are covered by the unit tests.)
+            let code = i16::from(binary);
+            let param_formats = match shape % 3 {
+                0 => vec![],
+                1 => vec![code],
+                _ => vec![code; params.len()],
+            };
+            FrontendMessage::Bind(Bind {
+                portal,
+                statement,
+                param_formats,
+                params: params.into_iter().map(|p| p.map(Bytes::from)).collect(),
+                result_formats: result_formats.into_iter().map(i16::from).collect(),
+            })
+        }
         M::Describe(s, name) => FrontendMessage::Describe(Describe { target: target(s), name }),
         M::Execute(portal, max_rows) => FrontendMessage::Execute(Execute { portal, max_rows }),
         M::Close(s, name) => FrontendMessage::Close(Close { target: target(s), name }),

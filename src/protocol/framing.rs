@@ -44,6 +44,7 @@ impl Default for Limits {
 impl Limits {
     /// The cap (on the declared length, which includes the length field) for a backend
     /// message with this tag.
+    #[inline]
     pub fn backend_cap(&self, tag: u8) -> usize {
         match tag {
             // libpq's VALID_LONG_MESSAGE_TYPE, plus ParameterDescription ('t'), which is
@@ -59,6 +60,7 @@ pub const MAX_STARTUP_PACKET_LEN: usize = 10_000;
 
 /// Reads a tagged header from the front of `buf` without consuming anything.
 /// Returns `(tag, declared_len)` once five bytes are present.
+#[inline]
 pub fn peek_header(buf: &[u8]) -> Option<(u8, i32)> {
     match buf {
         [tag, a, b, c, d, ..] => Some((*tag, i32::from_be_bytes([*a, *b, *c, *d]))),
@@ -68,6 +70,7 @@ pub fn peek_header(buf: &[u8]) -> Option<(u8, i32)> {
 
 /// Splits one tagged frame off `buf` if it is complete, returning its tag and body.
 /// `cap` gives the largest allowed declared length for a tag.
+#[inline]
 pub fn split_frame(
     buf: &mut BytesMut,
     cap: impl Fn(u8) -> usize,
@@ -94,12 +97,15 @@ pub fn split_frame(
     if buf.len() < total {
         return Ok(None);
     }
-    let mut frame = buf.split_to(total);
-    let body = frame.split_off(5).freeze();
+    // `buf` holds at least `total` bytes (checked above): drop the 5-byte header and
+    // split the body off with a single split, so a frame costs one reference-count bump.
+    bytes::Buf::advance(buf, 5);
+    let body = buf.split_to(len - 4).freeze();
     Ok(Some((tag, body)))
 }
 
 /// Splits and decodes one backend message.
+#[inline]
 pub fn decode_backend(
     buf: &mut BytesMut,
     limits: &Limits,

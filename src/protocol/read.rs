@@ -15,21 +15,25 @@ pub(crate) struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     /// A reader over `buf`.
+    #[inline]
     pub(crate) fn new(buf: &'a [u8]) -> Self {
         Self { buf }
     }
 
     /// Bytes not read yet.
+    #[inline]
     pub(crate) fn remaining(&self) -> usize {
         self.buf.len()
     }
 
     /// The unread bytes.
+    #[inline]
     pub(crate) fn rest(&self) -> &'a [u8] {
         self.buf
     }
 
     /// Takes exactly `n` bytes.
+    #[inline]
     pub(crate) fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], DecodeError> {
         match self.buf.split_at_checked(n) {
             Some((head, tail)) => {
@@ -41,6 +45,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Takes a fixed-size array.
+    #[inline]
     pub(crate) fn array<const N: usize>(
         &mut self,
         what: &'static str,
@@ -52,32 +57,38 @@ impl<'a> Reader<'a> {
     }
 
     /// One byte.
+    #[inline]
     pub(crate) fn u8(&mut self, what: &'static str) -> Result<u8, DecodeError> {
         Ok(self.array::<1>(what)?[0])
     }
 
     /// A big-endian i16.
+    #[inline]
     pub(crate) fn i16(&mut self, what: &'static str) -> Result<i16, DecodeError> {
         Ok(i16::from_be_bytes(self.array(what)?))
     }
 
     /// A big-endian u16 (used for counts, which the server writes as unsigned 16-bit).
+    #[inline]
     pub(crate) fn u16(&mut self, what: &'static str) -> Result<u16, DecodeError> {
         Ok(u16::from_be_bytes(self.array(what)?))
     }
 
     /// A big-endian i32.
+    #[inline]
     pub(crate) fn i32(&mut self, what: &'static str) -> Result<i32, DecodeError> {
         Ok(i32::from_be_bytes(self.array(what)?))
     }
 
     /// A big-endian u32 (OIDs).
+    #[inline]
     pub(crate) fn u32(&mut self, what: &'static str) -> Result<u32, DecodeError> {
         Ok(u32::from_be_bytes(self.array(what)?))
     }
 
     /// A NUL-terminated byte string, without its terminator. A missing NUL is
     /// `Truncated`: the string never ended inside the body.
+    #[inline]
     pub(crate) fn cstr_bytes(&mut self, what: &'static str) -> Result<&'a [u8], DecodeError> {
         let end = self
             .buf
@@ -90,6 +101,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A NUL-terminated UTF-8 string.
+    #[inline]
     pub(crate) fn cstr(&mut self, what: &'static str) -> Result<&'a str, DecodeError> {
         let bytes = self.cstr_bytes(what)?;
         std::str::from_utf8(bytes).map_err(|_| DecodeError::InvalidUtf8 { what })
@@ -97,6 +109,7 @@ impl<'a> Reader<'a> {
 
     /// A value with an i32 length prefix; -1 is NULL, any other negative length is an
     /// error.
+    #[inline]
     pub(crate) fn nullable_value(
         &mut self,
         what: &'static str,
@@ -113,6 +126,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Checks that the body was read to its end.
+    #[inline]
     pub(crate) fn finish(&self, what: &'static str) -> Result<(), DecodeError> {
         if self.buf.is_empty() {
             Ok(())
@@ -124,6 +138,7 @@ impl<'a> Reader<'a> {
 
 /// Fails with `BadCount` unless `count` items of at least `min_size` bytes each can fit in
 /// `remaining` bytes. Call before allocating anything sized by `count`.
+#[inline]
 pub(crate) fn check_count(
     what: &'static str,
     count: usize,
@@ -144,6 +159,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[inline]
     fn reads_fixed_width_fields_big_endian() {
         let mut r = Reader::new(&[0x01, 0x00, 0x02, 0xff, 0xff, 0xff, 0xfe]);
         assert_eq!(r.u8("a"), Ok(1));
@@ -153,6 +169,7 @@ mod tests {
     }
 
     #[test]
+    #[inline]
     fn short_input_is_truncated_not_a_panic() {
         let mut r = Reader::new(&[0, 1, 2]);
         assert_eq!(r.i32("len"), Err(DecodeError::Truncated { what: "len" }));
@@ -160,12 +177,14 @@ mod tests {
     }
 
     #[test]
+    #[inline]
     fn cstr_without_nul_is_truncated() {
         let mut r = Reader::new(b"abc");
         assert_eq!(r.cstr("name"), Err(DecodeError::Truncated { what: "name" }));
     }
 
     #[test]
+    #[inline]
     fn cstr_distinguishes_empty_from_missing() {
         let mut r = Reader::new(b"\0x\0");
         assert_eq!(r.cstr("a"), Ok(""));
@@ -174,12 +193,14 @@ mod tests {
     }
 
     #[test]
+    #[inline]
     fn cstr_rejects_invalid_utf8() {
         let mut r = Reader::new(b"\xff\0");
         assert_eq!(r.cstr("s"), Err(DecodeError::InvalidUtf8 { what: "s" }));
     }
 
     #[test]
+    #[inline]
     fn nullable_value_accepts_minus_one_and_rejects_other_negatives() {
         let mut r = Reader::new(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe]);
         assert_eq!(r.nullable_value("v"), Ok(None));
@@ -187,6 +208,7 @@ mod tests {
     }
 
     #[test]
+    #[inline]
     fn finish_reports_trailing_bytes() {
         let r = Reader::new(&[0]);
         assert_eq!(
@@ -196,6 +218,7 @@ mod tests {
     }
 
     #[test]
+    #[inline]
     fn check_count_rejects_counts_that_cannot_fit() {
         assert!(check_count("columns", 3, 4, 12).is_ok());
         assert!(check_count("columns", 4, 4, 12).is_err());

@@ -14,6 +14,7 @@ use super::error::EncodeError;
 /// then back-patches the length (which counts itself but not the tag).
 ///
 /// On error the buffer is restored to its length before the call.
+#[inline]
 pub(crate) fn write_frame<F>(
     buf: &mut BytesMut,
     tag: Option<u8>,
@@ -42,6 +43,7 @@ where
 
 /// Overwrites four bytes at `pos` with `value` (big-endian). `pos` must lie inside the
 /// buffer, which holds for positions this module reserved itself.
+#[inline]
 pub(crate) fn patch_i32(buf: &mut BytesMut, pos: usize, value: i32) {
     if let Some(slot) = buf.get_mut(pos..pos + 4) {
         slot.copy_from_slice(&value.to_be_bytes());
@@ -49,6 +51,7 @@ pub(crate) fn patch_i32(buf: &mut BytesMut, pos: usize, value: i32) {
 }
 
 /// Overwrites two bytes at `pos` with `value` (big-endian).
+#[inline]
 pub(crate) fn patch_u16(buf: &mut BytesMut, pos: usize, value: u16) {
     if let Some(slot) = buf.get_mut(pos..pos + 2) {
         slot.copy_from_slice(&value.to_be_bytes());
@@ -56,6 +59,7 @@ pub(crate) fn patch_u16(buf: &mut BytesMut, pos: usize, value: u16) {
 }
 
 /// Writes a NUL-terminated string, refusing one that contains a NUL itself.
+#[inline]
 pub(crate) fn put_cstr(
     buf: &mut BytesMut,
     s: &[u8],
@@ -71,16 +75,19 @@ pub(crate) fn put_cstr(
 
 /// Converts a count to the unsigned 16-bit wire field used for parameter, format and
 /// column counts (the server reads them as unsigned: at most 65535).
+#[inline]
 pub(crate) fn count_u16(n: usize) -> Result<u16, EncodeError> {
     u16::try_from(n).map_err(|_| EncodeError::TooManyParams(n))
 }
 
 /// Converts a value length to its i32 wire field.
+#[inline]
 pub(crate) fn len_i32(n: usize) -> Result<i32, EncodeError> {
     i32::try_from(n).map_err(|_| EncodeError::TooLong(n))
 }
 
 /// Writes a u16 count followed by i16 items.
+#[inline]
 pub(crate) fn put_i16_list(buf: &mut BytesMut, items: &[i16]) -> Result<(), EncodeError> {
     buf.put_u16(count_u16(items.len())?);
     for &i in items {
@@ -90,6 +97,7 @@ pub(crate) fn put_i16_list(buf: &mut BytesMut, items: &[i16]) -> Result<(), Enco
 }
 
 /// Writes a value with its i32 length prefix; `None` is written as length -1 (NULL).
+#[inline]
 pub(crate) fn put_nullable(buf: &mut BytesMut, value: Option<&[u8]>) -> Result<(), EncodeError> {
     match value {
         None => buf.put_i32(-1),

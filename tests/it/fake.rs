@@ -314,3 +314,112 @@ async fn server_that_stops_mid_scram_fails_the_connect_cleanly() {
     let err = Connection::connect_stream(io, &config).await.unwrap_err();
     assert!(err.is_closed(), "{err:?}");
 }
+
+#[tokio::test]
+async fn message_arriving_while_idle_breaks_the_connection_before_the_next_query() {
+    let mut script = accept_trust("15.0");
+    script.push(recv_query("select 1"));
+    script.extend(one_int_result(b"1"));
+    script.push(send(BackendMessage::BindComplete)); // nothing asked for this
+    script.push(Step::Sleep(Duration::from_secs(1)));
+    let (io, _s) = pipe(script);
+    let mut c = Connection::connect_stream(io, &cfg()).await.unwrap();
+    c.simple_query("select 1").await.unwrap();
+    let err = c.simple_query("select 2").await.unwrap_err();
+    assert!(err.is_protocol() || err.is_broken(), "{err:?}");
+    assert!(c.is_broken());
+}
+
+#[tokio::test]
+async fn surplus_ready_for_query_is_a_protocol_error_on_postgres() {
+    let mut script = accept_trust("15.0");
+    script.push(recv_query("select 1"));
+    script.extend(one_int_result(b"1"));
+    script.push(idle());
+    script.push(Step::Sleep(Duration::from_secs(1)));
+    let (io, _s) = pipe(script);
+    let mut c = Connection::connect_stream(io, &cfg()).await.unwrap();
+    c.simple_query("select 1").await.unwrap();
+    assert!(c.simple_query("select 1").await.is_err());
+    assert!(c.is_broken());
+}
+
+#[tokio::test]
+async fn fewer_results_than_requests_trip_the_deadline() {
+    let mut script = accept_trust("15.0");
+    script.push(recv_query("select 1"));
+    let mut res = one_int_result(b"1");
+    res.pop(); // no ReadyForQuery
+    script.extend(res);
+    script.push(Step::Sleep(Duration::from_secs(5)));
+    let (io, _s) = pipe(script);
+    let mut config = cfg();
+    config.query_timeout(Some(Duration::from_millis(300)));
+    let mut c = Connection::connect_stream(io, &config).await.unwrap();
+    assert!(c.simple_query("select 1").await.unwrap_err().is_timeout());
+    assert!(c.is_broken());
+}
+
+#[tokio::test]
+async fn negotiate_protocol_version_during_startup_is_accepted() {
+    use pgline::protocol::backend::NegotiateProtocolVersion;
+    let script = vec![
+        recv_ssl_request(),
+        Step::Raw(b"N".to_vec()),
+        recv_startup(),
+        send(BackendMessage::NegotiateProtocolVersion(
+            NegotiateProtocolVersion::new(0, vec!["_pq_.x".into()]),
+        )),
+        auth(Authentication::Ok),
+        param("server_version", "18.0"),
+        idle(),
+    ];
+    let (io, _s) = pipe(script);
+    let c = Connection::connect_stream(io, &cfg()).await.unwrap();
+    assert_eq!(c.parameter("server_version"), Some("18.0"));
+}
+
+#[tokio::test]
+async fn client_encoding_switch_mid_session_breaks_the_connection() {
+    let mut script = accept_trust("15.0");
+    script.push(recv_query("set client_encoding to latin1"));
+    script.push(param("client_encoding", "LATIN1"));
+    script.push(send(BackendMessage::CommandComplete(CommandComplete::new(
+        "SET",
+    ))));
+    script.push(idle());
+    let (io, _s) = pipe(script);
+    let mut c = Connection::connect_stream(io, &cfg()).await.unwrap();
+    assert!(c
+        .simple_query("set client_encoding to latin1")
+        .await
+        .is_err());
+    assert!(c.is_broken());
+}
+
+#[tokio::test]
+async fn connection_reset_mid_result_fails_the_query_and_breaks_the_connection() {
+    let (port, server) = {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        let h = tokio::spawn(async move {
+            let (s, _) = l.accept().await.unwrap();
+            let mut script = accept_trust("15.0");
+            script.push(recv_query("select 1"));
+            let mut res = one_int_result(b"1");
+            res.truncate(2);
+            script.extend(res);
+            // SO_LINGER 0: closing the socket after the script sends RST, not FIN.
+            s.set_zero_linger().unwrap();
+            crate::support::fake_server::run(s, script).await
+        });
+        (port, h)
+    };
+    let mut config = cfg();
+    config.host("127.0.0.1").port(port);
+    let mut c = Connection::connect(&config).await.unwrap();
+    let err = c.simple_query("select 1").await.unwrap_err();
+    assert!(err.is_io() || err.is_closed(), "{err:?}");
+    assert!(c.is_broken());
+    let _ = server.await;
+}

@@ -2,6 +2,7 @@
 //! throwaway PostgreSQL cluster the harness starts itself (see `support`).
 
 mod cluster;
+mod corpus;
 mod fake;
 mod pg;
 mod support;

@@ -33,16 +33,19 @@ impl DataRow {
     }
 
     /// The number of columns.
+    #[inline]
     pub fn len(&self) -> usize {
         usize::from(self.len)
     }
 
     /// Whether the row has no columns.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// The values in column order; `None` is SQL NULL.
+    #[inline]
     pub fn iter(&self) -> DataRowIter<'_> {
         DataRowIter {
             body: &self.body,
@@ -52,6 +55,7 @@ impl DataRow {
 
     /// Where each value lies in [`DataRow::body`] (`None` is NULL), so a caller can take
     /// `body().slice(range)` without copying.
+    #[inline]
     pub fn ranges(&self) -> DataRowRanges<'_> {
         let mut reader = Reader::new(&self.body);
         // The count was read and checked by decode (or written by new); skip it.
@@ -67,6 +71,7 @@ impl DataRow {
     }
 
     /// The whole body, column count included; the target of [`DataRow::ranges`].
+    #[inline]
     pub fn body(&self) -> &Bytes {
         &self.body
     }
@@ -78,6 +83,7 @@ impl DataRow {
     /// > value, in bytes (this count does not include itself). Can be zero. As a special
     /// > case, -1 indicates a NULL column value. No value bytes follow in the NULL case."
     /// > (*Message Formats*, DataRow)
+    #[inline]
     pub(super) fn decode(body: Bytes) -> Result<Self, DecodeError> {
         let mut r = Reader::new(&body);
         let len = r.u16("DataRow column count")?;
@@ -118,6 +124,7 @@ pub struct DataRowRanges<'a> {
 impl Iterator for DataRowRanges<'_> {
     type Item = Option<Range<usize>>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         self.left = self.left.checked_sub(1)?;
         // The body was validated, so these reads succeed; should one fail anyway, the
@@ -137,6 +144,7 @@ impl Iterator for DataRowRanges<'_> {
         Some(Some(start..start + len))
     }
 
+    #[inline]
     fn size_hint(&self) -> (usize, Option<usize>) {
         let n = usize::from(self.left);
         (n, Some(n))
@@ -156,6 +164,7 @@ pub struct DataRowIter<'a> {
 impl<'a> Iterator for DataRowIter<'a> {
     type Item = Option<&'a [u8]>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         match self.ranges.next()? {
             None => Some(None),
@@ -164,6 +173,7 @@ impl<'a> Iterator for DataRowIter<'a> {
         }
     }
 
+    #[inline]
     fn size_hint(&self) -> (usize, Option<usize>) {
         self.ranges.size_hint()
     }

@@ -115,6 +115,7 @@ pub enum BackendMessage {
 impl BackendMessage {
     /// Decodes the body of a message with type byte `tag`. The whole body is validated
     /// here; an unknown tag is [`DecodeError::UnknownTag`].
+    #[inline]
     pub fn decode(tag: u8, body: Bytes) -> Result<Self, DecodeError> {
         use completions::decode_empty;
         Ok(match tag {

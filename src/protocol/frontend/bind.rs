@@ -139,6 +139,7 @@ const POISONED: EncodeError = EncodeError::BadValue {
 impl<'b> BindWriter<'b> {
     /// Writes the tag, a length placeholder, the portal and statement names, the parameter
     /// format codes and a parameter-count placeholder.
+    #[inline]
     pub fn begin(
         buf: &'b mut BytesMut,
         portal: &str,
@@ -166,6 +167,7 @@ impl<'b> BindWriter<'b> {
     }
 
     /// Marks the writer failed and drops everything it wrote, then returns `err`.
+    #[inline]
     fn fail<E>(&mut self, err: E) -> Result<(), E> {
         self.failed = true;
         self.buf.truncate(self.start);
@@ -173,6 +175,7 @@ impl<'b> BindWriter<'b> {
     }
 
     /// Checks that another parameter is allowed.
+    #[inline]
     fn next_param(&mut self) -> Result<(), EncodeError> {
         if self.failed {
             return Err(POISONED);
@@ -184,6 +187,7 @@ impl<'b> BindWriter<'b> {
     }
 
     /// Appends a NULL parameter (length -1).
+    #[inline]
     pub fn null(&mut self) -> Result<(), EncodeError> {
         self.next_param()?;
         self.buf.put_i32(-1);
@@ -192,6 +196,7 @@ impl<'b> BindWriter<'b> {
     }
 
     /// Appends a parameter value.
+    #[inline]
     pub fn value(&mut self, v: &[u8]) -> Result<(), EncodeError> {
         self.next_param()?;
         let len = match len_i32(v.len()) {
@@ -207,6 +212,7 @@ impl<'b> BindWriter<'b> {
     /// Writes a 4-byte length placeholder, lets `f` append the value, then patches the
     /// length (or -1 when `f` returns [`IsNull::Yes`], truncating anything `f` wrote). A
     /// value longer than `i32::MAX` is [`EncodeError::TooLong`].
+    #[inline]
     pub fn value_with<E: From<EncodeError>>(
         &mut self,
         f: impl FnOnce(&mut BytesMut) -> Result<IsNull, E>,
@@ -231,6 +237,7 @@ impl<'b> BindWriter<'b> {
 
     /// Writes the result format codes, patches the parameter count (> 65535 is
     /// [`EncodeError::TooManyParams`]) and the frame length.
+    #[inline]
     pub fn finish(mut self, result_formats: &[i16]) -> Result<(), EncodeError> {
         if self.failed {
             return Err(POISONED);
@@ -257,6 +264,7 @@ impl Drop for BindWriter<'_> {
 /// The length of a value written between `len_pos + 4` and `end`, as its i32 field.
 /// `end` below `len_pos + 4` means the closure truncated the buffer under its own
 /// placeholder, which is refused rather than trusted.
+#[inline]
 fn value_len(len_pos: usize, end: usize) -> Result<i32, EncodeError> {
     match end.checked_sub(len_pos + 4) {
         Some(n) => len_i32(n),

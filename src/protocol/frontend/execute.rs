@@ -34,6 +34,7 @@ impl Execute {
 }
 
 /// Writes an Execute frame.
+#[inline]
 pub fn write_execute(buf: &mut BytesMut, portal: &str, max_rows: i32) -> Result<(), EncodeError> {
     write_frame(buf, Some(b'E'), |b| {
         put_cstr(b, portal.as_bytes(), "portal name")?;

@@ -21,11 +21,13 @@ pub(crate) fn decode_empty<T>(body: &[u8], what: &'static str, msg: T) -> Result
 }
 
 /// Writes a Sync: ends an extended-query batch; the server answers with ReadyForQuery.
+#[inline]
 pub fn write_sync(buf: &mut BytesMut) {
     write_empty(buf, b'S');
 }
 
 /// Writes a Flush: asks the server to send what it has buffered.
+#[inline]
 pub fn write_flush(buf: &mut BytesMut) {
     write_empty(buf, b'H');
 }

@@ -309,3 +309,55 @@ async fn parameter_count_mismatch_is_an_error_before_sending() {
     assert!(c.query(&s, &[]).await.is_err());
     assert!(!c.is_broken());
 }
+
+#[tokio::test]
+async fn copy_from_stdin_through_simple_query_is_refused_and_the_connection_stays_usable() {
+    let mut c = connect().await;
+    let t = table("cp");
+    c.batch_execute(&format!("CREATE TEMP TABLE {t} (x int)"))
+        .await
+        .unwrap();
+    let err = c
+        .simple_query(&format!("COPY {t} FROM STDIN"))
+        .await
+        .unwrap_err();
+    assert!(err.is_unsupported(), "{err:?}");
+    assert!(!c.is_broken());
+    assert_eq!(
+        c.query_one("SELECT 3", &[])
+            .await
+            .unwrap()
+            .get::<i32>(0)
+            .unwrap(),
+        3
+    );
+}
+
+#[tokio::test]
+async fn rows_delivered_before_an_error_mid_result_end_with_the_error() {
+    let mut c = connect().await;
+    let s = c
+        .prepare("SELECT 1/(3-n) FROM generate_series(1,10) n")
+        .await
+        .unwrap();
+    let mut stream = c.query_stream(&s, &[], 1).await.unwrap();
+    let mut got = 0;
+    let err = loop {
+        match stream.next().await {
+            Ok(Some(_)) => got += 1,
+            Ok(None) => panic!("stream ended without the error"),
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(got, 2, "the rows before the failing one were delivered");
+    assert_eq!(err.code(), Some("22012"));
+    drop(stream);
+    assert_eq!(
+        c.query_one("SELECT 4", &[])
+            .await
+            .unwrap()
+            .get::<i32>(0)
+            .unwrap(),
+        4
+    );
+}

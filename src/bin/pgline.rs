@@ -1,2 +1,0 @@
-//! The `pgline` command-line tool.
-fn main() {}

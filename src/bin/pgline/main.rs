@@ -1,0 +1,50 @@
+//! The `pgline` command-line tool: `demo`, `load` and `query`.
+//!
+//! `pgline demo` with no `--url` starts a throwaway local PostgreSQL cluster, loads
+//! 1,000,000 rows with `execute_many` and with binary COPY, prints rows/s and client CPU
+//! per row for each, and stops the cluster.
+
+mod cpu;
+mod demo;
+
+use clap::{Parser, Subcommand};
+
+/// pgline: a PostgreSQL wire-protocol client; bulk loads at the server's ceiling.
+#[derive(Parser, Debug)]
+#[command(name = "pgline", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Load generated rows with execute_many and COPY, and report rows/s and client CPU.
+    Demo(demo::DemoArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async {
+        match cli.command {
+            Command::Demo(args) => demo::run(args).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
