@@ -52,9 +52,11 @@ use super::event::{Event, Expect, Item};
 use super::startup::{Startup, StartupCtx, Step};
 use crate::error::{DbError, Error};
 use crate::iris::Quirks;
-use crate::protocol::backend::{BackendKeyData, BackendMessage, TransactionStatus};
+use crate::protocol::backend::{
+    BackendKeyData, BackendMessage, CommandComplete, TransactionStatus,
+};
 use crate::protocol::framing::decode_backend;
-use crate::protocol::frontend::{self, BindWriter, Target};
+use crate::protocol::frontend::{self, BindPrefix, BindWriter, Target};
 use crate::protocol::{Limits, Oid};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -225,6 +227,7 @@ impl Session {
     }
 
     /// The next event, in server order.
+    #[inline]
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
     }
@@ -336,6 +339,36 @@ impl Session {
     /// which breaks the session.
     pub fn handle_bytes(&mut self, buf: &mut BytesMut) {
         while !self.is_broken() {
+            // Fast path for the bodiless messages that dominate pipelines (BindComplete,
+            // ParseComplete, ...): no frame split, no reference-count traffic.
+            match crate::protocol::framing::peek_header(buf) {
+                Some((tag, 4)) => {
+                    if let Some(msg) = bodiless(tag) {
+                        bytes::Buf::advance(buf, 5);
+                        self.handle_message(msg);
+                        continue;
+                    }
+                }
+                // A short CommandComplete (one per row in a bulk load): decoded from the
+                // read buffer in place.
+                Some((b'C', len @ 5..=40)) => {
+                    let total = usize::try_from(len).unwrap_or(0) + 1;
+                    if let Some(body) = buf.get(5..total) {
+                        match CommandComplete::decode_slice(body) {
+                            Ok(c) => {
+                                bytes::Buf::advance(buf, total);
+                                self.handle_message(BackendMessage::CommandComplete(c));
+                                continue;
+                            }
+                            Err(e) => {
+                                self.fail(Error::decode(e));
+                                return;
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
             match decode_backend(buf, &self.limits) {
                 Ok(Some(msg)) => self.handle_message(msg),
                 Ok(None) => return,
@@ -355,6 +388,7 @@ impl Session {
     }
 
     /// Handles one decoded message.
+    #[inline]
     pub fn handle_message(&mut self, msg: BackendMessage) {
         match msg {
             BackendMessage::NoticeResponse(f) => {
@@ -378,13 +412,17 @@ impl Session {
             }
             _ => {}
         }
-        let phase = std::mem::replace(&mut self.phase, Phase::Ready);
-        match phase {
-            Phase::Broken(e) => self.phase = Phase::Broken(e),
-            Phase::Startup(state) => self.handle_startup(*state, msg),
+        match self.phase {
             Phase::Ready => {
                 if let Err(e) = self.dispatch(msg) {
                     self.fail(e);
+                }
+            }
+            Phase::Broken(_) => {}
+            Phase::Startup(_) => {
+                let phase = std::mem::replace(&mut self.phase, Phase::Ready);
+                if let Phase::Startup(state) = phase {
+                    self.handle_startup(*state, msg);
                 }
             }
         }
@@ -450,6 +488,7 @@ impl Session {
         self.phase = Phase::Broken(err);
     }
 
+    #[inline]
     fn pop(&mut self) -> Option<Expect> {
         let e = self.expect.pop_front()?;
         if e.is_sync_point() {
@@ -458,6 +497,7 @@ impl Session {
         Some(e)
     }
 
+    #[inline]
     fn push(&mut self, e: Expect) {
         if e.is_sync_point() {
             self.pending_syncs += 1;
@@ -789,6 +829,7 @@ impl Session {
 
     // ----- commands -----------------------------------------------------------------------
 
+    #[inline]
     fn check_commands(&self) -> Result<(), Error> {
         match &self.phase {
             Phase::Ready => Ok(()),
@@ -873,7 +914,30 @@ impl Session {
         Ok(())
     }
 
+    /// Encodes a Bind from a pre-encoded prefix (the bulk path; see [`BindPrefix`]).
+    #[inline]
+    pub fn push_bind_prefixed<E, F>(
+        &mut self,
+        item: Item,
+        prefix: &BindPrefix,
+        result_formats: &[i16],
+        write: F,
+    ) -> Result<(), E>
+    where
+        E: From<Error>,
+        F: FnOnce(&mut BindWriter<'_>) -> Result<(), E>,
+    {
+        self.check_commands()?;
+        let mut w = BindWriter::begin_with(&mut self.out, prefix);
+        write(&mut w)?;
+        w.finish(result_formats)
+            .map_err(|e| E::from(Error::encode(e)))?;
+        self.push(Expect::BindComplete(item));
+        Ok(())
+    }
+
     /// Encodes Execute. `columns` is the row shape when already known from a Describe.
+    #[inline]
     pub fn push_execute(
         &mut self,
         item: Item,
@@ -974,6 +1038,20 @@ impl Session {
     pub fn terminate(&mut self) {
         frontend::write_terminate(&mut self.out);
     }
+}
+
+/// The message for a tag whose body is empty by definition.
+fn bodiless(tag: u8) -> Option<BackendMessage> {
+    Some(match tag {
+        b'1' => BackendMessage::ParseComplete,
+        b'2' => BackendMessage::BindComplete,
+        b'3' => BackendMessage::CloseComplete,
+        b'n' => BackendMessage::NoData,
+        b'I' => BackendMessage::EmptyQueryResponse,
+        b's' => BackendMessage::PortalSuspended,
+        b'c' => BackendMessage::CopyDone,
+        _ => return None,
+    })
 }
 
 /// Whether a query string has no statement in it (only whitespace and semicolons).

@@ -13,6 +13,7 @@ use crate::conn::event::{Event, Item};
 use crate::conn::params::{ParamPlan, Params};
 use crate::error::Error;
 use crate::protocol::backend::TransactionStatus;
+use crate::protocol::frontend::BindPrefix;
 
 /// Row items live in their own number space so events map back to row indices.
 const ROW: Item = 1 << 62;
@@ -103,6 +104,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         self.begin_op().await?;
         let lenient = self.session.quirks().lenient_types;
         let plan = ParamPlan::new(stmt.params(), first, self.text_only(), lenient)?;
+        let prefix = BindPrefix::new("", stmt.name(), &plan.formats).map_err(Error::encode)?;
         let own_tx = opts.atomicity == Atomicity::All
             && self.session.transaction_status() == TransactionStatus::Idle;
         if own_tx {
@@ -139,11 +141,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     next += 1;
                     report.rows_read += 1;
                     let item = ROW | idx;
-                    let r =
-                        self.session
-                            .push_bind(item, "", stmt.name(), &plan.formats, &[], |w| {
-                                plan.write(w, &row)
-                            });
+                    let r = self
+                        .session
+                        .push_bind_prefixed(item, &prefix, &[], |w| plan.write(w, &row));
                     match r {
                         Ok(()) => {
                             self.session.push_execute(item, "", 0, None)?;

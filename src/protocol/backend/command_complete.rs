@@ -7,21 +7,83 @@ use super::super::text::ByteStr;
 use super::super::write::put_cstr;
 use super::{share, DecodeError, EncodeError};
 
+/// Tags up to this many bytes are stored inline: the common ones ("INSERT 0 1",
+/// "UPDATE 12", "SELECT 100000") then cost no reference-counted buffer per command.
+const INLINE: usize = 30;
+
+#[derive(Clone)]
+enum Tag {
+    Inline { len: u8, buf: [u8; INLINE] },
+    Shared(ByteStr),
+}
+
 /// A command finished; its tag says which and, for most DML, how many rows.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct CommandComplete {
-    tag: ByteStr,
+    tag: Tag,
+}
+
+impl PartialEq for CommandComplete {
+    fn eq(&self, other: &Self) -> bool {
+        self.tag() == other.tag()
+    }
+}
+
+impl Eq for CommandComplete {}
+
+impl std::fmt::Debug for CommandComplete {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommandComplete")
+            .field("tag", &self.tag())
+            .finish()
+    }
 }
 
 impl CommandComplete {
     /// A CommandComplete with this tag (e.g. `"INSERT 0 3"`).
     pub fn new(tag: impl Into<ByteStr>) -> Self {
-        Self { tag: tag.into() }
+        let tag: ByteStr = tag.into();
+        Self::from_str_tag(tag.as_str()).unwrap_or(Self {
+            tag: Tag::Shared(tag),
+        })
+    }
+
+    /// The inline form, if the tag is short enough.
+    #[inline]
+    fn from_str_tag(tag: &str) -> Option<Self> {
+        let bytes = tag.as_bytes();
+        let len = u8::try_from(bytes.len())
+            .ok()
+            .filter(|&l| usize::from(l) <= INLINE)?;
+        let mut buf = [0u8; INLINE];
+        buf.get_mut(..bytes.len())?.copy_from_slice(bytes);
+        Some(Self {
+            tag: Tag::Inline { len, buf },
+        })
+    }
+
+    /// Decodes a `'C'` body from a borrowed slice (the driver's fast path for short
+    /// frames: no buffer is split off or shared).
+    #[inline]
+    pub fn decode_slice(body: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(body);
+        let tag = r.cstr("command tag")?;
+        r.finish("CommandComplete")?;
+        Ok(Self::from_str_tag(tag).unwrap_or_else(|| Self {
+            tag: Tag::Shared(ByteStr::from(tag.to_string())),
+        }))
     }
 
     /// The command tag, e.g. `"SELECT 5"` or `"CREATE TABLE"`.
     pub fn tag(&self) -> &str {
-        &self.tag
+        match &self.tag {
+            // Both forms hold validated UTF-8; the fallback cannot be taken.
+            Tag::Inline { len, buf } => buf
+                .get(..usize::from(*len))
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .unwrap_or_default(),
+            Tag::Shared(s) => s,
+        }
     }
 
     /// The number of rows the command processed, parsed as libpq's `PQcmdTuples` does:
@@ -29,7 +91,7 @@ impl CommandComplete {
     /// followed by `rows`. Any other tag, or a count that is not all digits or does not
     /// fit a `u64`, is `None`.
     pub fn rows(&self) -> Option<u64> {
-        let mut words = self.tag.split(' ');
+        let mut words = self.tag().split(' ');
         let count = match words.next()? {
             // "For an INSERT command, the tag is INSERT oid rows ... oid used to be the
             // object ID of the inserted row if rows was 1 ...; it is now always 0."
@@ -53,13 +115,18 @@ impl CommandComplete {
         let mut r = Reader::new(&body);
         let tag = r.cstr("command tag")?;
         r.finish("CommandComplete")?;
+        if let Some(short) = Self::from_str_tag(tag) {
+            return Ok(short);
+        }
         let tag = ByteStr::from_utf8(share(&body, tag.as_bytes()), "command tag")?;
-        Ok(Self { tag })
+        Ok(Self {
+            tag: Tag::Shared(tag),
+        })
     }
 
     /// Writes the body.
     pub(super) fn encode_body(&self, buf: &mut BytesMut) -> Result<(), EncodeError> {
-        put_cstr(buf, self.tag.as_bytes(), "command tag")
+        put_cstr(buf, self.tag().as_bytes(), "command tag")
     }
 }
 

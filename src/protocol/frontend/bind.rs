@@ -107,6 +107,24 @@ pub enum IsNull {
 /// The most parameters a Bind can carry: the count is an unsigned 16-bit field.
 const MAX_PARAMS: usize = u16::MAX as usize;
 
+/// The row-independent part of a Bind body (portal name, statement name, parameter
+/// format codes), checked and encoded once so that [`BindWriter::begin_with`] can copy it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindPrefix {
+    bytes: Bytes,
+}
+
+impl BindPrefix {
+    /// Encodes the prefix; fails as [`BindWriter::begin`] would.
+    pub fn new(portal: &str, statement: &str, param_formats: &[i16]) -> Result<Self, EncodeError> {
+        let mut b = BytesMut::new();
+        put_cstr(&mut b, portal.as_bytes(), "portal name")?;
+        put_cstr(&mut b, statement.as_bytes(), "statement name")?;
+        put_i16_list(&mut b, param_formats)?;
+        Ok(Self { bytes: b.freeze() })
+    }
+}
+
 /// Writes one Bind message value by value, straight into the buffer; lengths and the
 /// parameter count are back-patched.
 ///
@@ -164,6 +182,26 @@ impl<'b> BindWriter<'b> {
         w.count_pos = w.buf.len();
         w.buf.put_u16(0);
         Ok(w)
+    }
+
+    /// Starts a Bind from a prefix validated and encoded once ([`BindPrefix`]): the bulk
+    /// path, which writes the same names and formats for every row.
+    #[inline]
+    pub fn begin_with(buf: &'b mut BytesMut, prefix: &BindPrefix) -> Self {
+        let start = buf.len();
+        buf.put_u8(b'B');
+        buf.put_i32(0);
+        buf.put_slice(&prefix.bytes);
+        let count_pos = buf.len();
+        buf.put_u16(0);
+        Self {
+            buf,
+            start,
+            count_pos,
+            count: 0,
+            finished: false,
+            failed: false,
+        }
     }
 
     /// Marks the writer failed and drops everything it wrote, then returns `err`.

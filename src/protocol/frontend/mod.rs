@@ -31,7 +31,7 @@ mod sync;
 #[cfg(test)]
 mod tests;
 
-pub use bind::{Bind, BindWriter, IsNull};
+pub use bind::{Bind, BindPrefix, BindWriter, IsNull};
 pub use close::{write_close, Close};
 pub use copy::{write_copy_data, write_copy_done, write_copy_fail, CopyData, CopyFail};
 pub use describe::{write_describe, Describe, Target};
