@@ -150,11 +150,34 @@ impl LoadReport {
             return;
         }
         self.rows_committed += r.end - r.start;
-        // Windows complete in order, so appending and merging with the last is enough.
+        // Windows complete in order (and a run's indices increase), so appending and
+        // merging with the last range is enough.
         match self.committed.last_mut() {
             Some(last) if last.end == r.start => last.end = r.end,
             _ => self.committed.push(r),
         }
+    }
+
+    /// Adds the committed ranges of an earlier run (a resumed load reports both).
+    pub(crate) fn merge_committed(&mut self, earlier: &Self) {
+        let mut all: Vec<Range<u64>> = self
+            .committed
+            .iter()
+            .chain(earlier.committed.iter())
+            .cloned()
+            .collect();
+        all.sort_by_key(|r| r.start);
+        let mut merged: Vec<Range<u64>> = Vec::with_capacity(all.len());
+        for r in all {
+            match merged.last_mut() {
+                Some(last) if last.end >= r.start => last.end = last.end.max(r.end),
+                _ => merged.push(r),
+            }
+        }
+        self.rows_committed = merged.iter().map(|r| r.end - r.start).sum();
+        self.committed = merged;
+        // This run read every row not committed before; the rest were committed then.
+        self.rows_read += earlier.rows_committed;
     }
 
     pub(crate) fn fail(&mut self, index: u64, error: Error, keep: usize) {

@@ -21,8 +21,30 @@ const ROW: Item = 1 << 62;
 /// An open sync window: its Sync item, its rows, and whether any row failed.
 struct Window {
     sync: Item,
-    rows: Range<u64>,
+    rows: Vec<Range<u64>>,
     failed: bool,
+}
+
+impl Window {
+    fn contains(&self, i: u64) -> bool {
+        self.rows.iter().any(|r| r.contains(&i))
+    }
+
+    fn first(&self) -> u64 {
+        self.rows.first().map_or(0, |r| r.start)
+    }
+
+    fn len(&self) -> u64 {
+        self.rows.iter().map(|r| r.end - r.start).sum()
+    }
+}
+
+/// Appends index `i` to a list of ranges, extending the last one when adjacent.
+fn push_index(ranges: &mut Vec<Range<u64>>, i: u64) {
+    match ranges.last_mut() {
+        Some(r) if r.end == i => r.end = i + 1,
+        _ => ranges.push(i..i + 1),
+    }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
@@ -55,10 +77,53 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         I: IntoIterator,
         I::Item: Params,
     {
-        let mut report = LoadReport {
+        let report = LoadReport {
             method: LoadMethod::Pipeline,
             ..LoadReport::default()
         };
+        let rows = rows.into_iter().enumerate().map(|(i, r)| (i as u64, r));
+        self.execute_many_indexed(sql, rows, opts, report).await
+    }
+
+    /// Resumes a load that `previous` describes: runs exactly the rows of `rows` (the same
+    /// input, from its start) that `previous` does not show as committed, and returns the
+    /// combined report (committed ranges of both runs; failures of this run).
+    pub async fn resume_execute_many<I>(
+        &mut self,
+        sql: &str,
+        rows: I,
+        previous: &LoadReport,
+        opts: ExecuteManyOptions,
+    ) -> Result<LoadReport, LoadError>
+    where
+        I: IntoIterator,
+        I::Item: Params,
+    {
+        let rows = rows
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| (i as u64, r))
+            .filter(|(i, _)| !previous.is_committed(*i));
+        let report = LoadReport {
+            method: LoadMethod::Pipeline,
+            ..LoadReport::default()
+        };
+        let mut r = self.execute_many_indexed(sql, rows, opts, report).await?;
+        r.merge_committed(previous);
+        Ok(r)
+    }
+
+    async fn execute_many_indexed<I, P>(
+        &mut self,
+        sql: &str,
+        rows: I,
+        opts: ExecuteManyOptions,
+        mut report: LoadReport,
+    ) -> Result<LoadReport, LoadError>
+    where
+        I: Iterator<Item = (u64, P)>,
+        P: Params,
+    {
         let r = match self.config.query_timeout {
             // The deadline applies per call; a bulk load is one call.
             None => self.execute_many_inner(sql, rows, opts, &mut report).await,
@@ -82,7 +147,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         }
     }
 
-    async fn execute_many_inner<I>(
+    async fn execute_many_inner<I, P>(
         &mut self,
         sql: &str,
         rows: I,
@@ -90,11 +155,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         report: &mut LoadReport,
     ) -> Result<(), Error>
     where
-        I: IntoIterator,
-        I::Item: Params,
+        I: Iterator<Item = (u64, P)>,
+        P: Params,
     {
-        let mut rows = rows.into_iter().peekable();
-        let Some(first) = rows.peek() else {
+        let mut rows = rows.peekable();
+        let Some((_, first)) = rows.peek() else {
             return Ok(());
         };
         let stmt = match self.resolve(StatementRef::Sql(sql)).await? {
@@ -117,8 +182,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         });
         let stop_on_failure = opts.atomicity != Atomicity::EachRow;
 
-        let mut next: u64 = 0;
-        let mut window_start: u64 = 0;
+        // Rows of the window being filled, rows sent in all, and the open windows.
+        let mut cur: Vec<Range<u64>> = Vec::new();
+        let mut cur_len: u64 = 0;
+        let mut sent: Vec<Range<u64>> = Vec::new();
         let mut windows: VecDeque<Window> = VecDeque::new();
         let mut inflight: usize = 0;
         let mut source_done = false;
@@ -133,12 +200,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     && self.session.outbound_mut().len() < opts.window_bytes
                     && inflight < opts.window_rows
                 {
-                    let Some(row) = rows.next() else {
+                    let Some((idx, row)) = rows.next() else {
                         source_done = true;
                         break;
                     };
-                    let idx = next;
-                    next += 1;
                     report.rows_read += 1;
                     let item = ROW | idx;
                     let r = self
@@ -148,15 +213,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                         Ok(()) => {
                             self.session.push_execute(item, "", 0, None)?;
                             inflight += 1;
+                            push_index(&mut cur, idx);
+                            push_index(&mut sent, idx);
+                            cur_len += 1;
                         }
                         Err(e) if e.is_conversion() || e.is_encode() || e.is_config() => {
-                            // The row could not be encoded: nothing of it was written.
+                            // The row could not be encoded: nothing of it was written, and
+                            // it is reported failed. Rows before it in its batch were sent.
                             report.fail(idx, e, opts.max_failures_kept);
-                            if let Some(w) = windows.back_mut() {
-                                if w.rows.end > idx {
-                                    w.failed = true;
-                                }
-                            }
                             if stop_on_failure {
                                 stop = true;
                                 aborted_tx = true;
@@ -164,26 +228,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                         }
                         Err(e) => return Err(e),
                     }
-                    if next - window_start == batch || (stop && next > window_start) {
+                    if cur_len == batch {
                         let sync = self.item();
                         self.session.push_sync(sync)?;
                         windows.push_back(Window {
                             sync,
-                            rows: window_start..next,
+                            rows: std::mem::take(&mut cur),
                             failed: false,
                         });
-                        window_start = next;
+                        cur_len = 0;
                     }
                 }
-                if (source_done || stop) && next > window_start {
+                if (source_done || stop) && cur_len > 0 {
                     let sync = self.item();
                     self.session.push_sync(sync)?;
                     windows.push_back(Window {
                         sync,
-                        rows: window_start..next,
+                        rows: std::mem::take(&mut cur),
                         failed: false,
                     });
-                    window_start = next;
+                    cur_len = 0;
                 }
                 if (source_done || stop) && windows.is_empty() && self.session.pending() == 0 {
                     return Ok(());
@@ -201,7 +265,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                         Event::Failed(i, e) if i & ROW != 0 => {
                             let idx = i & !ROW;
                             inflight = inflight.saturating_sub(1);
-                            if let Some(w) = windows.iter_mut().find(|w| w.rows.contains(&idx)) {
+                            if let Some(w) = windows.iter_mut().find(|w| w.contains(idx)) {
                                 w.failed = true;
                             }
                             if aborted_tx && e.code() == Some("25P02") {
@@ -224,7 +288,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                             // iris-pgwire's deferred DML error): the whole window failed.
                             if let Some(w) = windows.iter_mut().find(|w| w.sync == i) {
                                 w.failed = true;
-                                report.fail(w.rows.start, e, opts.max_failures_kept);
+                                report.fail(w.first(), e, opts.max_failures_kept);
                             }
                             if stop_on_failure {
                                 stop = true;
@@ -236,7 +300,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                                 // Windows complete in order.
                                 for w in windows.drain(..=pos) {
                                     if !w.failed && opts.atomicity != Atomicity::All {
-                                        report.commit_range(w.rows.clone());
+                                        for r in w.rows {
+                                            report.commit_range(r);
+                                        }
                                     }
                                 }
                             }
@@ -252,16 +318,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
         if let Err(e) = outcome {
             // The connection failed: rows still in flight have an unknown fate.
-            report.rows_uncertain = windows
-                .iter()
-                .map(|w| w.rows.end - w.rows.start)
-                .sum::<u64>();
+            report.rows_uncertain = windows.iter().map(Window::len).sum::<u64>();
             return Err(e);
         }
         if own_tx {
             if report.failures_total == 0 {
                 self.simple_query("COMMIT").await?;
-                report.commit_range(0..next);
+                for r in sent {
+                    report.commit_range(r);
+                }
             } else {
                 self.simple_query("ROLLBACK").await?;
             }

@@ -1,5 +1,6 @@
 //! Against a real PostgreSQL started by the harness.
 
 mod auth;
+mod bulk;
 mod queries;
 mod session;

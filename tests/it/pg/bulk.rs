@@ -1,0 +1,291 @@
+//! Bulk loads against the real server: execute_many under each atomicity mode, resume,
+//! COPY in every format, COPY out, CopyFail, big values.
+
+use pgline::conn::{Atomicity, ExecuteManyOptions, LoadReport};
+use pgline::types::oid;
+use pgline::Connection;
+
+use crate::support::conn::{connect, table};
+
+const N: i32 = 1000;
+const BAD: i32 = 500;
+
+/// Rows 0..N with id = i, except row BAD, whose id duplicates row 10.
+fn rows(fixed: bool) -> impl Iterator<Item = (i32, String)> {
+    (0..N).map(move |i| {
+        let id = if i == BAD && !fixed { 10 } else { i };
+        (id, format!("v{i}"))
+    })
+}
+
+async fn ids(c: &mut Connection, t: &str) -> Vec<i32> {
+    c.query(format!("SELECT id FROM {t} ORDER BY id").as_str(), &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<i32>(0).unwrap())
+        .collect()
+}
+
+async fn setup(c: &mut Connection, prefix: &str) -> (String, String) {
+    let t = table(prefix);
+    c.batch_execute(&format!("CREATE TABLE {t} (id int PRIMARY KEY, v text)"))
+        .await
+        .unwrap();
+    let sql = format!("INSERT INTO {t} (id, v) VALUES ($1, $2)");
+    (t, sql)
+}
+
+/// The report and the table agree row for row.
+async fn assert_report_matches_table(c: &mut Connection, t: &str, report: &LoadReport) {
+    let got = ids(c, t).await;
+    assert_eq!(got.len() as u64, report.rows_committed, "{report}");
+    for id in got {
+        // Every id in the table is a committed row of the input (id == index here).
+        assert!(
+            report.is_committed(id as u64),
+            "row {id} in the table but not reported committed"
+        );
+    }
+}
+
+#[tokio::test]
+async fn unique_violation_under_all_rolls_everything_back_and_says_which_row() {
+    let mut c = connect().await;
+    let (t, sql) = setup(&mut c, "em_all").await;
+    let r = c.execute_many(&sql, rows(false)).await.unwrap();
+    assert_eq!(r.failures_total, 1);
+    let f = r.first_failure().unwrap();
+    assert_eq!(f.index, BAD as u64);
+    assert_eq!(f.error.code(), Some("23505"));
+    assert_eq!(r.rows_committed, 0);
+    assert!(r.committed.is_empty());
+    assert_eq!(
+        r.rows_done, BAD as u64,
+        "rows before the failure ran (then rolled back)"
+    );
+    assert!(!r.is_complete());
+    assert_eq!(r.first_uncommitted(), 0);
+    assert!(ids(&mut c, &t).await.is_empty());
+    assert!(c.is_idle(), "the connection is reusable");
+}
+
+#[tokio::test]
+async fn unique_violation_under_batches_fails_only_its_batch() {
+    let mut c = connect().await;
+    let (t, sql) = setup(&mut c, "em_batch").await;
+    let opts = ExecuteManyOptions::with_atomicity(Atomicity::Batches(100));
+    let r = c.execute_many_with(&sql, rows(false), opts).await.unwrap();
+    assert_eq!(r.failures_total, 1);
+    assert_eq!(r.first_failure().unwrap().index, BAD as u64);
+    // The failing batch (500..600) is not committed; everything before it is.
+    for i in 0..BAD as u64 {
+        assert!(r.is_committed(i));
+    }
+    for i in BAD as u64..600 {
+        assert!(!r.is_committed(i));
+    }
+    assert_eq!(
+        r.rows_skipped, 99,
+        "the rest of the failing batch was skipped, not run"
+    );
+    assert_eq!(r.first_uncommitted(), BAD as u64);
+    assert_report_matches_table(&mut c, &t, &r).await;
+    assert!(c.is_idle());
+}
+
+#[tokio::test]
+async fn unique_violation_under_each_row_isolates_the_failure() {
+    let mut c = connect().await;
+    let (t, sql) = setup(&mut c, "em_each").await;
+    let opts = ExecuteManyOptions::with_atomicity(Atomicity::EachRow);
+    let r = c.execute_many_with(&sql, rows(false), opts).await.unwrap();
+    assert_eq!(r.failures_total, 1);
+    assert_eq!(r.first_failure().unwrap().index, BAD as u64);
+    assert_eq!(r.rows_committed, (N - 1) as u64);
+    assert_eq!(r.rows_read, N as u64);
+    assert_eq!(r.rows_skipped, 0);
+    assert!(!r.is_committed(BAD as u64));
+    assert_report_matches_table(&mut c, &t, &r).await;
+}
+
+#[tokio::test]
+async fn resume_after_a_failure_loads_exactly_the_missing_rows() {
+    for atomicity in [Atomicity::All, Atomicity::Batches(100), Atomicity::EachRow] {
+        let mut c = connect().await;
+        let (t, sql) = setup(&mut c, "em_resume").await;
+        let opts = ExecuteManyOptions::with_atomicity(atomicity);
+        let first = c.execute_many_with(&sql, rows(false), opts).await.unwrap();
+        assert!(!first.is_complete());
+        // Fix the bad row and resume from the same input.
+        let second = c
+            .resume_execute_many(&sql, rows(true), &first, opts)
+            .await
+            .unwrap();
+        assert_eq!(second.failures_total, 0, "{atomicity:?}: {second}");
+        assert!(second.is_complete(), "{atomicity:?}: {second}");
+        let got = ids(&mut c, &t).await;
+        assert_eq!(
+            got,
+            (0..N).collect::<Vec<_>>(),
+            "{atomicity:?}: every row exactly once"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_load_without_failures_commits_everything_in_every_mode() {
+    for atomicity in [Atomicity::All, Atomicity::Batches(7), Atomicity::EachRow] {
+        let mut c = connect().await;
+        let (t, sql) = setup(&mut c, "em_ok").await;
+        let r = c
+            .execute_many_with(
+                &sql,
+                rows(true),
+                ExecuteManyOptions::with_atomicity(atomicity),
+            )
+            .await
+            .unwrap();
+        assert!(r.is_complete(), "{atomicity:?}: {r}");
+        assert_eq!(r.committed, vec![0..N as u64]);
+        assert_eq!(ids(&mut c, &t).await.len(), N as usize);
+    }
+}
+
+#[tokio::test]
+async fn a_row_that_cannot_be_encoded_is_reported_and_not_sent() {
+    let mut c = connect().await;
+    let (t, sql) = setup(&mut c, "em_enc").await;
+    let bad = (0..10).map(|i| {
+        (
+            i,
+            if i == 3 {
+                "bad\0nul".to_string()
+            } else {
+                format!("v{i}")
+            },
+        )
+    });
+    let opts = ExecuteManyOptions::with_atomicity(Atomicity::EachRow);
+    let r = c.execute_many_with(&sql, bad, opts).await.unwrap();
+    // A NUL is fine in a bound text value's bytes for the protocol, but PostgreSQL
+    // rejects it in text; either way row 3 fails and the others load.
+    assert_eq!(r.failures_total, 1, "{r}");
+    assert_eq!(r.first_failure().unwrap().index, 3);
+    assert_eq!(ids(&mut c, &t).await.len(), 9);
+}
+
+#[tokio::test]
+async fn a_64_mib_value_round_trips() {
+    let mut c = connect().await;
+    let big = vec![0xabu8; 64 << 20];
+    let r = c
+        .query_one("SELECT length($1::bytea), $1::bytea", &[&big])
+        .await
+        .unwrap();
+    assert_eq!(r.get::<i32>(0).unwrap(), 64 << 20);
+    assert_eq!(r.get::<&[u8]>(1).unwrap(), &big[..]);
+    assert_eq!(
+        c.query_one("SELECT 1", &[])
+            .await
+            .unwrap()
+            .get::<i32>(0)
+            .unwrap(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn copy_in_works_in_text_csv_and_binary_and_copy_out_reads_it_back() {
+    let mut c = connect().await;
+    let t = table("copy");
+    c.batch_execute(&format!(
+        "CREATE TEMP TABLE {t} (id int8, name text, score float8)"
+    ))
+    .await
+    .unwrap();
+
+    let mut w = c.copy_in(&format!("COPY {t} FROM STDIN")).await.unwrap();
+    w.write(b"1\tone\t1.5\n2\t").await.unwrap();
+    w.write(b"\\N\t2.5\n").await.unwrap();
+    assert_eq!(w.finish().await.unwrap(), 2);
+
+    let mut w = c
+        .copy_in(&format!("COPY {t} FROM STDIN (FORMAT csv)"))
+        .await
+        .unwrap();
+    w.write(b"3,\"th,ree\",3.5\n").await.unwrap();
+    assert_eq!(w.finish().await.unwrap(), 1);
+
+    let w = c
+        .copy_in(&format!("COPY {t} FROM STDIN (FORMAT binary)"))
+        .await
+        .unwrap();
+    let mut b = w.binary(&[oid::INT8, oid::TEXT, oid::FLOAT8]).unwrap();
+    b.write_row(&(4i64, "four", 4.5f64)).await.unwrap();
+    b.write_row(&(5i64, None::<&str>, 5.5f64)).await.unwrap();
+    assert_eq!(b.finish().await.unwrap(), 2);
+
+    let out = c
+        .copy_out(&format!(
+            "COPY (SELECT * FROM {t} ORDER BY id) TO STDOUT (FORMAT csv)"
+        ))
+        .await
+        .unwrap()
+        .read_all()
+        .await
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "1,one,1.5\n2,,2.5\n3,\"th,ree\",3.5\n4,four,4.5\n5,,5.5\n"
+    );
+    assert_eq!(
+        c.query_one("SELECT 9", &[])
+            .await
+            .unwrap()
+            .get::<i32>(0)
+            .unwrap(),
+        9
+    );
+}
+
+#[tokio::test]
+async fn copy_fail_mid_stream_rolls_the_copy_back_and_the_connection_stays_usable() {
+    let mut c = connect().await;
+    let t = table("copyfail");
+    c.batch_execute(&format!("CREATE TEMP TABLE {t} (x int)"))
+        .await
+        .unwrap();
+    let mut w = c.copy_in(&format!("COPY {t} FROM STDIN")).await.unwrap();
+    w.write(b"1\n2\n").await.unwrap();
+    w.abort("source failed").await.unwrap();
+    let n = c
+        .query_one(format!("SELECT count(*) FROM {t}").as_str(), &[])
+        .await
+        .unwrap();
+    assert_eq!(n.get::<i64>(0).unwrap(), 0);
+    // A dropped COPY is aborted before the next operation, too.
+    {
+        let mut w = c.copy_in(&format!("COPY {t} FROM STDIN")).await.unwrap();
+        w.write(b"3\n").await.unwrap();
+    }
+    let n = c
+        .query_one(format!("SELECT count(*) FROM {t}").as_str(), &[])
+        .await
+        .unwrap();
+    assert_eq!(n.get::<i64>(0).unwrap(), 0);
+}
+
+#[tokio::test]
+async fn bad_copy_data_is_a_typed_error_and_the_connection_stays_usable() {
+    let mut c = connect().await;
+    let t = table("copybad");
+    c.batch_execute(&format!("CREATE TEMP TABLE {t} (x int)"))
+        .await
+        .unwrap();
+    let mut w = c.copy_in(&format!("COPY {t} FROM STDIN")).await.unwrap();
+    w.write(b"1\nnot a number\n").await.unwrap();
+    let err = w.finish().await.unwrap_err();
+    assert_eq!(err.code(), Some("22P02"));
+    assert!(c.is_idle());
+}
