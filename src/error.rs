@@ -42,7 +42,6 @@ pub(crate) enum Kind {
     /// A deadline passed.
     Timeout,
     /// This pipeline item was not run: an earlier item of its sync window failed.
-    #[allow(dead_code)]
     PipelineAborted,
     /// A value could not be encoded for the wire (too long, interior NUL, ...).
     Encode,
@@ -169,7 +168,6 @@ impl Error {
         Self::with_source(Kind::Conversion, msg, source)
     }
 
-    #[allow(dead_code)] // the explicit pipeline API reports skipped items with it
     pub(crate) fn pipeline_aborted() -> Self {
         Self::new(
             Kind::PipelineAborted,

@@ -20,8 +20,8 @@ pub use bulk::{Atomicity, ExecuteManyOptions, LoadError, LoadMethod, LoadReport,
 pub use config::{AuthPolicy, Config, ProfileChoice, SslMode};
 #[cfg(feature = "runtime")]
 pub use driver::{
-    BinaryCopyWriter, CancelToken, Connection, CopyIn, CopyOut, Notification, RowStream,
-    SimpleQueryResult, Socket, StatementRef, Transaction,
+    BinaryCopyWriter, CancelToken, Connection, CopyIn, CopyOut, Notification, Pipeline,
+    PipelineOutput, RowStream, SimpleQueryResult, Socket, StatementRef, Transaction,
 };
 pub use event::{Event, Expect, Item};
 pub use params::Params;

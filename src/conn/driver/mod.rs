@@ -12,6 +12,7 @@
 mod bulk;
 mod cancel;
 mod copy;
+mod pipeline;
 mod query;
 mod socket;
 mod transaction;
@@ -28,6 +29,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 pub use cancel::CancelToken;
 pub use copy::{BinaryCopyWriter, CopyIn, CopyOut};
+pub use pipeline::{Pipeline, PipelineOutput};
 pub use query::{RowStream, SimpleQueryResult, StatementRef};
 pub use socket::Socket;
 pub use transaction::Transaction;

@@ -2,5 +2,6 @@
 
 mod auth;
 mod bulk;
+mod pipeline;
 mod queries;
 mod session;

@@ -1,0 +1,302 @@
+//! pgline against tokio-postgres, side by side in one process, against a throwaway
+//! PostgreSQL cluster this example starts itself.
+//!
+//! `cargo run --release --example compare [-- ROWS]` (default 100,000 rows) into
+//! `t(id int8, name text, score float8, created timestamptz)`, interleaved, three runs each:
+//! pgline `execute_many` (one transaction), tokio-postgres pipelined `execute` futures (one
+//! transaction), pgline binary COPY, tokio-postgres binary COPY, prepared `SELECT 1` x
+//! 20,000 (p50 latency), and a 1,000,000-row read. Prints rows/s and client CPU µs/row
+//! (this process, all threads), medians, and pgline/tokio-postgres ratios.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use futures::{pin_mut, StreamExt, TryStreamExt};
+use pgline::cluster::{ClusterOptions, TempCluster};
+use pgline::conn::ExecuteManyOptions;
+use pgline::types::oid;
+use pgline::{Config, Connection};
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::Type;
+use tokio_postgres::NoTls;
+
+fn cpu() -> Duration {
+    let mut total = 0u64;
+    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+        for t in tasks.flatten() {
+            if let Ok(s) = std::fs::read_to_string(t.path().join("schedstat")) {
+                total += s
+                    .split_whitespace()
+                    .next()
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(0);
+            }
+        }
+    }
+    Duration::from_nanos(total)
+}
+
+const NAMES: [&str; 4] = ["alpha", "bravo", "charlie", "delta"];
+
+fn row(i: u64, base: SystemTime) -> (i64, &'static str, f64, SystemTime) {
+    (
+        i as i64,
+        NAMES[(i % 4) as usize],
+        (i % 1000) as f64 * 0.25,
+        base + Duration::from_micros(i),
+    )
+}
+
+#[derive(Default)]
+struct Samples {
+    rate: Vec<f64>,
+    cpu_us: Vec<f64>,
+}
+
+impl Samples {
+    fn add(&mut self, units: u64, wall: Duration, cpu: Duration) {
+        self.rate.push(units as f64 / wall.as_secs_f64());
+        self.cpu_us.push(cpu.as_secs_f64() * 1e6 / units as f64);
+    }
+    fn median(v: &[f64]) -> f64 {
+        let mut v = v.to_vec();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    }
+    fn rate(&self) -> f64 {
+        Self::median(&self.rate)
+    }
+    fn cpu(&self) -> f64 {
+        Self::median(&self.cpu_us)
+    }
+}
+
+async fn measure<F, Fut>(units: u64, s: &mut Samples, f: F)
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let c0 = cpu();
+    let t0 = Instant::now();
+    f().await;
+    s.add(units, t0.elapsed(), cpu() - c0);
+}
+
+fn p50(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let n: u64 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(100_000);
+    let cluster = TempCluster::start(ClusterOptions::default()).expect("cluster");
+    let mut cfg = Config::new();
+    cfg.host(cluster.host())
+        .port(cluster.port())
+        .user("postgres")
+        .dbname("postgres");
+    let mut pg = Connection::connect(&cfg).await.expect("pgline connect");
+    let (tp, tp_conn) = tokio_postgres::connect(
+        &format!(
+            "host={} port={} user=postgres dbname=postgres",
+            cluster.host(),
+            cluster.port()
+        ),
+        NoTls,
+    )
+    .await
+    .expect("tokio-postgres connect");
+    tokio::spawn(tp_conn);
+    pg.batch_execute(
+        "CREATE UNLOGGED TABLE t (id int8, name text, score float8, created timestamptz)",
+    )
+    .await
+    .expect("create");
+    let base = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let insert = "INSERT INTO t (id, name, score, created) VALUES ($1, $2, $3, $4)";
+
+    let (mut em, mut tpp, mut pcopy, mut tcopy) = (
+        Samples::default(),
+        Samples::default(),
+        Samples::default(),
+        Samples::default(),
+    );
+    for _ in 0..3 {
+        pg.batch_execute("TRUNCATE t").await.unwrap();
+        measure(n, &mut em, || async {
+            let r = pg
+                .execute_many_with(
+                    insert,
+                    (0..n).map(|i| row(i, base)),
+                    ExecuteManyOptions::default(),
+                )
+                .await
+                .expect("execute_many");
+            assert!(r.is_complete());
+        })
+        .await;
+
+        pg.batch_execute("TRUNCATE t").await.unwrap();
+        measure(n, &mut tpp, || async {
+            tp.batch_execute("BEGIN").await.unwrap();
+            let stmt = tp.prepare(insert).await.unwrap();
+            // Pipelined: all futures in flight at once, polled together.
+            let futs = futures::stream::iter((0..n).map(|i| {
+                let stmt = &stmt;
+                let tp = &tp;
+                async move {
+                    let (a, b, c, d) = row(i, base);
+                    tp.execute(stmt, &[&a, &b, &c, &d]).await.unwrap();
+                }
+            }))
+            .buffer_unordered(4096);
+            futs.collect::<Vec<()>>().await;
+            tp.batch_execute("COMMIT").await.unwrap();
+        })
+        .await;
+
+        pg.batch_execute("TRUNCATE t").await.unwrap();
+        measure(n, &mut pcopy, || async {
+            let w = pg
+                .copy_in("COPY t (id, name, score, created) FROM STDIN (FORMAT binary)")
+                .await
+                .unwrap();
+            let mut w = w
+                .binary(&[oid::INT8, oid::TEXT, oid::FLOAT8, oid::TIMESTAMPTZ])
+                .unwrap();
+            for i in 0..n {
+                w.write_row(&row(i, base)).await.unwrap();
+            }
+            assert_eq!(w.finish().await.unwrap(), n);
+        })
+        .await;
+
+        pg.batch_execute("TRUNCATE t").await.unwrap();
+        measure(n, &mut tcopy, || async {
+            let sink = tp
+                .copy_in("COPY t (id, name, score, created) FROM STDIN (FORMAT binary)")
+                .await
+                .unwrap();
+            let w = BinaryCopyInWriter::new(
+                sink,
+                &[Type::INT8, Type::TEXT, Type::FLOAT8, Type::TIMESTAMPTZ],
+            );
+            pin_mut!(w);
+            for i in 0..n {
+                let (a, b, c, d) = row(i, base);
+                w.as_mut().write(&[&a, &b, &c, &d]).await.unwrap();
+            }
+            assert_eq!(w.finish().await.unwrap(), n);
+        })
+        .await;
+    }
+
+    // Prepared SELECT 1, sequential round trips.
+    let q = 20_000u64;
+    let (mut ps, mut ts) = (Samples::default(), Samples::default());
+    let (mut p_lat, mut t_lat) = (Vec::new(), Vec::new());
+    let pstmt = pg.prepare("SELECT 1").await.unwrap();
+    let tstmt = tp.prepare("SELECT 1").await.unwrap();
+    for _ in 0..3 {
+        measure(q / 3, &mut ps, || async {
+            for _ in 0..q / 3 {
+                let t = Instant::now();
+                let r = pg.query_one(&pstmt, &[]).await.unwrap();
+                assert_eq!(r.get::<i32>(0).unwrap(), 1);
+                p_lat.push(t.elapsed());
+            }
+        })
+        .await;
+        measure(q / 3, &mut ts, || async {
+            for _ in 0..q / 3 {
+                let t = Instant::now();
+                let r = tp.query_one(&tstmt, &[]).await.unwrap();
+                assert_eq!(r.get::<_, i32>(0), 1);
+                t_lat.push(t.elapsed());
+            }
+        })
+        .await;
+    }
+
+    // Read 1,000,000 rows of (int8, text, float8).
+    let big = "SELECT g::int8, 'row ' || g, g * 0.5::float8 FROM generate_series(1, 1000000) g";
+    let (mut pr, mut tr) = (Samples::default(), Samples::default());
+    let pbig = pg.prepare(big).await.unwrap();
+    let tbig = tp.prepare(big).await.unwrap();
+    for _ in 0..3 {
+        measure(1_000_000, &mut pr, || async {
+            let mut s = pg.query_stream(&pbig, &[], 10_000).await.unwrap();
+            let mut sum = 0i64;
+            while let Some(r) = s.next().await.unwrap() {
+                sum += r.get::<i64>(0).unwrap();
+                let _ = r.get::<&str>(1).unwrap();
+                let _ = r.get::<f64>(2).unwrap();
+            }
+            assert_eq!(sum, 500_000_500_000);
+        })
+        .await;
+        measure(1_000_000, &mut tr, || async {
+            let s = tp
+                .query_raw(&tbig, std::iter::empty::<i64>())
+                .await
+                .unwrap();
+            pin_mut!(s);
+            let mut sum = 0i64;
+            while let Some(r) = s.try_next().await.unwrap() {
+                sum += r.get::<_, i64>(0);
+                let _: &str = r.get(1);
+                let _: f64 = r.get(2);
+            }
+            assert_eq!(sum, 500_000_500_000);
+        })
+        .await;
+    }
+
+    println!(
+        "\n{n} rows per load; medians of 3 interleaved runs; CPU = this process, all threads\n"
+    );
+    println!(
+        "{:<40} {:>12} {:>12} {:>14}",
+        "case", "rows/s", "µs CPU/row", "pgline / tp"
+    );
+    let line =
+        |name: &str, s: &Samples| println!("{:<40} {:>12.0} {:>12.3}", name, s.rate(), s.cpu());
+    line("pgline execute_many (1 tx)", &em);
+    line("tokio-postgres pipelined execute (1 tx)", &tpp);
+    println!(
+        "{:<40} {:>40.2}x rows/s, {:.2}x CPU",
+        "  ratio",
+        em.rate() / tpp.rate(),
+        em.cpu() / tpp.cpu()
+    );
+    line("pgline binary COPY", &pcopy);
+    line("tokio-postgres binary COPY", &tcopy);
+    println!(
+        "{:<40} {:>40.2}x rows/s, {:.2}x CPU",
+        "  ratio",
+        pcopy.rate() / tcopy.rate(),
+        pcopy.cpu() / tcopy.cpu()
+    );
+    line("pgline read 1M rows", &pr);
+    line("tokio-postgres read 1M rows", &tr);
+    println!(
+        "{:<40} {:>40.2}x rows/s, {:.2}x CPU",
+        "  ratio",
+        pr.rate() / tr.rate(),
+        pr.cpu() / tr.cpu()
+    );
+    let (pp, tt) = (p50(p_lat), p50(t_lat));
+    println!(
+        "prepared SELECT 1 p50: pgline {:.1} µs, tokio-postgres {:.1} µs ({:.2}x); CPU/query {:.1} vs {:.1} µs",
+        pp.as_secs_f64() * 1e6,
+        tt.as_secs_f64() * 1e6,
+        pp.as_secs_f64() / tt.as_secs_f64(),
+        ps.cpu(),
+        ts.cpu()
+    );
+    drop(pg);
+    cluster.stop();
+}

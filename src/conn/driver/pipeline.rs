@@ -1,0 +1,297 @@
+//! The explicit pipeline: queue any mix of statements and sync points, flush when asked,
+//! read results in order. Semantics follow the protocol and libpq's pipeline mode: after
+//! an error, every later item up to the next Sync reports
+//! [`is_pipeline_aborted`](crate::Error::is_pipeline_aborted) (on servers that skip to
+//! Sync), then the next sync window proceeds normally.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::query::{param_formats, rows_affected, write_params};
+use super::Connection;
+use crate::conn::event::{Event, Item};
+use crate::conn::row::{Column, Row};
+use crate::conn::statement::Statement;
+use crate::error::Error;
+use crate::protocol::Oid;
+use crate::types::ToSql;
+
+/// The outcome of one pipelined statement.
+#[derive(Debug, Clone)]
+pub struct PipelineOutput {
+    /// Rows returned (empty for commands).
+    pub rows: Vec<Row>,
+    /// Rows affected, when the server reported a trustworthy count.
+    pub rows_affected: Option<u64>,
+}
+
+#[derive(Debug)]
+struct Slot {
+    item: Item,
+    columns: Arc<[Column]>,
+    rows: Vec<Row>,
+    affected: Option<u64>,
+    error: Option<Error>,
+    done: bool,
+    /// The Sync ending this statement's window, once queued.
+    window: Option<Item>,
+}
+
+/// A pipeline on a connection. Statements are encoded as they are queued; nothing is
+/// sent until [`flush`](Self::flush), [`sync`](Self::sync) followed by reading, or
+/// [`finish`](Self::finish).
+pub struct Pipeline<'c, S> {
+    conn: &'c mut Connection<S>,
+    slots: VecDeque<Slot>,
+    /// Sync items sent and not yet answered.
+    syncs: VecDeque<Item>,
+    /// Statements queued since the last Sync.
+    unsynced: usize,
+}
+
+impl<S> std::fmt::Debug for Pipeline<'_, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("queued", &self.slots.len())
+            .field("syncs", &self.syncs.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
+    /// Starts a pipeline (after draining anything an abandoned operation left behind).
+    pub async fn pipeline(&mut self) -> Result<Pipeline<'_, S>, Error> {
+        self.begin_op().await?;
+        Ok(Pipeline {
+            conn: self,
+            slots: VecDeque::new(),
+            syncs: VecDeque::new(),
+            unsynced: 0,
+        })
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Pipeline<'_, S> {
+    /// Queues a prepared statement (Bind + Execute). Returns its position.
+    pub fn query(
+        &mut self,
+        stmt: &Statement,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<usize, Error> {
+        if stmt.params().len() != params.len() {
+            return Err(Error::config(format!(
+                "statement has {} parameters, {} given",
+                stmt.params().len(),
+                params.len()
+            )));
+        }
+        let lenient = self.conn.session.quirks().lenient_types;
+        let formats = param_formats(params, stmt.params(), self.conn.text_only(), lenient)?;
+        let result_formats: Vec<i16> = stmt.columns().iter().map(|c| c.format().code()).collect();
+        let item = self.conn.item();
+        let types = stmt.params().to_vec();
+        self.conn
+            .session
+            .push_bind(item, "", stmt.name(), &formats, &result_formats, |w| {
+                write_params(w, params, &types, &formats, lenient)
+            })?;
+        let ncols = u16::try_from(stmt.columns().len()).ok().filter(|&n| n > 0);
+        self.conn.session.push_execute(item, "", 0, ncols)?;
+        Ok(self.push_slot(item, stmt.columns_arc()))
+    }
+
+    /// Queues SQL text as an unnamed statement (Parse + Bind + Describe + Execute):
+    /// parameter types come from the values, results arrive as text.
+    pub fn query_sql(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<usize, Error> {
+        let lenient = self.conn.session.quirks().lenient_types;
+        let types: Vec<Oid> = params.iter().map(|p| p.type_oid()).collect();
+        let formats = param_formats(params, &types, self.conn.text_only(), lenient)?;
+        let item = self.conn.item();
+        self.conn.session.push_parse(item, "", sql, &types)?;
+        self.conn
+            .session
+            .push_bind(item, "", "", &formats, &[0], |w| {
+                write_params(w, params, &types, &formats, lenient)
+            })?;
+        self.conn.session.push_describe_portal(item, "")?;
+        self.conn.session.push_execute(item, "", 0, None)?;
+        Ok(self.push_slot(item, Vec::new().into()))
+    }
+
+    fn push_slot(&mut self, item: Item, columns: Arc<[Column]>) -> usize {
+        self.slots.push_back(Slot {
+            item,
+            columns,
+            rows: Vec::new(),
+            affected: None,
+            error: None,
+            done: false,
+            window: None,
+        });
+        self.unsynced += 1;
+        self.slots.len() - 1
+    }
+
+    /// Ends the current sync window. An error in one window never affects the next.
+    pub fn sync(&mut self) -> Result<(), Error> {
+        let item = self.conn.item();
+        self.conn.session.push_sync(item)?;
+        for s in self.slots.iter_mut().filter(|s| s.window.is_none()) {
+            s.window = Some(item);
+        }
+        self.syncs.push_back(item);
+        self.unsynced = 0;
+        Ok(())
+    }
+
+    /// Sends everything queued with a Flush (no Sync): the server starts answering
+    /// without ending the window.
+    pub async fn flush(&mut self) -> Result<(), Error> {
+        self.conn.session.push_flush()?;
+        while self.conn.session.has_outbound() {
+            self.conn.write_some().await?;
+            self.absorb();
+        }
+        Ok(())
+    }
+
+    /// Moves events into the slots.
+    fn absorb(&mut self) {
+        let lenient = self.conn.session.quirks().lenient_types;
+        while let Some(ev) = self.conn.session.poll_event() {
+            match ev {
+                Event::RowDescription(i, d) => {
+                    if let Some(s) = self.slot(i) {
+                        s.columns = Column::from_description(&d).into();
+                    }
+                }
+                Event::Row(i, r) => {
+                    if let Some(s) = self.slot(i) {
+                        let row = Row::new(s.columns.clone(), r, lenient);
+                        s.rows.push(row);
+                    }
+                }
+                Event::Complete(i, tag) => {
+                    let affected = rows_affected(self.conn.session.quirks(), tag.as_ref());
+                    if let Some(s) = self.slot(i) {
+                        s.affected = affected;
+                        s.done = true;
+                    }
+                }
+                Event::EmptyQuery(i) | Event::PortalSuspended(i) => {
+                    if let Some(s) = self.slot(i) {
+                        s.done = true;
+                    }
+                }
+                Event::Failed(i, e) => {
+                    if let Some(s) = self.slot(i) {
+                        s.error.get_or_insert(e);
+                        s.done = true;
+                    } else if let Some(s) =
+                        self.slots.iter_mut().rev().find(|s| s.window == Some(i))
+                    {
+                        // An error reported at Sync (e.g. a deferred constraint at
+                        // commit) fails the window's last statement: nothing of the
+                        // window is reported as a plain success.
+                        s.error.get_or_insert(e);
+                    }
+                }
+                Event::Aborted(i) => {
+                    if let Some(s) = self.slot(i) {
+                        s.error.get_or_insert_with(Error::pipeline_aborted);
+                        s.done = true;
+                    }
+                }
+                Event::Ready(i, _) => {
+                    if self.syncs.front() == Some(&i) {
+                        self.syncs.pop_front();
+                    }
+                }
+                Event::Notice(n) => self.conn.on_notice(n),
+                Event::Notification(n) => self.conn.on_notification(n),
+                _ => {}
+            }
+        }
+    }
+
+    fn slot(&mut self, item: Item) -> Option<&mut Slot> {
+        self.slots.iter_mut().find(|s| s.item == item)
+    }
+
+    /// The next result if it has already arrived (no IO, no Sync added).
+    pub fn next_result_if_ready(&mut self) -> Option<Result<PipelineOutput, Error>> {
+        self.absorb();
+        if !self.slots.front().is_some_and(|s| s.done) {
+            return None;
+        }
+        let s = self.slots.pop_front()?;
+        Some(match s.error {
+            Some(e) => Err(e),
+            None => Ok(PipelineOutput {
+                rows: s.rows,
+                rows_affected: s.affected,
+            }),
+        })
+    }
+
+    /// One round of IO (write what is queued, read what arrived).
+    pub async fn poll_io(&mut self) -> Result<(), Error> {
+        self.conn.write_some().await?;
+        self.absorb();
+        Ok(())
+    }
+
+    /// The next result in queue order, `None` when every queued statement has been
+    /// returned. Statements not yet synced are synced first.
+    pub async fn next_result(&mut self) -> Option<Result<PipelineOutput, Error>> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        if self.unsynced > 0 {
+            if let Err(e) = self.sync() {
+                return Some(Err(e));
+            }
+        }
+        loop {
+            self.absorb();
+            if self.slots.front().is_some_and(|s| s.done) {
+                let s = self.slots.pop_front()?;
+                return Some(match s.error {
+                    Some(e) => Err(e),
+                    None => Ok(PipelineOutput {
+                        rows: s.rows,
+                        rows_affected: s.affected,
+                    }),
+                });
+            }
+            if let Some(e) = self.conn.session.broken_error() {
+                let e = e.clone();
+                self.slots.pop_front();
+                return Some(Err(e));
+            }
+            if let Err(e) = self.conn.write_some().await {
+                self.slots.pop_front();
+                return Some(Err(e));
+            }
+        }
+    }
+
+    /// Syncs, then reads every remaining result in order, and waits for every
+    /// ReadyForQuery so the connection is idle afterwards.
+    pub async fn finish(mut self) -> Result<Vec<Result<PipelineOutput, Error>>, Error> {
+        let mut out = Vec::with_capacity(self.slots.len());
+        while let Some(r) = self.next_result().await {
+            out.push(r);
+        }
+        while !self.syncs.is_empty() {
+            if let Some(e) = self.conn.session.broken_error() {
+                return Err(e.clone());
+            }
+            self.conn.write_some().await?;
+            self.absorb();
+        }
+        Ok(out)
+    }
+}
