@@ -204,10 +204,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pipeline<'_, S> {
                         s.done = true;
                     }
                 }
-                Event::Ready(i, _) => {
-                    if self.syncs.front() == Some(&i) {
-                        self.syncs.pop_front();
-                    }
+                Event::Ready(i, _) if self.syncs.front() == Some(&i) => {
+                    self.syncs.pop_front();
                 }
                 Event::Notice(n) => self.conn.on_notice(n),
                 Event::Notification(n) => self.conn.on_notification(n),
