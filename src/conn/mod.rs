@@ -20,8 +20,9 @@ pub use bulk::{Atomicity, ExecuteManyOptions, LoadError, LoadMethod, LoadReport,
 pub use config::{AuthPolicy, Config, ProfileChoice, SslMode};
 #[cfg(feature = "runtime")]
 pub use driver::{
-    BinaryCopyWriter, CancelToken, Connection, CopyIn, CopyOut, Notification, Pipeline,
-    PipelineOutput, RowStream, SimpleQueryResult, Socket, StatementRef, Transaction,
+    quote_ident, BinaryCopyWriter, CancelToken, Connection, CopyIn, CopyOut, LoadMode,
+    Notification, Pipeline, PipelineOutput, RowStream, SimpleQueryResult, Socket, StatementRef,
+    Transaction,
 };
 pub use event::{Event, Expect, Item};
 pub use params::Params;

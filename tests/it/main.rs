@@ -1,6 +1,8 @@
 //! Integration tests: one binary, modules below. Real-server tests run against a
 //! throwaway PostgreSQL cluster the harness starts itself (see `support`).
 
+#[cfg(feature = "cli")]
+mod cli;
 mod cluster;
 mod corpus;
 mod fake;

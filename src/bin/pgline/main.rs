@@ -6,6 +6,8 @@
 
 mod cpu;
 mod demo;
+mod load;
+mod query;
 
 use clap::{Parser, Subcommand};
 
@@ -21,6 +23,15 @@ struct Cli {
 enum Command {
     /// Load generated rows with execute_many and COPY, and report rows/s and client CPU.
     Demo(demo::DemoArgs),
+    /// Load a CSV or TSV file (or stdin) into a table.
+    Load(load::LoadArgs),
+    /// Run SQL and print the results.
+    Query(query::QueryArgs),
+}
+
+/// The connection settings: `--url` / `DATABASE_URL` over the `PG*` variables.
+pub(crate) fn connect_config(url: Option<&str>) -> Result<pgline::Config, pgline::Error> {
+    pgline::Config::parse(url.unwrap_or(""))
 }
 
 fn main() -> std::process::ExitCode {
@@ -38,6 +49,8 @@ fn main() -> std::process::ExitCode {
     let result = rt.block_on(async {
         match cli.command {
             Command::Demo(args) => demo::run(args).await,
+            Command::Load(args) => load::run(args).await,
+            Command::Query(args) => query::run(args).await,
         }
     });
     match result {

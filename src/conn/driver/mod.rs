@@ -12,6 +12,7 @@
 mod bulk;
 mod cancel;
 mod copy;
+mod load;
 mod pipeline;
 mod query;
 mod socket;
@@ -29,6 +30,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 pub use cancel::CancelToken;
 pub use copy::{BinaryCopyWriter, CopyIn, CopyOut};
+pub use load::{quote_ident, LoadMode};
 pub use pipeline::{Pipeline, PipelineOutput};
 pub use query::{RowStream, SimpleQueryResult, StatementRef};
 pub use socket::Socket;
