@@ -33,16 +33,16 @@ fn csv_file(rows: &[String]) -> tempfile_path::TempPath {
 
 mod tempfile_path {
     /// A file path removed on drop.
-    pub struct TempPath(pub std::path::PathBuf);
+    pub(super) struct TempPath(pub(super) std::path::PathBuf);
 
     impl TempPath {
-        pub fn new(ext: &str) -> Self {
+        pub(super) fn new(ext: &str) -> Self {
             use std::sync::atomic::{AtomicU32, Ordering};
             static N: AtomicU32 = AtomicU32::new(0);
             let n = N.fetch_add(1, Ordering::Relaxed);
             Self(std::env::temp_dir().join(format!("pgline-cli-{}-{n}.{ext}", std::process::id())))
         }
-        pub fn as_str(&self) -> &str {
+        pub(super) fn as_str(&self) -> &str {
             self.0.to_str().unwrap()
         }
     }
