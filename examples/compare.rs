@@ -228,7 +228,7 @@ async fn main() {
     let tbig = tp.prepare(big).await.unwrap();
     for _ in 0..3 {
         measure(1_000_000, &mut pr, || async {
-            let mut s = pg.query_stream(&pbig, &[], 10_000).await.unwrap();
+            let mut s = pg.query_stream(&pbig, &[], 0).await.unwrap();
             let mut sum = 0i64;
             while let Some(r) = s.next().await.unwrap() {
                 sum += r.get::<i64>(0).unwrap();

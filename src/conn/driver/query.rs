@@ -468,8 +468,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     }
 
     /// Streams the rows of a statement with bounded memory: rows are fetched `chunk` at a
-    /// time (Execute with a row limit, PortalSuspended, Execute again), or, on servers
-    /// that ignore row limits, read from the socket only as fast as they are consumed.
+    /// time (Execute with a row limit, PortalSuspended, Execute again), or, with `chunk`
+    /// 0 and on servers that ignore row limits, with one Execute whose rows are read from
+    /// the socket only as fast as they are taken (TCP back-pressure holds the server).
     pub async fn query_stream<'a>(
         &mut self,
         stmt: impl Into<StatementRef<'a>>,
@@ -495,10 +496,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             .push_bind(item, "", s.name(), &formats, &result_formats, |w| {
                 write_params(w, params, &types, &formats, lenient)
             })?;
-        let chunk = if ignores_limit {
+        // 0 (or a server that ignores row limits): one Execute; memory is still bounded,
+        // because the socket is read only as fast as rows are taken.
+        let chunk = if ignores_limit || chunk == 0 {
             0
         } else {
-            i32::try_from(chunk.max(1)).unwrap_or(i32::MAX)
+            i32::try_from(chunk).unwrap_or(i32::MAX)
         };
         let ncols = u16::try_from(s.columns().len()).ok().filter(|&n| n > 0);
         self.session.push_execute(item, "", chunk, ncols)?;
