@@ -8,7 +8,10 @@ use pgline::{Config, Connection};
 async fn main() {
     let cluster = TempCluster::start(ClusterOptions::default()).expect("cluster");
     let mut cfg = Config::new();
-    cfg.host(cluster.host()).port(cluster.port()).user("postgres").dbname("postgres");
+    cfg.host(cluster.host())
+        .port(cluster.port())
+        .user("postgres")
+        .dbname("postgres");
     let mut c = Connection::connect(&cfg).await.expect("connect");
     let s = c
         .prepare("SELECT g::int8, 'row ' || g, g * 0.5::float8 FROM generate_series(1, 1000000) g")

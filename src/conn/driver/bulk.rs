@@ -3,6 +3,10 @@
 
 use std::collections::VecDeque;
 use std::ops::Range;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures::{Stream, StreamExt};
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -14,6 +18,73 @@ use crate::conn::params::{ParamPlan, Params};
 use crate::error::Error;
 use crate::protocol::backend::TransactionStatus;
 use crate::protocol::frontend::BindPrefix;
+
+/// Where execute_many takes its rows from: an iterator (always ready) or a `Stream`.
+pub(crate) trait RowSource {
+    type Row: Params;
+    /// The next row if one is ready now; `Ready(None)` at the end, `Pending` when a
+    /// stream has nothing yet.
+    fn next_now(&mut self) -> Poll<Option<(u64, Self::Row)>>;
+    /// The next row without taking it; meaningful after `ready` (used to plan parameter
+    /// formats from the first row).
+    fn peek_now(&mut self) -> Option<&Self::Row>;
+    /// Waits until `next_now` has something (or the source ended).
+    async fn ready(&mut self);
+}
+
+struct IterSource<I: Iterator>(std::iter::Peekable<I>);
+
+impl<I, P> RowSource for IterSource<I>
+where
+    I: Iterator<Item = (u64, P)>,
+    P: Params,
+{
+    type Row = P;
+    fn next_now(&mut self) -> Poll<Option<(u64, P)>> {
+        Poll::Ready(self.0.next())
+    }
+    fn peek_now(&mut self) -> Option<&P> {
+        self.0.peek().map(|(_, r)| r)
+    }
+    async fn ready(&mut self) {}
+}
+
+struct StreamSource<St: Stream> {
+    st: futures::stream::Peekable<St>,
+    next: u64,
+}
+
+impl<St> RowSource for StreamSource<St>
+where
+    St: Stream + Unpin,
+    St::Item: Params,
+{
+    type Row = St::Item;
+    fn next_now(&mut self) -> Poll<Option<(u64, St::Item)>> {
+        // Polled without a real waker: when this is Pending the loop awaits `ready`,
+        // which registers one.
+        let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+        match Pin::new(&mut self.st).poll_next(&mut cx) {
+            Poll::Ready(Some(r)) => {
+                let i = self.next;
+                self.next += 1;
+                Poll::Ready(Some((i, r)))
+            }
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+    fn peek_now(&mut self) -> Option<&St::Item> {
+        let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+        match Pin::new(&mut self.st).poll_peek(&mut cx) {
+            Poll::Ready(r) => r,
+            Poll::Pending => None,
+        }
+    }
+    async fn ready(&mut self) {
+        let _ = Pin::new(&mut self.st).peek().await;
+    }
+}
 
 /// Row items live in their own number space so events map back to row indices.
 const ROW: Item = 1 << 62;
@@ -85,6 +156,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         self.execute_many_indexed(sql, rows, opts, report).await
     }
 
+    /// [`execute_many_with`](Self::execute_many_with) fed by an async `Stream` of rows.
+    /// The socket keeps being written and read while the stream has nothing ready.
+    pub async fn execute_many_stream<St>(
+        &mut self,
+        sql: &str,
+        rows: St,
+        opts: ExecuteManyOptions,
+    ) -> Result<LoadReport, LoadError>
+    where
+        St: Stream + Unpin,
+        St::Item: Params,
+    {
+        let report = LoadReport {
+            method: LoadMethod::Pipeline,
+            ..LoadReport::default()
+        };
+        let mut src = StreamSource {
+            st: rows.peekable(),
+            next: 0,
+        };
+        self.execute_many_source(sql, &mut src, opts, report).await
+    }
+
     /// Resumes a load that `previous` describes: runs exactly the rows of `rows` (the same
     /// input, from its start) that `previous` does not show as committed, and returns the
     /// combined report (committed ranges of both runs; failures of this run).
@@ -118,12 +212,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         sql: &str,
         rows: I,
         opts: ExecuteManyOptions,
-        mut report: LoadReport,
+        report: LoadReport,
     ) -> Result<LoadReport, LoadError>
     where
         I: Iterator<Item = (u64, P)>,
         P: Params,
     {
+        let mut src = IterSource(rows.peekable());
+        self.execute_many_source(sql, &mut src, opts, report).await
+    }
+
+    async fn execute_many_source<R: RowSource>(
+        &mut self,
+        sql: &str,
+        rows: &mut R,
+        opts: ExecuteManyOptions,
+        mut report: LoadReport,
+    ) -> Result<LoadReport, LoadError> {
         let r = match self.config.query_timeout {
             // The deadline applies per call; a bulk load is one call.
             None => self.execute_many_inner(sql, rows, opts, &mut report).await,
@@ -147,28 +252,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         }
     }
 
-    async fn execute_many_inner<I, P>(
+    async fn execute_many_inner<R: RowSource>(
         &mut self,
         sql: &str,
-        rows: I,
+        rows: &mut R,
         opts: ExecuteManyOptions,
         report: &mut LoadReport,
-    ) -> Result<(), Error>
-    where
-        I: Iterator<Item = (u64, P)>,
-        P: Params,
-    {
-        let mut rows = rows.peekable();
-        let Some((_, first)) = rows.peek() else {
+    ) -> Result<(), Error> {
+        rows.ready().await;
+        if rows.peek_now().is_none() {
             return Ok(());
-        };
+        }
         let stmt = match self.resolve(StatementRef::Sql(sql)).await? {
             Some(s) => s,
             None => self.prepare_inner(sql, &[]).await?,
         };
         self.begin_op().await?;
         let lenient = self.session.quirks().lenient_types;
-        let plan = ParamPlan::new(stmt.params(), first, self.text_only(), lenient)?;
+        let text_only = self.text_only();
+        rows.ready().await;
+        let Some(first) = rows.peek_now() else {
+            return Ok(());
+        };
+        let plan = ParamPlan::new(stmt.params(), first, text_only, lenient)?;
         let prefix = BindPrefix::new("", stmt.name(), &plan.formats).map_err(Error::encode)?;
         let own_tx = opts.atomicity == Atomicity::All
             && self.session.transaction_status() == TransactionStatus::Idle;
@@ -189,6 +295,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let mut windows: VecDeque<Window> = VecDeque::new();
         let mut inflight: usize = 0;
         let mut source_done = false;
+        let mut waiting = false;
         let mut stop = false;
         let mut aborted_tx = false;
 
@@ -200,7 +307,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     && self.session.outbound_mut().len() < opts.window_bytes
                     && inflight < opts.window_rows
                 {
-                    let Some((idx, row)) = rows.next() else {
+                    let next = match rows.next_now() {
+                        Poll::Ready(next) => next,
+                        Poll::Pending => {
+                            waiting = true;
+                            break;
+                        }
+                    };
+                    let Some((idx, row)) = next else {
                         source_done = true;
                         break;
                     };
@@ -253,7 +367,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     return Ok(());
                 }
 
-                self.write_some().await?;
+                if waiting && !source_done && !stop {
+                    waiting = false;
+                    if inflight == 0 && !self.session.has_outbound() {
+                        rows.ready().await;
+                    } else {
+                        // Keep the socket moving while the stream produces rows.
+                        tokio::select! {
+                            r = self.write_some() => r?,
+                            () = rows.ready() => {}
+                        }
+                    }
+                } else {
+                    self.write_some().await?;
+                }
 
                 while let Some(ev) = self.session.poll_event() {
                     match ev {

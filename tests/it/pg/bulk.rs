@@ -289,3 +289,30 @@ async fn bad_copy_data_is_a_typed_error_and_the_connection_stays_usable() {
     assert_eq!(err.code(), Some("22P02"));
     assert!(c.is_idle());
 }
+
+#[tokio::test]
+async fn execute_many_takes_rows_from_a_slow_async_stream() {
+    use futures::StreamExt;
+    let mut c = connect().await;
+    let (t, sql) = setup(&mut c, "em_stream").await;
+    // A producer that pauses every 100 rows: the load keeps the socket moving meanwhile.
+    let rows = futures::stream::iter(0..N)
+        .then(|i| async move {
+            if i % 100 == 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            }
+            (i, format!("v{i}"))
+        })
+        .boxed();
+    let r = c
+        .execute_many_stream(
+            &sql,
+            rows,
+            ExecuteManyOptions::with_atomicity(Atomicity::Batches(64)),
+        )
+        .await
+        .unwrap();
+    assert!(r.is_complete(), "{r}");
+    assert_eq!(ids(&mut c, &t).await, (0..N).collect::<Vec<_>>());
+    assert!(c.is_idle());
+}

@@ -221,7 +221,11 @@ async fn a_million_row_result_streams_with_bounded_memory() {
     // Execute held back by TCP back-pressure): either way the buffer stays small.
     for chunk in [1000, 0] {
         let mut s = c
-            .query_stream("SELECT g, repeat('x', 50) FROM generate_series(1, 1000000) g", &[], chunk)
+            .query_stream(
+                "SELECT g, repeat('x', 50) FROM generate_series(1, 1000000) g",
+                &[],
+                chunk,
+            )
             .await
             .unwrap();
         let mut n = 0i64;
@@ -235,8 +239,18 @@ async fn a_million_row_result_streams_with_bounded_memory() {
         }
         drop(s);
         assert_eq!(n, 1_000_000);
-        assert!(max_buf < 4 << 20, "chunk {chunk}: read buffer stayed bounded: {max_buf} bytes");
-        assert_eq!(c.query_one("SELECT 1", &[]).await.unwrap().get::<i32>(0).unwrap(), 1);
+        assert!(
+            max_buf < 4 << 20,
+            "chunk {chunk}: read buffer stayed bounded: {max_buf} bytes"
+        );
+        assert_eq!(
+            c.query_one("SELECT 1", &[])
+                .await
+                .unwrap()
+                .get::<i32>(0)
+                .unwrap(),
+            1
+        );
     }
 }
 
