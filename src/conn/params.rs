@@ -21,6 +21,20 @@ pub trait Params {
 
     /// The value at `i`.
     fn get(&self, i: usize) -> Option<&(dyn ToSql + Sync)>;
+
+    /// Writes every value into a Bind (the bulk hot path). The default goes through
+    /// [`get`](Self::get); tuples override it with static dispatch so each value's
+    /// encoder can be inlined.
+    #[doc(hidden)]
+    fn write_values(&self, plan: &ParamPlan, w: &mut BindWriter<'_>) -> Result<(), Error> {
+        for i in 0..self.len() {
+            let v = self
+                .get(i)
+                .ok_or_else(|| Error::config("row shorter than its length"))?;
+            plan.write_one(w, i, v)?;
+        }
+        Ok(())
+    }
 }
 
 impl Params for [&(dyn ToSql + Sync)] {
@@ -71,6 +85,11 @@ macro_rules! tuple_params {
                     _ => None,
                 }
             }
+            #[inline]
+            fn write_values(&self, plan: &ParamPlan, w: &mut BindWriter<'_>) -> Result<(), Error> {
+                $(plan.write_one(w, $i, &self.$i)?;)+
+                Ok(())
+            }
         }
     };
 }
@@ -90,7 +109,8 @@ tuple_params!(12; A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10, L 11);
 
 /// How a statement's parameters are sent, decided once per statement.
 #[derive(Debug, Clone)]
-pub(crate) struct ParamPlan {
+#[doc(hidden)]
+pub struct ParamPlan {
     pub(crate) types: Vec<Oid>,
     pub(crate) formats: Vec<i16>,
     pub(crate) lenient: bool,
@@ -143,7 +163,12 @@ impl ParamPlan {
     }
 
     /// Writes one row's values into a Bind.
-    pub(crate) fn write(&self, w: &mut BindWriter<'_>, row: &dyn Params) -> Result<(), Error> {
+    #[inline]
+    pub(crate) fn write<P: Params + ?Sized>(
+        &self,
+        w: &mut BindWriter<'_>,
+        row: &P,
+    ) -> Result<(), Error> {
         if row.len() != self.types.len() {
             return Err(Error::config(format!(
                 "row has {} values, the statement {} parameters",
@@ -151,26 +176,31 @@ impl ParamPlan {
                 self.types.len()
             )));
         }
-        for (i, &oid) in self.types.iter().enumerate() {
-            let v = row
-                .get(i)
-                .ok_or_else(|| Error::config("row shorter than its length"))?;
-            let format = if self.formats.as_slice().get(i) == Some(&1) {
-                Format::Binary
-            } else {
-                Format::Text
-            };
-            let ty = ValueType {
-                oid,
-                format,
-                lenient: self.lenient,
-            };
-            w.value_with(|buf: &mut BytesMut| -> Result<IsNull, Error> {
-                v.to_sql(ty, buf).map_err(|e| {
-                    Error::conversion(format!("cannot encode parameter ${}", i + 1), e)
-                })
-            })?;
-        }
-        Ok(())
+        row.write_values(self, w)
+    }
+
+    /// Writes value `i` of a row.
+    #[inline]
+    pub(crate) fn write_one<T: ToSql + ?Sized>(
+        &self,
+        w: &mut BindWriter<'_>,
+        i: usize,
+        v: &T,
+    ) -> Result<(), Error> {
+        let oid = self.types.as_slice().get(i).copied().unwrap_or(0);
+        let format = if self.formats.as_slice().get(i) == Some(&1) {
+            Format::Binary
+        } else {
+            Format::Text
+        };
+        let ty = ValueType {
+            oid,
+            format,
+            lenient: self.lenient,
+        };
+        w.value_with(|buf: &mut BytesMut| -> Result<IsNull, Error> {
+            v.to_sql(ty, buf)
+                .map_err(|e| Error::conversion(format!("cannot encode parameter ${}", i + 1), e))
+        })
     }
 }
