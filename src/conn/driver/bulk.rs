@@ -179,6 +179,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         self.execute_many_source(sql, &mut src, opts, report).await
     }
 
+    /// Ends the window being filled with a Sync.
+    fn close_window(&mut self, rows: &mut Vec<Range<u64>>) -> Result<Window, Error> {
+        let sync = self.item();
+        self.session.push_sync(sync)?;
+        Ok(Window {
+            sync,
+            rows: std::mem::take(rows),
+            failed: false,
+        })
+    }
+
     /// Resumes a load that `previous` describes: runs exactly the rows of `rows` (the same
     /// input, from its start) that `previous` does not show as committed, and returns the
     /// combined report (committed ranges of both runs; failures of this run).
@@ -343,24 +354,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                         Err(e) => return Err(e),
                     }
                     if cur_len == batch {
-                        let sync = self.item();
-                        self.session.push_sync(sync)?;
-                        windows.push_back(Window {
-                            sync,
-                            rows: std::mem::take(&mut cur),
-                            failed: false,
-                        });
+                        windows.push_back(self.close_window(&mut cur)?);
                         cur_len = 0;
                     }
                 }
                 if (source_done || stop) && cur_len > 0 {
-                    let sync = self.item();
-                    self.session.push_sync(sync)?;
-                    windows.push_back(Window {
-                        sync,
-                        rows: std::mem::take(&mut cur),
-                        failed: false,
-                    });
+                    windows.push_back(self.close_window(&mut cur)?);
                     cur_len = 0;
                 }
                 if (source_done || stop) && windows.is_empty() && self.session.pending() == 0 {

@@ -40,36 +40,57 @@ impl<S> std::fmt::Debug for CopyIn<'_, S> {
     }
 }
 
+/// Which COPY direction a statement is expected to start.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    In,
+    Out,
+}
+
 impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
-    /// Starts `COPY ... FROM STDIN` (`sql` must be such a statement).
-    pub async fn copy_in(&mut self, sql: &str) -> Result<CopyIn<'_, S>, Error> {
+    /// Sends `sql` as a simple query allowed to start COPY, and waits for the server to
+    /// enter COPY in the expected direction. Anything else ends in an error after the
+    /// server is ready again.
+    async fn start_copy(
+        &mut self,
+        sql: &str,
+        want: Direction,
+    ) -> Result<(Item, CopyResponse), Error> {
         self.begin_op().await?;
         let item = self.item();
         self.session.start_simple_query(item, sql, true)?;
         let mut err = None;
         loop {
             match self.next_event().await? {
-                Event::CopyIn(i, r) if i == item => {
-                    return Ok(CopyIn {
-                        conn: self,
-                        item,
-                        response: r,
-                    })
-                }
-                Event::CopyOut(i, _) if i == item => {
-                    err.get_or_insert(Error::unsupported("copy_in got COPY TO: use copy_out"));
+                Event::CopyIn(i, r) if i == item && want == Direction::In => return Ok((i, r)),
+                Event::CopyOut(i, r) if i == item && want == Direction::Out => return Ok((i, r)),
+                Event::CopyIn(i, _) | Event::CopyOut(i, _) if i == item => {
+                    // The session keeps serving the COPY; the error is reported at Ready.
+                    err.get_or_insert(Error::unsupported(
+                        "the statement started COPY in the other direction",
+                    ));
                 }
                 Event::Failed(i, e) if i == item => {
                     err.get_or_insert(e);
                 }
                 Event::Ready(i, _) if i == item => {
-                    return Err(err.unwrap_or_else(|| {
-                        Error::protocol("copy_in: the statement did not start COPY FROM STDIN")
-                    }))
+                    return Err(
+                        err.unwrap_or_else(|| Error::protocol("the statement did not start COPY"))
+                    )
                 }
                 _ => {}
             }
         }
+    }
+
+    /// Starts `COPY ... FROM STDIN` (`sql` must be such a statement).
+    pub async fn copy_in(&mut self, sql: &str) -> Result<CopyIn<'_, S>, Error> {
+        let (item, response) = self.start_copy(sql, Direction::In).await?;
+        Ok(CopyIn {
+            conn: self,
+            item,
+            response,
+        })
     }
 
     /// Runs `COPY ... TO STDOUT` and returns its data as a stream of chunks.
@@ -79,32 +100,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 "COPY TO STDOUT is broken on this server (iris-pgwire sends column names instead of data); use query",
             ));
         }
-        self.begin_op().await?;
-        let item = self.item();
-        self.session.start_simple_query(item, sql, true)?;
-        let mut err = None;
-        loop {
-            match self.next_event().await? {
-                Event::CopyOut(i, r) if i == item => {
-                    return Ok(CopyOut {
-                        conn: self,
-                        item,
-                        response: r,
-                        finished: false,
-                        rows: None,
-                    })
-                }
-                Event::Failed(i, e) if i == item => {
-                    err.get_or_insert(e);
-                }
-                Event::Ready(i, _) if i == item => {
-                    return Err(err.unwrap_or_else(|| {
-                        Error::protocol("copy_out: the statement did not start COPY TO STDOUT")
-                    }))
-                }
-                _ => {}
-            }
-        }
+        let (item, response) = self.start_copy(sql, Direction::Out).await?;
+        Ok(CopyOut {
+            conn: self,
+            item,
+            response,
+            finished: false,
+            rows: None,
+        })
     }
 }
 
