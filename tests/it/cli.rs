@@ -167,3 +167,14 @@ async fn query_error_exits_one_with_the_sqlstate() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("42P01"), "{}", text(&out.stderr));
 }
+
+#[tokio::test]
+async fn demo_without_a_url_starts_its_own_cluster_and_reports_both_methods() {
+    let out = pgline(&["demo", "--rows", "20000"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("execute_many (pipelined)"), "{stdout}");
+    assert!(stdout.contains("COPY (binary)"), "{stdout}");
+    assert!(stdout.contains("table held 20000 rows"), "{stdout}");
+    assert!(text(&out.stderr).contains("stopped the throwaway cluster"));
+}
