@@ -116,6 +116,22 @@ async fn main() {
     .await
     .expect("create");
     let base = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    // PGLINE_SYNC_EVERY overrides the rows per intermediate Sync (for experiments).
+    let mut em_opts = ExecuteManyOptions::default();
+    if let Some(v) = std::env::var("PGLINE_SYNC_EVERY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        em_opts.sync_every = v;
+    }
+    // PGLINE_WINDOW_KIB overrides the write window (for experiments).
+    if let Some(v) = std::env::var("PGLINE_WINDOW_KIB")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        em_opts.window_bytes = v * 1024;
+        em_opts.window_rows = v * 64;
+    }
     let insert = "INSERT INTO t (id, name, score, created) VALUES ($1, $2, $3, $4)";
 
     let (mut em, mut tpp, mut pcopy, mut tcopy) = (
