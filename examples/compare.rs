@@ -147,7 +147,7 @@ async fn main() {
                 .execute_many_with(
                     insert,
                     (0..n).map(|i| row(i, base)),
-                    ExecuteManyOptions::default(),
+                    em_opts,
                 )
                 .await
                 .expect("execute_many");
