@@ -144,11 +144,7 @@ async fn main() {
         pg.batch_execute("TRUNCATE t").await.unwrap();
         measure(n, &mut em, || async {
             let r = pg
-                .execute_many_with(
-                    insert,
-                    (0..n).map(|i| row(i, base)),
-                    em_opts,
-                )
+                .execute_many_with(insert, (0..n).map(|i| row(i, base)), em_opts)
                 .await
                 .expect("execute_many");
             assert!(r.is_complete());
