@@ -359,6 +359,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         want_rows: bool,
     ) -> Result<(Vec<Row>, Option<u64>), Error> {
         let prepared = self.resolve(stmt).await?;
+        self.run_resolved(stmt, prepared, params, want_rows).await
+    }
+
+    /// Runs `stmt` as the prepared statement `prepared`, or, when that is `None`, as an
+    /// unnamed statement parsed in the same flight.
+    async fn run_resolved(
+        &mut self,
+        stmt: StatementRef<'_>,
+        prepared: Option<Statement>,
+        params: &[&(dyn ToSql + Sync)],
+        want_rows: bool,
+    ) -> Result<(Vec<Row>, Option<u64>), Error> {
         self.begin_op().await?;
         let lenient = self.session.quirks().lenient_types;
         let text_only = self.text_only();
@@ -456,14 +468,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, Error> {
-        // Bypass the cache for this call.
-        let stmt = StatementRef::Sql(sql);
-        let saved = std::mem::replace(
-            &mut self.cache,
-            crate::conn::statement::StatementCache::new(0),
-        );
-        let r = self.run(stmt, params, true).await;
-        self.cache = saved;
+        // Never through the cache: parsed unnamed in the same flight.
+        let r = self
+            .run_resolved(StatementRef::Sql(sql), None, params, true)
+            .await;
         r.map(|(rows, _)| rows)
     }
 

@@ -365,3 +365,25 @@ async fn rows_delivered_before_an_error_mid_result_end_with_the_error() {
         4
     );
 }
+
+#[tokio::test]
+async fn a_dropped_unnamed_query_leaves_the_statement_cache_intact() {
+    let mut c = connect().await;
+    c.query_one("SELECT 1::int4 + $1::int4", &[&1i32])
+        .await
+        .unwrap();
+    let cached = c.cached_statements();
+    assert!(cached >= 1);
+    let fut = c.query_unnamed("SELECT pg_sleep(0.5), $1::int4", &[&1i32]);
+    let _ = tokio::time::timeout(std::time::Duration::from_millis(20), fut).await;
+    assert_eq!(
+        c.cached_statements(),
+        cached,
+        "the cache survives a dropped one-shot query"
+    );
+    let r = c
+        .query_one("SELECT 1::int4 + $1::int4", &[&2i32])
+        .await
+        .unwrap();
+    assert_eq!(r.get::<i32>(0).unwrap(), 3);
+}
