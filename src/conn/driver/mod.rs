@@ -510,15 +510,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         }
     }
 
-    /// Sends Terminate and closes the socket.
+    /// Sends Terminate and closes the socket, within the operation deadline (or 5 s when
+    /// none is set): a server that stops reading cannot make it hang.
     pub async fn close(mut self) -> Result<(), Error> {
-        if !self.session.is_broken() {
-            self.session.terminate();
-            let out = self.session.outbound_mut().split().freeze();
-            self.stream.write_all(&out).await.map_err(Error::io)?;
-        }
-        self.stream.shutdown().await.map_err(Error::io)?;
-        Ok(())
+        let deadline = self
+            .config
+            .query_timeout
+            .unwrap_or(std::time::Duration::from_secs(5));
+        let fut = async {
+            if !self.session.is_broken() {
+                self.session.terminate();
+                let out = self.session.outbound_mut().split().freeze();
+                self.stream.write_all(&out).await.map_err(Error::io)?;
+            }
+            self.stream.shutdown().await.map_err(Error::io)
+        };
+        tokio::time::timeout(deadline, fut)
+            .await
+            .unwrap_or_else(|_| Err(Error::timeout("close timed out")))
     }
 }
 
