@@ -974,21 +974,23 @@ impl Session {
         Ok(())
     }
 
-    /// Sends COPY data (only while the server is in copy-in mode).
-    pub fn copy_data(&mut self, data: &[u8]) -> Result<(), Error> {
+    fn check_copy_in(&self) -> Result<(), Error> {
         self.check_commands()?;
         if !self.in_copy_in() {
             return Err(Error::protocol("not in COPY IN mode"));
         }
+        Ok(())
+    }
+
+    /// Sends COPY data (only while the server is in copy-in mode).
+    pub fn copy_data(&mut self, data: &[u8]) -> Result<(), Error> {
+        self.check_copy_in()?;
         frontend::write_copy_data(&mut self.out, data).map_err(Error::encode)
     }
 
     /// Ends COPY IN successfully.
     pub fn copy_done(&mut self) -> Result<(), Error> {
-        self.check_commands()?;
-        if !self.in_copy_in() {
-            return Err(Error::protocol("not in COPY IN mode"));
-        }
+        self.check_copy_in()?;
         frontend::write_copy_done(&mut self.out);
         self.copy = Copy::None;
         Ok(())
@@ -996,10 +998,7 @@ impl Session {
 
     /// Aborts COPY IN: the server answers with an error and ReadyForQuery.
     pub fn copy_fail(&mut self, message: &str) -> Result<(), Error> {
-        self.check_commands()?;
-        if !self.in_copy_in() {
-            return Err(Error::protocol("not in COPY IN mode"));
-        }
+        self.check_copy_in()?;
         let msg: String = message.chars().filter(|&c| c != '\0').collect();
         frontend::write_copy_fail(&mut self.out, &msg).map_err(Error::encode)?;
         self.copy = Copy::None;

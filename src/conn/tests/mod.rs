@@ -4,7 +4,7 @@
 mod pipeline;
 mod startup;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 
 use super::event::{Event, Item};
 use super::session::Session;
@@ -139,9 +139,4 @@ pub(crate) fn compact(evs: Vec<Event>) -> Vec<E> {
             _ => E::Other,
         })
         .collect()
-}
-
-#[allow(dead_code)]
-pub(crate) fn bytes(b: &'static [u8]) -> Bytes {
-    Bytes::from_static(b)
 }
