@@ -375,7 +375,7 @@ async fn a_dropped_unnamed_query_leaves_the_statement_cache_intact() {
     let cached = c.cached_statements();
     assert!(cached >= 1);
     let fut = c.query_unnamed("SELECT pg_sleep(0.5), $1::int4", &[&1i32]);
-    let _ = tokio::time::timeout(std::time::Duration::from_millis(20), fut).await;
+    let _ = tokio::time::timeout(Duration::from_millis(20), fut).await;
     assert_eq!(
         c.cached_statements(),
         cached,
