@@ -64,8 +64,14 @@ impl ExecuteManyOptions {
 /// One failed row.
 #[derive(Debug, Clone)]
 pub struct RowFailure {
-    /// 0-based index of the row in the input.
+    /// 0-based index of the row in the input: the failing row when the server said which
+    /// one, else the first row of [`rows`](Self::rows).
     pub index: u64,
+    /// The rows this failure is attributed to: `index..index + 1` when the server's error
+    /// answered that row's Execute; the whole sync window when the error came at its Sync
+    /// (a deferred constraint, or iris-pgwire's deferred DML errors, which do not say
+    /// which row failed). None of these rows is committed.
+    pub rows: Range<u64>,
     /// Why it failed (usually a [`DbError`](crate::DbError); a conversion error when the
     /// value could not be encoded).
     pub error: Error,
@@ -181,9 +187,19 @@ impl LoadReport {
     }
 
     pub(crate) fn fail(&mut self, index: u64, error: Error, keep: usize) {
+        self.fail_rows(index..index + 1, error, keep);
+    }
+
+    /// Records one failure attributed to `rows` (a whole window when the server did not
+    /// say which row failed).
+    pub(crate) fn fail_rows(&mut self, rows: Range<u64>, error: Error, keep: usize) {
         self.failures_total += 1;
         if self.failures.len() < keep {
-            self.failures.push(RowFailure { index, error });
+            self.failures.push(RowFailure {
+                index: rows.start,
+                rows,
+                error,
+            });
         }
     }
 }

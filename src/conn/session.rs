@@ -108,6 +108,9 @@ pub struct Session {
     params: HashMap<String, String>,
     key: Option<BackendKeyData>,
     tx_status: TransactionStatus,
+    /// The transaction status as the client tracks it from the verbs it sent (used instead
+    /// of the server's byte under `Quirks::client_side_transaction_state`).
+    client_tx: TransactionStatus,
     quirks: Quirks,
     quirks_forced: Option<Quirks>,
     limits: Limits,
@@ -180,6 +183,7 @@ impl Session {
             params: HashMap::new(),
             key: None,
             tx_status: TransactionStatus::Idle,
+            client_tx: TransactionStatus::Idle,
             quirks: cfg.quirks.unwrap_or_default(),
             quirks_forced: cfg.quirks,
             limits: cfg.limits,
@@ -204,6 +208,7 @@ impl Session {
             params: HashMap::new(),
             key: None,
             tx_status: TransactionStatus::Idle,
+            client_tx: TransactionStatus::Idle,
             quirks,
             quirks_forced: Some(quirks),
             limits: Limits::default(),
@@ -279,9 +284,20 @@ impl Session {
         self.expect.iter()
     }
 
-    /// The last transaction status from ReadyForQuery.
+    /// The last transaction status from ReadyForQuery (or, where the server's byte cannot
+    /// be believed, as tracked from the transaction verbs the client sent).
     pub fn transaction_status(&self) -> TransactionStatus {
         self.tx_status
+    }
+
+    /// Notes the SQL of a statement about to run, for client-side transaction tracking
+    /// (`Quirks::client_side_transaction_state`); a no-op otherwise.
+    pub fn note_statement_sql(&mut self, sql: &str) {
+        if self.quirks.client_side_transaction_state {
+            if let Some(s) = crate::iris::transaction_effect(sql) {
+                self.client_tx = s;
+            }
+        }
     }
 
     /// A server parameter from ParameterStatus.
@@ -506,6 +522,12 @@ impl Session {
     }
 
     fn ready(&mut self, item: Item, status: TransactionStatus) {
+        // iris-pgwire's byte is `T` only after a bare BEGIN and never `E`.
+        let status = if self.quirks.client_side_transaction_state {
+            self.client_tx
+        } else {
+            status
+        };
         self.tx_status = status;
         self.shape = None;
         self.copy = Copy::None;
@@ -847,6 +869,7 @@ impl Session {
         allow_copy: bool,
     ) -> Result<(), Error> {
         self.check_commands()?;
+        self.note_statement_sql(sql);
         if self.quirks.empty_query_unanswered && is_empty_query(sql) {
             // iris-pgwire answers nothing at all to an empty query: answer it here.
             self.events.push_back(Event::EmptyQuery(item));

@@ -3,5 +3,7 @@
 //! `../shared/docs/iris-pgwire-quirks.md` for the evidence.)
 
 mod quirks;
+mod tx;
 
 pub use quirks::Quirks;
+pub use tx::transaction_effect;

@@ -46,6 +46,10 @@ pub struct Quirks {
     /// DML errors of the extended protocol may be deferred to Sync (reported after a
     /// CommandComplete that looked like success).
     pub deferred_dml_errors: bool,
+    /// A sync window is not a transaction: each statement commits on its own and an error
+    /// does not undo the rest of the window, so batch atomicity needs explicit
+    /// `BEGIN`/`COMMIT`.
+    pub sync_window_not_atomic: bool,
 }
 
 impl Quirks {
@@ -72,6 +76,7 @@ impl Quirks {
             copy_out_broken: true,
             client_side_transaction_state: true,
             deferred_dml_errors: true,
+            sync_window_not_atomic: true,
         }
     }
 

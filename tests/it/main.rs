@@ -6,5 +6,6 @@ mod cli;
 mod cluster;
 mod corpus;
 mod fake;
+mod iris;
 mod pg;
 mod support;

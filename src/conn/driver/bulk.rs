@@ -86,6 +86,38 @@ where
     }
 }
 
+/// At most `left` rows of another source (one batch).
+struct Take<'a, R> {
+    inner: &'a mut R,
+    left: u64,
+}
+
+impl<R: RowSource> RowSource for Take<'_, R> {
+    type Row = R::Row;
+    fn next_now(&mut self) -> Poll<Option<(u64, R::Row)>> {
+        if self.left == 0 {
+            return Poll::Ready(None);
+        }
+        let r = self.inner.next_now();
+        if let Poll::Ready(Some(_)) = r {
+            self.left -= 1;
+        }
+        r
+    }
+    fn peek_now(&mut self) -> Option<&R::Row> {
+        if self.left == 0 {
+            None
+        } else {
+            self.inner.peek_now()
+        }
+    }
+    async fn ready(&mut self) {
+        if self.left > 0 {
+            self.inner.ready().await;
+        }
+    }
+}
+
 /// Row items live in their own number space so events map back to row indices.
 const ROW: Item = 1 << 62;
 
@@ -94,6 +126,9 @@ struct Window {
     sync: Item,
     rows: Vec<Range<u64>>,
     failed: bool,
+    /// Rows of this window counted in `rows_done` (taken back if the window fails at its
+    /// Sync).
+    done: u64,
 }
 
 impl Window {
@@ -103,6 +138,11 @@ impl Window {
 
     fn first(&self) -> u64 {
         self.rows.first().map_or(0, |r| r.start)
+    }
+
+    /// From the first row to just past the last.
+    fn span(&self) -> Range<u64> {
+        self.first()..self.rows.last().map_or(0, |r| r.end)
     }
 
     fn len(&self) -> u64 {
@@ -187,6 +227,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             sync,
             rows: std::mem::take(rows),
             failed: false,
+            done: 0,
         })
     }
 
@@ -242,10 +283,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     ) -> Result<LoadReport, LoadError> {
         let r = match self.config.query_timeout {
             // The deadline applies per call; a bulk load is one call.
-            None => self.execute_many_inner(sql, rows, opts, &mut report).await,
+            None => self.execute_many_outer(sql, rows, opts, &mut report).await,
             Some(t) => {
                 let r =
-                    tokio::time::timeout(t, self.execute_many_inner(sql, rows, opts, &mut report))
+                    tokio::time::timeout(t, self.execute_many_outer(sql, rows, opts, &mut report))
                         .await;
                 match r {
                     Ok(r) => r,
@@ -260,6 +301,49 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         match r {
             Ok(()) => Ok(report),
             Err(error) => Err(LoadError { error, report }),
+        }
+    }
+
+    /// Where a sync window is not a transaction (iris-pgwire: every statement autocommits
+    /// and an error does not stop the rest of the window), `Batches(n)` runs each batch in
+    /// its own explicit `BEGIN` … `COMMIT`/`ROLLBACK`, one batch in flight at a time: a
+    /// failed batch leaves nothing behind, as it would on PostgreSQL. Cost: two extra
+    /// round trips per batch.
+    async fn execute_many_outer<R: RowSource>(
+        &mut self,
+        sql: &str,
+        rows: &mut R,
+        opts: ExecuteManyOptions,
+        report: &mut LoadReport,
+    ) -> Result<(), Error> {
+        let Atomicity::Batches(n) = opts.atomicity else {
+            return self.execute_many_inner(sql, rows, opts, report).await;
+        };
+        if !self.session.quirks().sync_window_not_atomic
+            || self.transaction_status() != TransactionStatus::Idle
+        {
+            return self.execute_many_inner(sql, rows, opts, report).await;
+        }
+        let per_batch = ExecuteManyOptions {
+            atomicity: Atomicity::All,
+            sync_every: n.max(1),
+            ..opts
+        };
+        loop {
+            rows.ready().await;
+            if rows.peek_now().is_none() {
+                return Ok(());
+            }
+            let mut batch = Take {
+                inner: &mut *rows,
+                left: u64::from(n.max(1)),
+            };
+            self.execute_many_inner(sql, &mut batch, per_batch, report)
+                .await?;
+            if report.failures_total > 0 {
+                // As on PostgreSQL: after a failed batch no new rows are sent.
+                return Ok(());
+            }
         }
     }
 
@@ -387,6 +471,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                         Event::Complete(i, _) | Event::EmptyQuery(i) if i & ROW != 0 => {
                             inflight = inflight.saturating_sub(1);
                             report.rows_done += 1;
+                            // Answers come in order: the row belongs to the oldest window.
+                            if let Some(w) = windows.front_mut() {
+                                w.done += 1;
+                            }
                         }
                         Event::Failed(i, e) if i & ROW != 0 => {
                             let idx = i & !ROW;
@@ -412,9 +500,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                         Event::Failed(i, e) => {
                             // An error reported at Sync (a deferred constraint, or
                             // iris-pgwire's deferred DML error): the whole window failed.
+                            // The server did not say which row: the failure is the window's,
+                            // and none of its rows counts as done.
                             if let Some(w) = windows.iter_mut().find(|w| w.sync == i) {
                                 w.failed = true;
-                                report.fail(w.first(), e, opts.max_failures_kept);
+                                report.rows_done = report.rows_done.saturating_sub(w.done);
+                                w.done = 0;
+                                report.fail_rows(w.span(), e, opts.max_failures_kept);
                             }
                             if stop_on_failure {
                                 stop = true;

@@ -372,6 +372,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         want_rows: bool,
     ) -> Result<(Vec<Row>, Option<u64>), Error> {
         self.begin_op().await?;
+        match (&prepared, stmt) {
+            (Some(s), _) => self.session.note_statement_sql(s.sql()),
+            (None, StatementRef::Sql(sql)) => self.session.note_statement_sql(sql),
+            (None, StatementRef::Prepared(s)) => self.session.note_statement_sql(s.sql()),
+        }
         let lenient = self.session.quirks().lenient_types;
         let text_only = self.text_only();
         let item = self.item();

@@ -1,0 +1,138 @@
+//! The published iris-pgwire 1.7.3 server, run unmodified on loopback for the IRIS
+//! end-to-end tests (see `tests/iris/README.md`).
+//!
+//! On first use the harness builds (or reuses) the venv with `tests/iris/setup.sh`, starts
+//! `tests/iris/serve.py` on a free port and waits for its `READY <port>` line. The launcher
+//! stops the server when this test binary exits (it watches its parent). Set
+//! `PGLINE_TEST_IRIS_PORT` to use a server that is already running. Nothing is ever
+//! skipped: if the server cannot start, the test panics with the reason.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use pgline::{Config, Connection};
+
+/// A running iris-pgwire server.
+pub struct IrisServer {
+    port: u16,
+    log: Option<PathBuf>,
+}
+
+impl IrisServer {
+    /// Its TCP port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The server's log file, when the harness started it.
+    pub fn log(&self) -> Option<&PathBuf> {
+        self.log.as_ref()
+    }
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn start() -> IrisServer {
+    if let Ok(port) = std::env::var("PGLINE_TEST_IRIS_PORT") {
+        let port = port
+            .parse()
+            .unwrap_or_else(|e| panic!("PGLINE_TEST_IRIS_PORT={port:?} is not a port: {e}"));
+        return IrisServer { port, log: None };
+    }
+    let setup = Command::new("sh")
+        .arg(repo().join("tests/iris/setup.sh"))
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap_or_else(|e| panic!("could not run tests/iris/setup.sh: {e}"));
+    assert!(
+        setup.status.success(),
+        "tests/iris/setup.sh failed ({}): the iris-pgwire venv could not be built",
+        setup.status
+    );
+    let venv = String::from_utf8_lossy(&setup.stdout).trim().to_owned();
+    let log = std::env::temp_dir().join(format!("pgline-iris-{}.log", std::process::id()));
+    // The launcher stops the server when its parent dies, and Linux ties that to the
+    // *thread* that spawned it (PR_SET_PDEATHSIG): spawn it from a thread that lives as
+    // long as the launcher (it drains the launcher's stdout), not from a test's thread.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (python, script, log_arg) = (
+        PathBuf::from(&venv).join("bin/python"),
+        repo().join("tests/iris/serve.py"),
+        log.clone(),
+    );
+    std::thread::spawn(move || {
+        let child = Command::new(python)
+            .arg(script)
+            .arg("0")
+            .arg("--log")
+            .arg(log_arg)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn();
+        let mut child = match child {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = tx.send(Err(format!("could not start tests/iris/serve.py: {e}")));
+                return;
+            }
+        };
+        let Some(stdout) = child.stdout.take() else {
+            let _ = tx.send(Err("launcher stdout not piped".to_owned()));
+            return;
+        };
+        let mut lines = BufReader::new(stdout).lines();
+        let first = match lines.next() {
+            Some(Ok(line)) => Ok(line),
+            other => Err(format!("launcher exited before READY ({other:?})")),
+        };
+        let _ = tx.send(first);
+        // Keep draining (and keep this thread alive) until the launcher exits.
+        for _ in lines {}
+        let _ = child.wait();
+    });
+    let line = match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(Ok(line)) => line,
+        Ok(Err(e)) => panic!("iris-pgwire: {e}; log: {}", log.display()),
+        Err(_) => panic!(
+            "iris-pgwire did not start within 60 s; log: {}",
+            log.display()
+        ),
+    };
+    let port = line
+        .strip_prefix("READY ")
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("unexpected launcher output {line:?}"));
+    IrisServer {
+        port,
+        log: Some(log),
+    }
+}
+
+/// The iris-pgwire server, started on first use.
+pub fn server() -> &'static IrisServer {
+    static SERVER: OnceLock<IrisServer> = OnceLock::new();
+    SERVER.get_or_init(start)
+}
+
+/// A config for the iris-pgwire server (trust: any user is accepted).
+pub fn config() -> Config {
+    let mut cfg = Config::new();
+    cfg.host("127.0.0.1")
+        .port(server().port())
+        .user("pgline")
+        .dbname("USER")
+        .query_timeout(Some(Duration::from_secs(60)));
+    cfg
+}
+
+/// A connection to the iris-pgwire server.
+pub async fn connect() -> Connection {
+    Connection::connect(&config())
+        .await
+        .unwrap_or_else(|e| panic!("connect to iris-pgwire: {e}"))
+}
