@@ -40,6 +40,7 @@
 //! | `&str`, `String` | `text` | `varchar`, `bpchar`, `name`, `"char"` | those, `unknown`, and **any OID in text format** | any OID in binary format if the bytes are UTF-8 |
 //! | `&[u8]`, `Vec<u8>` | `bytea` | | `bytea` (`&[u8]`: binary format only) | Python `b'...'`; any OID |
 //! | `SystemTime` | `timestamptz` | `timestamp` (as UTC) | `timestamptz`, `timestamp` (UTC), `date` (midnight UTC) | `date` as a day count (`"8780"`) |
+//! | [`Vector`] | `text` (`[a,b,…]`) | string types, IRIS `vector` (16388) | string types, 16388 | any OID; binary only if it holds the text |
 //! | [`Text`] | its `oid` | everything (text format only) | any OID in text format; text-like in binary | |
 //! | [`RawValue`] | its `ty.oid` | everything (its own format only) | everything | |
 //! | `Option<T>` | as `T` | `None` accepts everything | as `T`; NULL is `None` | |
@@ -73,8 +74,10 @@ mod raw;
 mod scalar;
 mod text;
 mod time;
+mod vector;
 
 pub use raw::{RawValue, Text};
+pub use vector::Vector;
 
 /// The type and format of one value on the wire, plus whether to decode leniently.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
