@@ -5,13 +5,23 @@ use std::sync::Arc;
 
 use super::row::Column;
 use crate::protocol::Oid;
+use crate::types::ToSql;
 
 #[derive(Debug)]
 struct Inner {
     name: String,
     sql: String,
     params: Vec<Oid>,
+    /// Where the server binds placeholders by position and the SQL was renumbered: the
+    /// caller's value for each wire parameter, and the wire parameter types.
+    wire: Option<Wire>,
     columns: Arc<[Column]>,
+}
+
+#[derive(Debug)]
+struct Wire {
+    order: Vec<u16>,
+    params: Vec<Oid>,
 }
 
 /// A statement prepared on one connection (named on the server).
@@ -24,8 +34,70 @@ impl Statement {
             name,
             sql,
             params,
+            wire: None,
             columns: columns.into(),
         }))
+    }
+
+    /// A statement whose SQL was sent renumbered: wire parameter `i` takes the caller's
+    /// value `order[i]`; `wire_params` are the types the server described (wire order).
+    pub(crate) fn renumbered(
+        name: String,
+        sql: String,
+        order: Vec<u16>,
+        wire_params: Vec<Oid>,
+        columns: Vec<Column>,
+    ) -> Self {
+        let callers = order.iter().map(|&j| usize::from(j) + 1).max().unwrap_or(0);
+        let params = (0..callers)
+            .map(|j| {
+                order
+                    .iter()
+                    .position(|&o| usize::from(o) == j)
+                    .and_then(|i| wire_params.get(i).copied())
+                    .unwrap_or(0)
+            })
+            .collect();
+        Self(Arc::new(Inner {
+            name,
+            sql,
+            params,
+            wire: Some(Wire {
+                order,
+                params: wire_params,
+            }),
+            columns: columns.into(),
+        }))
+    }
+
+    /// The parameter types in the order they are sent (differs from
+    /// [`params`](Self::params) only for renumbered statements).
+    pub(crate) fn wire_params(&self) -> &[Oid] {
+        match &self.0.wire {
+            Some(w) => &w.params,
+            None => &self.0.params,
+        }
+    }
+
+    /// For renumbered statements: the caller's value index for each wire parameter.
+    pub(crate) fn wire_order(&self) -> Option<&[u16]> {
+        self.0.wire.as_ref().map(|w| w.order.as_slice())
+    }
+
+    /// The caller's values in wire order (borrowed unchanged unless renumbered).
+    pub(crate) fn wire_values<'p, 'v>(
+        &self,
+        params: &'p [&'v (dyn ToSql + Sync)],
+    ) -> std::borrow::Cow<'p, [&'v (dyn ToSql + Sync)]> {
+        match &self.0.wire {
+            None => std::borrow::Cow::Borrowed(params),
+            Some(w) => std::borrow::Cow::Owned(
+                w.order
+                    .iter()
+                    .filter_map(|&j| params.get(usize::from(j)).copied())
+                    .collect(),
+            ),
+        }
     }
 
     /// The server-side name.

@@ -2,9 +2,6 @@
 //! the flag is used. (The full manual is written with the IRIS work; see
 //! `../shared/docs/iris-pgwire-quirks.md` for the evidence.)
 
-// Not yet called from the query path; the main engineer wires it in behind
-// `Quirks::positional_placeholders` (then drop this allow).
-#[allow(dead_code)]
 pub(crate) mod placeholders;
 mod quirks;
 mod tx;

@@ -103,6 +103,7 @@ impl Rewrite {
     /// The caller's values in the rewritten statement's order (repeated where a
     /// placeholder was repeated), or `None` if the original SQL references a value the
     /// caller did not supply. Also use it for parameter type OIDs.
+    #[cfg(test)]
     pub(crate) fn reorder<T: Clone>(&self, params: &[T]) -> Option<Vec<T>> {
         self.order
             .iter()
@@ -153,6 +154,7 @@ pub(crate) fn rewrite(sql: &str) -> Result<Option<Rewrite>, PlaceholderError> {
 
 /// The largest placeholder number in `sql` (`$3` → 3), or 0 when it has none: the number
 /// of values the caller must supply at least.
+#[cfg(test)]
 pub(crate) fn max_index(sql: &str) -> Result<u16, PlaceholderError> {
     Placeholders::new(sql).try_fold(0, |max, p| Ok(max.max(p?.number)))
 }

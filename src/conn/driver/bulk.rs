@@ -14,7 +14,7 @@ use super::query::StatementRef;
 use super::Connection;
 use crate::conn::bulk::{Atomicity, ExecuteManyOptions, LoadError, LoadMethod, LoadReport};
 use crate::conn::event::{Event, Item};
-use crate::conn::params::{ParamPlan, Params};
+use crate::conn::params::{ParamPlan, Params, Reordered};
 use crate::error::Error;
 use crate::protocol::backend::TransactionStatus;
 use crate::protocol::frontend::BindPrefix;
@@ -369,7 +369,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let Some(first) = rows.peek_now() else {
             return Ok(());
         };
-        let plan = ParamPlan::new(stmt.params(), first, text_only, lenient)?;
+        let order = stmt.wire_order().map(<[u16]>::to_vec);
+        if first.len() != stmt.params().len() {
+            return Err(Error::config(format!(
+                "statement has {} parameters, row has {}",
+                stmt.params().len(),
+                first.len()
+            )));
+        }
+        let plan = match &order {
+            None => ParamPlan::new(stmt.wire_params(), first, text_only, lenient)?,
+            Some(order) => {
+                let first = Reordered { row: first, order };
+                ParamPlan::new(stmt.wire_params(), &first, text_only, lenient)?
+            }
+        };
         let prefix = BindPrefix::new("", stmt.name(), &plan.formats).map_err(Error::encode)?;
         let own_tx = opts.atomicity == Atomicity::All
             && self.session.transaction_status() == TransactionStatus::Idle;
@@ -417,7 +431,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     let item = ROW | idx;
                     let r = self
                         .session
-                        .push_bind_prefixed(item, &prefix, &[], |w| plan.write(w, &row));
+                        .push_bind_prefixed(item, &prefix, &[], |w| match &order {
+                            None => plan.write(w, &row),
+                            Some(order) => {
+                                // A row shorter than the statement needs fails here.
+                                if row.len() != stmt.params().len() {
+                                    return Err(Error::config(format!(
+                                        "row has {} values, the statement {} parameters",
+                                        row.len(),
+                                        stmt.params().len()
+                                    )));
+                                }
+                                plan.write(w, &Reordered { row: &row, order })
+                            }
+                        });
                     match r {
                         Ok(()) => {
                             self.session.push_execute(item, "", 0, None)?;

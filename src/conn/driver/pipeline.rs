@@ -88,10 +88,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pipeline<'_, S> {
             )));
         }
         let lenient = self.conn.session.quirks().lenient_types;
-        let formats = param_formats(params, stmt.params(), self.conn.text_only(), lenient)?;
+        let params = &*stmt.wire_values(params);
+        let formats = param_formats(params, stmt.wire_params(), self.conn.text_only(), lenient)?;
         let result_formats: Vec<i16> = stmt.columns().iter().map(|c| c.format().code()).collect();
         let item = self.conn.item();
-        let types = stmt.params().to_vec();
+        let types = stmt.wire_params().to_vec();
         self.conn
             .session
             .push_bind(item, "", stmt.name(), &formats, &result_formats, |w| {
@@ -105,11 +106,31 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pipeline<'_, S> {
     /// Queues SQL text as an unnamed statement (Parse + Bind + Describe + Execute):
     /// parameter types come from the values, results arrive as text.
     pub fn query_sql(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<usize, Error> {
+        let (sql, order) = self.conn.renumber(sql)?;
+        let reordered: Vec<&(dyn ToSql + Sync)>;
+        let params = match &order {
+            Some(order) => {
+                reordered = order
+                    .iter()
+                    .map(|&j| {
+                        params.get(usize::from(j)).copied().ok_or_else(|| {
+                            Error::config(format!(
+                                "the statement uses ${} but {} values were given",
+                                j + 1,
+                                params.len()
+                            ))
+                        })
+                    })
+                    .collect::<Result<_, _>>()?;
+                &reordered[..]
+            }
+            None => params,
+        };
         let lenient = self.conn.session.quirks().lenient_types;
         let types: Vec<Oid> = params.iter().map(|p| p.type_oid()).collect();
         let formats = param_formats(params, &types, self.conn.text_only(), lenient)?;
         let item = self.conn.item();
-        self.conn.session.push_parse(item, "", sql, &types)?;
+        self.conn.session.push_parse(item, "", &sql, &types)?;
         self.conn
             .session
             .push_bind(item, "", "", &formats, &[0], |w| {

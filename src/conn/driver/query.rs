@@ -235,7 +235,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let name = self.statement_name();
         let item = self.item();
         let sync = self.item();
-        self.session.push_parse(item, &name, sql, types)?;
+        let (wire_sql, order) = self.renumber(sql)?;
+        let wire_types: Vec<Oid> = match &order {
+            Some(order) => order
+                .iter()
+                .map(|&j| types.get(usize::from(j)).copied().unwrap_or(0))
+                .collect(),
+            None => types.to_vec(),
+        };
+        self.session
+            .push_parse(item, &name, &wire_sql, &wire_types)?;
         self.session.push_describe_statement(item, &name)?;
         self.session.push_sync(sync)?;
         let mut params = Vec::new();
@@ -267,7 +276,28 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 c.with_format(f)
             })
             .collect();
-        Ok(Statement::new(name, sql.to_string(), params, columns))
+        Ok(match order {
+            Some(order) => Statement::renumbered(name, sql.to_string(), order, params, columns),
+            None => Statement::new(name, sql.to_string(), params, columns),
+        })
+    }
+
+    /// On servers that bind placeholders by position (`Quirks::positional_placeholders`):
+    /// the SQL renumbered to `$1..$k` in textual order, each once, and the caller's value
+    /// index for each. Unchanged (and `None`) elsewhere or when already in order.
+    pub(crate) fn renumber<'q>(
+        &self,
+        sql: &'q str,
+    ) -> Result<(std::borrow::Cow<'q, str>, Option<Vec<u16>>), Error> {
+        use std::borrow::Cow;
+        if !self.session.quirks().positional_placeholders {
+            return Ok((Cow::Borrowed(sql), None));
+        }
+        match crate::iris::placeholders::rewrite(sql) {
+            Ok(None) => Ok((Cow::Borrowed(sql), None)),
+            Ok(Some(r)) => Ok((Cow::Owned(r.sql), Some(r.order))),
+            Err(e) => Err(Error::config(e.to_string())),
+        }
     }
 
     /// Resolves SQL text through the statement cache.
@@ -391,10 +421,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                         params.len()
                     )));
                 }
-                let formats = param_formats(params, s.params(), text_only, lenient)?;
+                let params = &*s.wire_values(params);
+                let formats = param_formats(params, s.wire_params(), text_only, lenient)?;
                 let result_formats: Vec<i16> =
                     s.columns().iter().map(|c| c.format().code()).collect();
-                let types = s.params().to_vec();
+                let types = s.wire_params().to_vec();
                 self.session
                     .push_bind(item, "", s.name(), &formats, &result_formats, |w| {
                         write_params(w, params, &types, &formats, lenient)
@@ -412,9 +443,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 let StatementRef::Sql(sql) = stmt else {
                     return Err(Error::protocol("unresolved statement"));
                 };
+                let (sql, order) = self.renumber(sql)?;
+                let reordered: Vec<&(dyn ToSql + Sync)>;
+                let params = match &order {
+                    Some(order) => {
+                        reordered = order
+                            .iter()
+                            .map(|&j| {
+                                params.get(usize::from(j)).copied().ok_or_else(|| {
+                                    Error::config(format!(
+                                        "the statement uses ${} but {} values were given",
+                                        j + 1,
+                                        params.len()
+                                    ))
+                                })
+                            })
+                            .collect::<Result<_, _>>()?;
+                        &reordered[..]
+                    }
+                    None => params,
+                };
                 let types: Vec<Oid> = params.iter().map(|p| p.type_oid()).collect();
                 let formats = param_formats(params, &types, text_only, lenient)?;
-                self.session.push_parse(item, "", sql, &types)?;
+                self.session.push_parse(item, "", &sql, &types)?;
                 self.session.push_bind(item, "", "", &formats, &[0], |w| {
                     write_params(w, params, &types, &formats, lenient)
                 })?;
@@ -501,10 +552,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let lenient = self.session.quirks().lenient_types;
         let text_only = self.text_only();
         let ignores_limit = self.session.quirks().ignores_row_limit;
-        let formats = param_formats(params, s.params(), text_only, lenient)?;
+        if s.params().len() != params.len() {
+            return Err(Error::config(format!(
+                "statement has {} parameters, {} given",
+                s.params().len(),
+                params.len()
+            )));
+        }
+        let params = &*s.wire_values(params);
+        let formats = param_formats(params, s.wire_params(), text_only, lenient)?;
         let result_formats: Vec<i16> = s.columns().iter().map(|c| c.format().code()).collect();
         let item = self.item();
-        let types = s.params().to_vec();
+        let types = s.wire_params().to_vec();
         self.session
             .push_bind(item, "", s.name(), &formats, &result_formats, |w| {
                 write_params(w, params, &types, &formats, lenient)

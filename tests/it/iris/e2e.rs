@@ -4,16 +4,18 @@
 use pgline::conn::{Atomicity, ExecuteManyOptions, LoadMethod, LoadMode};
 use pgline::protocol::backend::TransactionStatus;
 
+use pgline::Connection;
+
 use crate::support::conn::table;
 use crate::support::iris::connect;
 
-async fn create(c: &mut pgline::Connection, t: &str, cols: &str) {
+async fn create(c: &mut Connection, t: &str, cols: &str) {
     c.simple_query(&format!("CREATE TABLE {t} ({cols})"))
         .await
         .unwrap_or_else(|e| panic!("CREATE TABLE {t}: {e}"));
 }
 
-async fn count(c: &mut pgline::Connection, t: &str) -> i64 {
+async fn count(c: &mut Connection, t: &str) -> i64 {
     let row = c
         .query_one(&*format!("SELECT COUNT(*) FROM {t}"), &[])
         .await
@@ -21,7 +23,7 @@ async fn count(c: &mut pgline::Connection, t: &str) -> i64 {
     row.get::<i64>(0).expect("count as i64")
 }
 
-async fn ids(c: &mut pgline::Connection, t: &str) -> Vec<i64> {
+async fn ids(c: &mut Connection, t: &str) -> Vec<i64> {
     c.query(&*format!("SELECT id FROM {t} ORDER BY id"), &[])
         .await
         .unwrap_or_else(|e| panic!("ids of {t}: {e}"))

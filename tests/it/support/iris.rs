@@ -8,10 +8,13 @@
 //! skipped: if the server cannot start, the test panics with the reason.
 
 use std::io::{BufRead, BufReader};
+use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
+
 use std::time::Duration;
+use tokio::sync::{Mutex, MutexGuard};
 
 use pgline::{Config, Connection};
 
@@ -130,9 +133,37 @@ pub fn config() -> Config {
     cfg
 }
 
-/// A connection to the iris-pgwire server.
-pub async fn connect() -> Connection {
-    Connection::connect(&config())
+/// A connection to the iris-pgwire server, holding the suite's lock.
+///
+/// All sessions share one sqlite file behind the server, and a session inside a write
+/// transaction makes the others wait (up to the stand-in's 10 s busy timeout per
+/// statement), so the IRIS tests take turns: the lock is held until the connection is
+/// dropped.
+pub struct IrisConn {
+    conn: Connection,
+    _turn: MutexGuard<'static, ()>,
+}
+
+impl Deref for IrisConn {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl DerefMut for IrisConn {
+    fn deref_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+}
+
+/// Connects to the iris-pgwire server once it is this test's turn.
+pub async fn connect() -> IrisConn {
+    static TURN: Mutex<()> = Mutex::const_new(());
+    server();
+    let turn = TURN.lock().await;
+    let conn = Connection::connect(&config())
         .await
-        .unwrap_or_else(|e| panic!("connect to iris-pgwire: {e}"))
+        .unwrap_or_else(|e| panic!("connect to iris-pgwire: {e}"));
+    IrisConn { conn, _turn: turn }
 }
