@@ -385,6 +385,22 @@ impl Session {
                 }
                 _ => {}
             }
+            if self.quirks.backend_copy_fail_messages {
+                // iris-pgwire answers stray copy messages with a backend 'f' ("CopyData
+                // processing failed"): not a response to anything; dropped.
+                if let Some((b'f', len)) = crate::protocol::framing::peek_header(buf) {
+                    let total = usize::try_from(len).unwrap_or(usize::MAX).saturating_add(1);
+                    if len < 4 || total > self.limits.max_small_message_len {
+                        self.fail(Error::protocol("oversized backend 'f' message"));
+                        return;
+                    }
+                    if buf.len() < total {
+                        return;
+                    }
+                    bytes::Buf::advance(buf, total);
+                    continue;
+                }
+            }
             match decode_backend(buf, &self.limits) {
                 Ok(Some(msg)) => self.handle_message(msg),
                 Ok(None) => return,

@@ -50,6 +50,9 @@ pub struct Quirks {
     /// does not undo the rest of the window, so batch atomicity needs explicit
     /// `BEGIN`/`COMMIT`.
     pub sync_window_not_atomic: bool,
+    /// The server may send a backend `f` message (after stray CopyData/CopyDone outside
+    /// COPY): dropped instead of breaking the connection.
+    pub backend_copy_fail_messages: bool,
 }
 
 impl Quirks {
@@ -77,6 +80,7 @@ impl Quirks {
             client_side_transaction_state: true,
             deferred_dml_errors: true,
             sync_window_not_atomic: true,
+            backend_copy_fail_messages: true,
         }
     }
 

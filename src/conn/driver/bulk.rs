@@ -10,7 +10,6 @@ use futures::{Stream, StreamExt};
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::query::StatementRef;
 use super::Connection;
 use crate::conn::bulk::{Atomicity, ExecuteManyOptions, LoadError, LoadMethod, LoadReport};
 use crate::conn::event::{Event, Item};
@@ -358,9 +357,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         if rows.peek_now().is_none() {
             return Ok(());
         }
-        let stmt = match self.resolve(StatementRef::Sql(sql)).await? {
-            Some(s) => s,
-            None => self.prepare_inner(sql, &[]).await?,
+        let types: Vec<crate::protocol::Oid> = match rows.peek_now() {
+            Some(first) if self.text_only() => (0..first.len())
+                .map(|i| first.get(i).map_or(0, |v| v.type_oid()))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let stmt = match self.cache.enabled() {
+            true => match self.cache.get(sql) {
+                Some(s) => s,
+                None => {
+                    let s = self.prepare_inner(sql, &types).await?;
+                    self.cache.insert(s.clone());
+                    s
+                }
+            },
+            false => self.prepare_inner(sql, &types).await?,
         };
         self.begin_op().await?;
         let lenient = self.session.quirks().lenient_types;

@@ -304,6 +304,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     pub(crate) async fn resolve(
         &mut self,
         stmt: StatementRef<'_>,
+        values: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<Statement>, Error> {
         match stmt {
             StatementRef::Prepared(s) => Ok(Some(s.clone())),
@@ -311,7 +312,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 if let Some(s) = self.cache.get(sql) {
                     return Ok(Some(s));
                 }
-                let s = self.prepare_inner(sql, &[]).await?;
+                // Text-only servers (iris-pgwire) guess parameter types badly from the
+                // SQL: declare the first call's value types in the Parse.
+                let types: Vec<Oid> = if self.text_only() {
+                    values.iter().map(|v| v.type_oid()).collect()
+                } else {
+                    Vec::new()
+                };
+                let s = self.prepare_inner(sql, &types).await?;
                 self.cache.insert(s.clone());
                 Ok(Some(s))
             }
@@ -388,7 +396,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         params: &[&(dyn ToSql + Sync)],
         want_rows: bool,
     ) -> Result<(Vec<Row>, Option<u64>), Error> {
-        let prepared = self.resolve(stmt).await?;
+        let prepared = self.resolve(stmt, params).await?;
         self.run_resolved(stmt, prepared, params, want_rows).await
     }
 
@@ -542,7 +550,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         chunk: u32,
     ) -> Result<RowStream<'_, S>, Error> {
         let stmt = stmt.into();
-        let prepared = timed!(self, self.resolve(stmt))?;
+        let prepared = timed!(self, self.resolve(stmt, params))?;
         let Some(s) = prepared else {
             return Err(Error::unsupported(
                 "query_stream needs a prepared statement (enable the statement cache or call prepare)",

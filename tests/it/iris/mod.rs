@@ -1,4 +1,6 @@
 //! InterSystems IRIS compatibility: end-to-end tests against the published iris-pgwire
-//! 1.7.3 server (`e2e`).
+//! 1.7.3 server (`e2e`), and §10 of the quirks document point by point against a scripted
+//! fake of each version (`fake`).
 
 mod e2e;
+mod fake;
