@@ -100,7 +100,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pipeline<'_, S> {
             })?;
         let ncols = u16::try_from(stmt.columns().len()).ok().filter(|&n| n > 0);
         self.conn.session.push_execute(item, "", 0, ncols)?;
-        Ok(self.push_slot(item, stmt.columns_arc()))
+        let n = self.push_slot(item, stmt.columns_arc());
+        self.sync_if_deferred()?;
+        Ok(n)
     }
 
     /// Queues SQL text as an unnamed statement (Parse + Bind + Describe + Execute):
@@ -138,7 +140,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pipeline<'_, S> {
             })?;
         self.conn.session.push_describe_portal(item, "")?;
         self.conn.session.push_execute(item, "", 0, None)?;
-        Ok(self.push_slot(item, Vec::new().into()))
+        let n = self.push_slot(item, Vec::new().into());
+        self.sync_if_deferred()?;
+        Ok(n)
     }
 
     fn push_slot(&mut self, item: Item, columns: Arc<[Column]>) -> usize {
@@ -155,8 +159,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pipeline<'_, S> {
         self.slots.len() - 1
     }
 
+    /// Where DML errors are deferred to the next Sync or to a later message of another
+    /// statement (iris-pgwire 1.7.3 answers `INSERT 0 1` first and the real error later),
+    /// every statement gets its own Sync, so its error arrives before anything of the
+    /// next one and is attributed to it. Sync windows are not transactions on such
+    /// servers, so this changes nothing else.
+    fn sync_if_deferred(&mut self) -> Result<(), Error> {
+        if self.conn.session.quirks().deferred_dml_errors {
+            self.sync()?;
+        }
+        Ok(())
+    }
+
     /// Ends the current sync window. An error in one window never affects the next.
     pub fn sync(&mut self) -> Result<(), Error> {
+        if self.unsynced == 0 && self.conn.session.quirks().deferred_dml_errors {
+            // Every statement already has its own Sync there.
+            return Ok(());
+        }
         let item = self.conn.item();
         self.conn.session.push_sync(item)?;
         for s in self.slots.iter_mut().filter(|s| s.window.is_none()) {
@@ -181,6 +201,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pipeline<'_, S> {
     /// Moves events into the slots.
     fn absorb(&mut self) {
         let lenient = self.conn.session.quirks().lenient_types;
+        // A statement's outcome is final only at its Sync when errors may be deferred.
+        let final_at_sync = self.conn.session.quirks().deferred_dml_errors;
         while let Some(ev) = self.conn.session.poll_event() {
             match ev {
                 Event::RowDescription(i, d) => {
@@ -198,12 +220,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pipeline<'_, S> {
                     let affected = rows_affected(self.conn.session.quirks(), tag.as_ref());
                     if let Some(s) = self.slot(i) {
                         s.affected = affected;
-                        s.done = true;
+                        s.done = !final_at_sync;
                     }
                 }
                 Event::EmptyQuery(i) | Event::PortalSuspended(i) => {
                     if let Some(s) = self.slot(i) {
-                        s.done = true;
+                        s.done = !final_at_sync;
                     }
                 }
                 Event::Failed(i, e) => {
@@ -227,6 +249,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pipeline<'_, S> {
                 }
                 Event::Ready(i, _) if self.syncs.front() == Some(&i) => {
                     self.syncs.pop_front();
+                    for s in self.slots.iter_mut().filter(|s| s.window == Some(i)) {
+                        s.done = true;
+                    }
                 }
                 Event::Notice(n) => self.conn.on_notice(n),
                 Event::Notification(n) => self.conn.on_notification(n),

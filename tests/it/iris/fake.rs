@@ -365,13 +365,19 @@ async fn values_are_decoded_by_the_rust_type_asked_for_whatever_the_oid_says() {
 
 #[tokio::test]
 async fn after_an_error_later_pipeline_items_are_believed_and_attributed_in_order() {
-    // §12: `P "SELEC 1" B E P "SELECT 2" B D E S → 1, 2, E, 1, 2, T, D, C, Z`.
+    // §12: `P "SELEC 1" B E P "SELECT 2" B D E S → 1, 2, E, 1, 2, T, D, C, Z`. pgline
+    // gives each statement its own Sync on IRIS (deferred DML errors, below), and the
+    // server answers every message after the error anyway.
     let mut script = startup(V::V101);
     script.push(recv_until(b'S'));
     script.extend([
         send(BackendMessage::ParseComplete),
         send(BackendMessage::BindComplete),
         iris_error("42000", "syntax error"),
+        idle(),
+    ]);
+    script.push(recv_until(b'S'));
+    script.extend([
         send(BackendMessage::ParseComplete),
         send(BackendMessage::BindComplete),
         row_desc(&[field("x", 23)]),
@@ -439,6 +445,48 @@ async fn a_deferred_dml_error_after_insert_0_1_fails_the_row_never_reports_succe
         .expect_err("the deferred error is the statement's outcome");
     assert_eq!(e.code(), Some("23505"));
     assert!(!c.is_broken());
+    finish(c, server).await;
+}
+
+#[tokio::test]
+async fn a_deferred_dml_error_in_a_pipeline_fails_the_insert_not_the_next_statement() {
+    // 1.7.3 runs the INSERT only when something else arrives and reports its error then,
+    // after "INSERT 0 1". With a Sync per statement the error comes in the INSERT's window.
+    let mut script = startup(V::V173);
+    script.push(recv_until(b'S'));
+    script.extend([
+        send(BackendMessage::ParseComplete),
+        send(BackendMessage::BindComplete),
+        send(BackendMessage::NoData),
+        tag("INSERT 0 1"),
+        iris_error("23505", "Batch failed: UNIQUE constraint failed"),
+        idle(),
+    ]);
+    script.push(recv_until(b'S'));
+    script.extend([
+        send(BackendMessage::ParseComplete),
+        send(BackendMessage::BindComplete),
+        row_desc(&[field("n", 23)]),
+        data(&[Some(b"1")]),
+        tag("SELECT 1"),
+        idle(),
+    ]);
+    let (mut c, server) = connect(script).await;
+    let mut p = c.pipeline().await.unwrap();
+    p.query_sql("INSERT INTO t (id) VALUES ($1)", &[&1i32])
+        .unwrap();
+    p.query_sql("SELECT COUNT(*) FROM t", &[]).unwrap();
+    let first = p.next_result().await.expect("a result");
+    let e = first.expect_err("the INSERT failed, though its tag said INSERT 0 1");
+    assert_eq!(e.code(), Some("23505"));
+    let second = p
+        .next_result()
+        .await
+        .expect("a result")
+        .expect("the SELECT ran");
+    assert_eq!(second.rows[0].get::<i32>(0).unwrap(), 1);
+    assert!(p.next_result().await.is_none());
+    drop(p);
     finish(c, server).await;
 }
 
@@ -711,5 +759,29 @@ async fn statement_cache_eviction_closes_with_a_close_message_never_sql_dealloca
     if let Err(e) = c.simple_query("SELECT 3").await {
         panic!("SELECT 3: {e}; fake: {:?}", server.await);
     }
+    finish(c, server).await;
+}
+
+#[tokio::test]
+async fn a_row_description_sent_by_execute_after_no_data_gives_the_rows() {
+    // §11 item 31 (1.0.1 RETURNING): Describe says NoData, Execute sends T and D anyway.
+    let mut script = startup(V::V101);
+    script.push(recv_until(b'S'));
+    script.extend([
+        send(BackendMessage::ParseComplete),
+        send(BackendMessage::BindComplete),
+        send(BackendMessage::NoData),
+        row_desc(&[field("id", 23)]),
+        data(&[Some(b"41")]),
+        tag("INSERT 0 0 0"),
+        idle(),
+    ]);
+    let (mut c, server) = connect(script).await;
+    let rows = c
+        .query_unnamed("INSERT INTO t (v) VALUES ($1) RETURNING id", &[&1i32])
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].get::<i32>("id").unwrap(), 41);
     finish(c, server).await;
 }
