@@ -80,11 +80,21 @@ impl Column {
 pub trait RowIndex: std::fmt::Debug {
     /// The position of the column, if it exists.
     fn index(&self, columns: &[Column]) -> Option<usize>;
+
+    /// The position when the row came without a column description (lenient servers):
+    /// only positional indices have one.
+    fn position_without_columns(&self) -> Option<usize> {
+        None
+    }
 }
 
 impl RowIndex for usize {
     fn index(&self, columns: &[Column]) -> Option<usize> {
         (*self < columns.len()).then_some(*self)
+    }
+
+    fn position_without_columns(&self) -> Option<usize> {
+        Some(*self)
     }
 }
 
@@ -137,6 +147,13 @@ impl Row {
 
     fn position(&self, idx: &dyn RowIndex) -> Result<usize, Error> {
         idx.index(&self.columns)
+            .or_else(|| {
+                // A DataRow with no RowDescription (iris-pgwire skips it when nothing was
+                // described): values are text, found by position.
+                (self.lenient && self.columns.is_empty())
+                    .then(|| idx.position_without_columns())
+                    .flatten()
+            })
             .filter(|&i| i < self.data.len())
             .ok_or_else(|| {
                 Error::conversion(format!("no column {idx:?} in this row"), NoSuchColumn)
@@ -147,25 +164,36 @@ impl Row {
     /// (strict servers), or bad bytes is an error, never a panic.
     pub fn get<'a, T: FromSql<'a>>(&'a self, idx: impl RowIndex) -> Result<T, Error> {
         let i = self.position(&idx)?;
-        let col = self
-            .columns
-            .get(i)
-            .ok_or_else(|| Error::conversion(format!("no column {i}"), NoSuchColumn))?;
+        let (ty, name) = match self.columns.get(i) {
+            Some(col) => (
+                ValueType {
+                    oid: col.type_oid,
+                    format: col.format,
+                    lenient: self.lenient,
+                },
+                col.name.as_str(),
+            ),
+            // Only reachable in lenient mode, for a row without a description.
+            None if self.lenient => (
+                ValueType {
+                    oid: crate::types::oid::UNKNOWN,
+                    format: Format::Text,
+                    lenient: true,
+                },
+                "?",
+            ),
+            None => return Err(Error::conversion(format!("no column {i}"), NoSuchColumn)),
+        };
         let raw = self
             .data
             .iter()
             .nth(i)
             .ok_or_else(|| Error::conversion(format!("row has no value {i}"), NoSuchColumn))?;
-        let ty = ValueType {
-            oid: col.type_oid,
-            format: col.format,
-            lenient: self.lenient,
-        };
         decode_value(ty, raw).map_err(|e| {
             Error::conversion(
                 format!(
                     "cannot read column {:?} ({})",
-                    col.name,
+                    name,
                     std::any::type_name::<T>()
                 ),
                 e,

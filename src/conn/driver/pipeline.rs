@@ -138,7 +138,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pipeline<'_, S> {
             .push_bind(item, "", "", &formats, &[0], |w| {
                 write_params(w, params, &types, &formats, lenient)
             })?;
-        self.conn.session.push_describe_portal(item, "")?;
+        // iris-pgwire runs the statement again to answer Describe: skip it there, so the
+        // statement runs once (rows then come without names unless Execute describes them).
+        if !self.conn.session.quirks().describe_executes {
+            self.conn.session.push_describe_portal(item, "")?;
+        }
         self.conn.session.push_execute(item, "", 0, None)?;
         let n = self.push_slot(item, Vec::new().into());
         self.sync_if_deferred()?;

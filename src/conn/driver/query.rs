@@ -477,7 +477,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 self.session.push_bind(item, "", "", &formats, &[0], |w| {
                     write_params(w, params, &types, &formats, lenient)
                 })?;
-                self.session.push_describe_portal(item, "")?;
+                // iris-pgwire runs the statement again to answer Describe: skip it there, so the
+                // statement runs once (rows then come without names unless Execute describes them).
+                if !self.session.quirks().describe_executes {
+                    self.session.push_describe_portal(item, "")?;
+                }
                 self.session.push_execute(item, "", 0, None)?;
             }
         }

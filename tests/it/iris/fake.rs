@@ -427,13 +427,13 @@ async fn a_data_row_without_row_description_and_a_field_count_mismatch_are_toler
 
 #[tokio::test]
 async fn a_deferred_dml_error_after_insert_0_1_fails_the_row_never_reports_success() {
-    // 1.7.3: `P INSERT B D E S → 1, 2, n, C "INSERT 0 1", E 23505 "Batch failed: …", Z`.
+    // 1.7.3: `P INSERT B E S → 1, 2, C "INSERT 0 1", E 23505 "Batch failed: …", Z` (no
+    // Describe: on IRIS it would run the statement again).
     let mut script = startup(V::V173);
     script.push(recv_until(b'S'));
     script.extend([
         send(BackendMessage::ParseComplete),
         send(BackendMessage::BindComplete),
-        send(BackendMessage::NoData),
         tag("INSERT 0 1"),
         iris_error("23505", "Batch failed: UNIQUE constraint failed"),
         idle(),
@@ -457,7 +457,6 @@ async fn a_deferred_dml_error_in_a_pipeline_fails_the_insert_not_the_next_statem
     script.extend([
         send(BackendMessage::ParseComplete),
         send(BackendMessage::BindComplete),
-        send(BackendMessage::NoData),
         tag("INSERT 0 1"),
         iris_error("23505", "Batch failed: UNIQUE constraint failed"),
         idle(),
@@ -763,25 +762,68 @@ async fn statement_cache_eviction_closes_with_a_close_message_never_sql_dealloca
 }
 
 #[tokio::test]
-async fn a_row_description_sent_by_execute_after_no_data_gives_the_rows() {
-    // §11 item 31 (1.0.1 RETURNING): Describe says NoData, Execute sends T and D anyway.
-    let mut script = startup(V::V101);
-    script.push(recv_until(b'S'));
-    script.extend([
+async fn one_shot_queries_skip_describe_and_read_rows_with_or_without_a_description() {
+    // iris-pgwire answers Describe by running the statement (§11 items 31-32): a one-shot
+    // query sends Parse, Bind, Execute, Sync only, so it runs once.
+    let no_describe = |r: &Received| !matches!(r, Received::Message(FrontendMessage::Describe(_)));
+    let mut full = startup(V::V101);
+    // Flight 1: Execute sends its own RowDescription (1.0.1 RETURNING).
+    full.extend([recv(b'P'), recv(b'B')]);
+    full.push(Step::Recv(
+        "Execute, not Describe",
+        Box::new(move |r| {
+            no_describe(r) && matches!(r, Received::Message(FrontendMessage::Execute(_)))
+        }),
+    ));
+    full.push(recv(b'S'));
+    full.extend([
         send(BackendMessage::ParseComplete),
         send(BackendMessage::BindComplete),
-        send(BackendMessage::NoData),
         row_desc(&[field("id", 23)]),
         data(&[Some(b"41")]),
         tag("INSERT 0 0 0"),
         idle(),
     ]);
-    let (mut c, server) = connect(script).await;
+    // Flight 2: DataRows with no RowDescription at all.
+    full.extend([recv(b'P'), recv(b'B')]);
+    full.push(Step::Recv(
+        "Execute, not Describe",
+        Box::new(move |r| {
+            no_describe(r) && matches!(r, Received::Message(FrontendMessage::Execute(_)))
+        }),
+    ));
+    full.push(recv(b'S'));
+    full.extend([
+        send(BackendMessage::ParseComplete),
+        send(BackendMessage::BindComplete),
+        data(&[Some(b"7"), Some(b"seven")]),
+        tag("SELECT 1"),
+        idle(),
+    ]);
+    let (mut c, server) = connect(full).await;
     let rows = c
         .query_unnamed("INSERT INTO t (v) VALUES ($1) RETURNING id", &[&1i32])
         .await
         .unwrap();
     assert_eq!(rows.len(), 1);
-    assert_eq!(rows[0].get::<i32>("id").unwrap(), 41);
+    assert_eq!(
+        rows[0].get::<i32>("id").unwrap(),
+        41,
+        "named by Execute's description"
+    );
+    let rows = c
+        .query_unnamed("SELECT n, s FROM t WHERE n = $1", &[&7i32])
+        .await
+        .unwrap();
+    assert_eq!(
+        rows[0].get::<i32>(0).unwrap(),
+        7,
+        "found by position, decoded as asked"
+    );
+    assert_eq!(rows[0].get::<&str>(1).unwrap(), "seven");
+    assert!(
+        rows[0].get::<&str>("s").is_err(),
+        "no names without a description"
+    );
     finish(c, server).await;
 }
