@@ -165,7 +165,12 @@ impl Startup {
                 BackendMessage::Authentication(Authentication::SaslFinal(data)) => {
                     match proof.verify_server_final(&data) {
                         Ok(()) => Ok(Step::Next(Self::ExpectAuthOk)),
-                        Err(AuthError::ScramServerSignatureLength(_)) if ctx.skip_server_signature => {
+                        Err(AuthError::ScramServerSignatureLength(n)) if ctx.skip_server_signature => {
+                            log::warn!(
+                                "pgline: SCRAM server signature NOT verified ({n}-byte iris-pgwire \
+                                 dummy accepted by danger_iris_skip_scram_server_signature): \
+                                 this server has not proved it knows the password"
+                            );
                             Ok(Step::Next(Self::ExpectAuthOk))
                         }
                         Err(e) => Err(auth_err(e)),

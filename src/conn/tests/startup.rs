@@ -237,6 +237,42 @@ fn iris_dummy_signature_is_accepted_only_with_the_explicit_opt_in() {
     assert_eq!(s.startup_status(), StartupStatus::Done);
 }
 
+/// Records warn-level log lines (the one global logger of the unit-test binary).
+struct WarnLog(std::sync::Mutex<Vec<String>>);
+
+impl log::Log for WarnLog {
+    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
+        m.level() <= log::Level::Warn
+    }
+    fn log(&self, r: &log::Record<'_>) {
+        if r.level() <= log::Level::Warn {
+            if let Ok(mut v) = self.0.lock() {
+                v.push(r.args().to_string());
+            }
+        }
+    }
+    fn flush(&self) {}
+}
+
+#[test]
+fn skipping_the_scram_server_signature_is_logged_at_warn_level() {
+    static LOG: WarnLog = WarnLog(std::sync::Mutex::new(Vec::new()));
+    let _ = log::set_logger(&LOG);
+    log::set_max_level(log::LevelFilter::Warn);
+    let mut s = scram_until_final(true);
+    feed(
+        &mut s,
+        [B::Authentication(A::SaslFinal(Bytes::from_static(
+            b"v=rmF+pqV8S7suAoZWja4dJRkFsKQ=",
+        )))],
+    );
+    let lines = LOG.0.lock().map(|v| v.clone()).unwrap_or_default();
+    assert!(
+        lines.iter().any(|l| l.contains("NOT verified")),
+        "warn log: {lines:?}"
+    );
+}
+
 #[test]
 fn sasl_continue_without_sasl_is_unexpected() {
     let mut s = session(AuthPolicy::default(), Some("pw"), false);
