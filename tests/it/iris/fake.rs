@@ -320,6 +320,7 @@ async fn values_are_decoded_by_the_rust_type_asked_for_whatever_the_oid_says() {
             field("f", oid::FLOAT8),
             field("g", oid::FLOAT8),
             field("e", oid::VARCHAR),
+            field("y", oid::BYTEA),
         ]),
         idle(),
     ]);
@@ -335,6 +336,7 @@ async fn values_are_decoded_by_the_rust_type_asked_for_whatever_the_oid_says() {
             Some(b"inf"),
             Some(b"nan"),
             None,
+            Some(br"b'\x00ab'"),
         ]),
         tag("SELECT 1"),
         idle(),
