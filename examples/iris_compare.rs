@@ -37,20 +37,12 @@ const DB: &str = "USER";
 /// tokio-postgres's in-flight window for the throughput run.
 const WINDOW: usize = 1024;
 
+// One CPU clock for the CLI and the examples.
+#[path = "../src/bin/pgline/cpu.rs"]
+mod cpu_clock;
+
 fn cpu() -> Duration {
-    let mut total = 0u64;
-    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
-        for t in tasks.flatten() {
-            if let Ok(s) = std::fs::read_to_string(t.path().join("schedstat")) {
-                total += s
-                    .split_whitespace()
-                    .next()
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .unwrap_or(0);
-            }
-        }
-    }
-    Duration::from_nanos(total)
+    cpu_clock::process_cpu()
 }
 
 // ---------------------------------------------------------------------------------------

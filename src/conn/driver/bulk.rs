@@ -315,14 +315,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         opts: ExecuteManyOptions,
         report: &mut LoadReport,
     ) -> Result<(), Error> {
-        let Atomicity::Batches(n) = opts.atomicity else {
-            return self.execute_many_inner(sql, rows, opts, report).await;
+        let n = match opts.atomicity {
+            Atomicity::Batches(n)
+                if self.session.quirks().sync_window_not_atomic
+                    && self.transaction_status() == TransactionStatus::Idle =>
+            {
+                n
+            }
+            _ => return self.execute_many_inner(sql, rows, opts, report).await,
         };
-        if !self.session.quirks().sync_window_not_atomic
-            || self.transaction_status() != TransactionStatus::Idle
-        {
-            return self.execute_many_inner(sql, rows, opts, report).await;
-        }
         let per_batch = ExecuteManyOptions {
             atomicity: Atomicity::All,
             sync_every: n.max(1),

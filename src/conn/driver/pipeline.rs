@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::query::{param_formats, rows_affected, write_params};
+use super::query::{
+    check_param_count, param_formats, renumbered_values, rows_affected, write_params,
+};
 use super::Connection;
 use crate::conn::event::{Event, Item};
 use crate::conn::row::{Column, Row};
@@ -80,13 +82,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pipeline<'_, S> {
         stmt: &Statement,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<usize, Error> {
-        if stmt.params().len() != params.len() {
-            return Err(Error::config(format!(
-                "statement has {} parameters, {} given",
-                stmt.params().len(),
-                params.len()
-            )));
-        }
+        check_param_count(stmt, params.len())?;
         let lenient = self.conn.session.quirks().lenient_types;
         let params = &*stmt.wire_values(params);
         let formats = param_formats(params, stmt.wire_params(), self.conn.text_only(), lenient)?;
@@ -109,25 +105,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pipeline<'_, S> {
     /// parameter types come from the values, results arrive as text.
     pub fn query_sql(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<usize, Error> {
         let (sql, order) = self.conn.renumber(sql)?;
-        let reordered: Vec<&(dyn ToSql + Sync)>;
-        let params = match &order {
-            Some(order) => {
-                reordered = order
-                    .iter()
-                    .map(|&j| {
-                        params.get(usize::from(j)).copied().ok_or_else(|| {
-                            Error::config(format!(
-                                "the statement uses ${} but {} values were given",
-                                j + 1,
-                                params.len()
-                            ))
-                        })
-                    })
-                    .collect::<Result<_, _>>()?;
-                &reordered[..]
-            }
-            None => params,
-        };
+        let params = &*renumbered_values(params, order.as_deref())?;
         let lenient = self.conn.session.quirks().lenient_types;
         let types: Vec<Oid> = params.iter().map(|p| p.type_oid()).collect();
         let formats = param_formats(params, &types, self.conn.text_only(), lenient)?;

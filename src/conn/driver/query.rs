@@ -422,13 +422,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let mut columns: Arc<[Column]> = Vec::new().into();
         match &prepared {
             Some(s) => {
-                if s.params().len() != params.len() {
-                    return Err(Error::config(format!(
-                        "statement has {} parameters, {} given",
-                        s.params().len(),
-                        params.len()
-                    )));
-                }
+                check_param_count(s, params.len())?;
                 let params = &*s.wire_values(params);
                 let formats = param_formats(params, s.wire_params(), text_only, lenient)?;
                 let result_formats: Vec<i16> =
@@ -452,25 +446,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     return Err(Error::protocol("unresolved statement"));
                 };
                 let (sql, order) = self.renumber(sql)?;
-                let reordered: Vec<&(dyn ToSql + Sync)>;
-                let params = match &order {
-                    Some(order) => {
-                        reordered = order
-                            .iter()
-                            .map(|&j| {
-                                params.get(usize::from(j)).copied().ok_or_else(|| {
-                                    Error::config(format!(
-                                        "the statement uses ${} but {} values were given",
-                                        j + 1,
-                                        params.len()
-                                    ))
-                                })
-                            })
-                            .collect::<Result<_, _>>()?;
-                        &reordered[..]
-                    }
-                    None => params,
-                };
+                let params = &*renumbered_values(params, order.as_deref())?;
                 let types: Vec<Oid> = params.iter().map(|p| p.type_oid()).collect();
                 let formats = param_formats(params, &types, text_only, lenient)?;
                 self.session.push_parse(item, "", &sql, &types)?;
@@ -564,13 +540,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let lenient = self.session.quirks().lenient_types;
         let text_only = self.text_only();
         let ignores_limit = self.session.quirks().ignores_row_limit;
-        if s.params().len() != params.len() {
-            return Err(Error::config(format!(
-                "statement has {} parameters, {} given",
-                s.params().len(),
-                params.len()
-            )));
-        }
+        check_param_count(&s, params.len())?;
         let params = &*s.wire_values(params);
         let formats = param_formats(params, s.wire_params(), text_only, lenient)?;
         let result_formats: Vec<i16> = s.columns().iter().map(|c| c.format().code()).collect();
@@ -726,4 +696,39 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RowStream<'_, S> {
             }
         }
     }
+}
+
+/// A prepared statement's parameter count against the number of values given.
+pub(crate) fn check_param_count(s: &Statement, given: usize) -> Result<(), Error> {
+    if s.params().len() != given {
+        return Err(Error::config(format!(
+            "statement has {} parameters, {given} given",
+            s.params().len()
+        )));
+    }
+    Ok(())
+}
+
+/// The caller's values in the order of a renumbered statement's placeholders (see
+/// [`Connection::renumber`]); borrowed unchanged when nothing was renumbered.
+pub(crate) fn renumbered_values<'p, 'v>(
+    params: &'p [&'v (dyn ToSql + Sync)],
+    order: Option<&[u16]>,
+) -> Result<std::borrow::Cow<'p, [&'v (dyn ToSql + Sync)]>, Error> {
+    let Some(order) = order else {
+        return Ok(std::borrow::Cow::Borrowed(params));
+    };
+    order
+        .iter()
+        .map(|&j| {
+            params.get(usize::from(j)).copied().ok_or_else(|| {
+                Error::config(format!(
+                    "the statement uses ${} but {} values were given",
+                    j + 1,
+                    params.len()
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(std::borrow::Cow::Owned)
 }

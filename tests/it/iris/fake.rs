@@ -96,6 +96,16 @@ fn data(values: &[Option<&[u8]>]) -> Step {
     send(BackendMessage::DataRow(DataRow::new(values).unwrap()))
 }
 
+/// A one-column, one-row simple result: T, D, `SELECT 1`, `Z I`.
+fn one_row(name: &'static str, type_oid: u32, value: &'static [u8]) -> [Step; 4] {
+    [
+        row_desc(&[field(name, type_oid)]),
+        data(&[Some(value)]),
+        tag("SELECT 1"),
+        idle(),
+    ]
+}
+
 fn iris_error(code: &str, message: &str) -> Step {
     send(BackendMessage::ErrorResponse(ErrorFields::new(
         "ERROR", code, message,
@@ -172,12 +182,7 @@ async fn an_empty_query_is_never_sent_to_any_version() {
         // The next thing the fake sees must be the real query: the empty ones were
         // answered locally (iris-pgwire would answer them with nothing at all).
         script.push(recv_query("SELECT 1"));
-        script.extend([
-            row_desc(&[field("1", 23)]),
-            data(&[Some(b"1")]),
-            tag("SELECT 1"),
-            idle(),
-        ]);
+        script.extend(one_row("1", 23, b"1"));
         let (mut c, server) = connect(script).await;
         for sql in ["", ";", "  ;  ; "] {
             let r = c.simple_query(sql).await.unwrap();
@@ -230,12 +235,7 @@ async fn odd_command_tags_of_each_version_complete_with_no_made_up_count() {
 async fn a_select_tag_with_two_numbers_and_show_tagged_select_1_are_results() {
     let mut script = startup(V::V101);
     script.push(recv_query("SHOW search_path"));
-    script.extend([
-        row_desc(&[field("search_path", 25)]),
-        data(&[Some(b"unknown")]),
-        tag("SELECT 1"),
-        idle(),
-    ]);
+    script.extend(one_row("search_path", 25, b"unknown"));
     script.push(recv_query("SELECT a FROM t"));
     script.extend([
         row_desc(&[field("a", 23)]),
@@ -502,12 +502,7 @@ async fn several_errors_before_one_ready_for_query_fail_once_and_stay_in_step() 
         idle(),
     ]);
     script.push(recv_query("SELECT 1"));
-    script.extend([
-        row_desc(&[field("1", 23)]),
-        data(&[Some(b"1")]),
-        tag("SELECT 1"),
-        idle(),
-    ]);
+    script.extend(one_row("1", 23, b"1"));
     let (mut c, server) = connect(script).await;
     let e = c.simple_query("SELECT 'a;b'").await.expect_err("errors");
     assert!(e.to_string().contains("one"), "{e}");
@@ -555,12 +550,7 @@ async fn a_surplus_ready_for_query_after_copy_is_discarded_on_iris() {
         idle(),
     ]);
     script.push(recv_query("SELECT 2"));
-    script.extend([
-        row_desc(&[field("2", 23)]),
-        data(&[Some(b"2")]),
-        tag("SELECT 1"),
-        idle(),
-    ]);
+    script.extend(one_row("2", 23, b"2"));
     let (mut c, server) = connect(script).await;
     c.simple_query("SELECT 1").await.unwrap();
     let r = c.simple_query("SELECT 2").await.unwrap();
@@ -582,12 +572,7 @@ async fn a_backend_f_message_is_dropped_on_iris() {
     f.extend_from_slice(&(body.len() as i32 + 4).to_be_bytes());
     f.extend_from_slice(body);
     script.push(Step::Raw(f));
-    script.extend([
-        row_desc(&[field("1", 23)]),
-        data(&[Some(b"1")]),
-        tag("SELECT 1"),
-        idle(),
-    ]);
+    script.extend(one_row("1", 23, b"1"));
     let (mut c, server) = connect(script).await;
     let r = c.simple_query("SELECT 1").await.unwrap();
     assert_eq!(r[0].rows[0].get(0).unwrap(), Some("1"));
@@ -640,12 +625,7 @@ async fn a_row_stream_uses_one_execute_because_row_limits_are_ignored() {
 async fn copy_out_is_refused_locally_without_sending_anything() {
     let mut script = startup(V::V101);
     script.push(recv_query("SELECT 1"));
-    script.extend([
-        row_desc(&[field("1", 23)]),
-        data(&[Some(b"1")]),
-        tag("SELECT 1"),
-        idle(),
-    ]);
+    script.extend(one_row("1", 23, b"1"));
     let (mut c, server) = connect(script).await;
     let e = c
         .copy_out("COPY t TO STDOUT")
@@ -742,12 +722,7 @@ async fn statement_cache_eviction_closes_with_a_close_message_never_sql_dealloca
     script.extend([send(BackendMessage::CloseComplete), idle()]);
     script.extend(execute());
     script.push(recv_query("SELECT 3"));
-    script.extend([
-        row_desc(&[field("x", 23)]),
-        data(&[Some(b"3")]),
-        tag("SELECT 1"),
-        idle(),
-    ]);
+    script.extend(one_row("x", 23, b"3"));
     let (io, server) = pipe(script);
     let mut config = cfg();
     config.statement_cache_capacity(1);
