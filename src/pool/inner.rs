@@ -24,20 +24,24 @@ const CLEAN_SQL: &str = "CLOSE ALL; RESET ALL; UNLISTEN *; SELECT pg_advisory_un
 /// The query of the health-check ping.
 const PING_SQL: &str = "SELECT 1";
 
-/// Counts one open connection; dropping it (however the connection goes away: retired,
-/// lost with a cancelled future, dropped with the pool) decrements the pool's size and
-/// records why.
+/// Counts one open connection (or a slot reserved for one being opened), so the pool
+/// never holds more than `max_size`. Dropping it (however the connection goes away:
+/// retired, lost with a cancelled future, dropped with the pool) decrements the size and,
+/// for an opened connection, records why it closed.
 #[derive(Debug)]
 pub(crate) struct SizeToken {
     shared: Weak<Shared>,
-    pub(crate) reason: Reason,
+    /// `None` while only reserved: a failed attempt is not a closed connection.
+    pub(crate) reason: Option<Reason>,
 }
 
 impl Drop for SizeToken {
     fn drop(&mut self) {
         if let Some(s) = self.shared.upgrade() {
             s.size.fetch_sub(1, Ordering::AcqRel);
-            s.counters.closed(self.reason);
+            if let Some(r) = self.reason {
+                s.counters.closed(r);
+            }
         }
     }
 }
@@ -63,7 +67,7 @@ impl Live {
         let Self {
             conn, mut token, ..
         } = self;
-        token.reason = reason;
+        token.reason = Some(reason);
         drop(token);
         if conn.is_broken() {
             return;
@@ -239,50 +243,19 @@ impl Shared {
         deadline: Instant,
         last_err: &mut Option<Error>,
     ) -> Result<Live, Error> {
-        loop {
-            let next = self.idle().pop_back();
-            let Some(mut live) = next else { break };
-            let now = Instant::now();
-            if !live.conn.poll_alive() {
-                live.retire(Reason::Broken);
-                continue;
-            }
-            if live.expired(now) {
-                live.retire(Reason::Lifetime);
-                continue;
-            }
-            let idle_for = now.saturating_duration_since(live.idle_since);
-            if self.cfg.idle_timeout.is_some_and(|t| idle_for >= t) {
-                live.retire(Reason::IdleTimeout);
-                continue;
-            }
-            if self.cfg.ping_after_idle.is_some_and(|t| idle_for >= t) {
-                // Counted as a failed health check if this future is dropped mid-ping.
-                live.token.reason = Reason::HealthCheck;
-                let t = self
-                    .cfg
-                    .ping_timeout
-                    .min(deadline.saturating_duration_since(now));
-                let ok = matches!(
-                    tokio::time::timeout(t, live.conn.simple_query(PING_SQL)).await,
-                    Ok(Ok(_))
-                );
-                if !ok || !live.conn.is_idle() {
-                    live.retire(Reason::HealthCheck);
-                    continue;
-                }
-                live.token.reason = Reason::Broken;
-            }
-            return Ok(live);
-        }
         let mut attempt = 0;
         loop {
-            let now = Instant::now();
-            if now >= deadline {
+            if let Some(live) = self.checked_idle(deadline).await {
+                return Ok(live);
+            }
+            if Instant::now() >= deadline {
                 return Err(Error::pool_timeout(last_err.take()));
             }
             match self.open(deadline).await {
-                Ok(live) => return Ok(live),
+                Ok(Some(live)) => return Ok(live),
+                // Full: a connection is between states (being retired, or returned by
+                // a reset task); look at the idle queue again shortly.
+                Ok(None) => tokio::time::sleep(Duration::from_millis(1)).await,
                 Err(e) => {
                     self.counters
                         .connect_failures
@@ -300,9 +273,66 @@ impl Shared {
         }
     }
 
+    /// The most recently returned idle connection that passes the checks; failing ones
+    /// are closed on the way.
+    async fn checked_idle(&self, deadline: Instant) -> Option<Live> {
+        loop {
+            let mut live = self.idle().pop_back()?;
+            let now = Instant::now();
+            if !live.conn.poll_alive() {
+                live.retire(Reason::Broken);
+                continue;
+            }
+            if live.expired(now) {
+                live.retire(Reason::Lifetime);
+                continue;
+            }
+            let idle_for = now.saturating_duration_since(live.idle_since);
+            if self.cfg.idle_timeout.is_some_and(|t| idle_for >= t) {
+                live.retire(Reason::IdleTimeout);
+                continue;
+            }
+            if self.cfg.ping_after_idle.is_some_and(|t| idle_for >= t) {
+                // Counted as a failed health check if this future is dropped mid-ping.
+                live.token.reason = Some(Reason::HealthCheck);
+                let t = self
+                    .cfg
+                    .ping_timeout
+                    .min(deadline.saturating_duration_since(now));
+                let ok = matches!(
+                    tokio::time::timeout(t, live.conn.simple_query(PING_SQL)).await,
+                    Ok(Ok(_))
+                );
+                if !ok || !live.conn.is_idle() {
+                    live.retire(Reason::HealthCheck);
+                    continue;
+                }
+                live.token.reason = Some(Reason::Broken);
+            }
+            return Some(live);
+        }
+    }
+
+    /// Reserves a slot in the size count, if the pool is below `max_size`.
+    fn reserve(self: &Arc<Self>) -> Option<SizeToken> {
+        let max = self.cfg.max_size;
+        self.size
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
+                (s < max).then_some(s + 1)
+            })
+            .ok()?;
+        Some(SizeToken {
+            shared: Arc::downgrade(self),
+            reason: None,
+        })
+    }
+
     /// Opens one connection and runs the `after_connect` hook, within the connect
-    /// timeout and `deadline`.
-    async fn open(self: &Arc<Self>, deadline: Instant) -> Result<Live, Error> {
+    /// timeout and `deadline`. `Ok(None)`: the pool is already at `max_size`.
+    async fn open(self: &Arc<Self>, deadline: Instant) -> Result<Option<Live>, Error> {
+        let Some(mut token) = self.reserve() else {
+            return Ok(None);
+        };
         let t = self
             .cfg
             .connect_timeout
@@ -323,17 +353,14 @@ impl Shared {
             let jitter = self.random_upto(self.cfg.lifetime_jitter.min(l / 2));
             now + l.saturating_sub(jitter)
         });
-        self.size.fetch_add(1, Ordering::AcqRel);
         self.counters.created.fetch_add(1, Ordering::Relaxed);
-        Ok(Live {
+        token.reason = Some(Reason::Broken);
+        Ok(Some(Live {
             conn,
             expires,
             idle_since: now,
-            token: SizeToken {
-                shared: Arc::downgrade(self),
-                reason: Reason::Broken,
-            },
-        })
+            token,
+        }))
     }
 
     // ----- return -------------------------------------------------------------------------
@@ -364,7 +391,7 @@ impl Shared {
         };
         let shared = Arc::clone(self);
         let mut live = live;
-        live.token.reason = Reason::ResetFailed;
+        live.token.reason = Some(Reason::ResetFailed);
         handle.spawn(async move {
             let sql = shared.cleanup_sql(&live);
             let reset = async {
@@ -387,7 +414,7 @@ impl Shared {
             } else if let Some(reason) = shared.refuse(&live, now) {
                 live.retire(reason);
             } else {
-                live.token.reason = Reason::Broken;
+                live.token.reason = Some(Reason::Broken);
                 shared.push_idle(live, now);
             }
             shared.release(permit);
@@ -475,7 +502,11 @@ impl Shared {
             };
             let deadline = Instant::now() + self.cfg.connect_timeout;
             match self.open(deadline).await {
-                Ok(live) => {
+                Ok(None) => {
+                    self.release(permit);
+                    return Ok(());
+                }
+                Ok(Some(live)) => {
                     if self.is_closed() {
                         live.retire(Reason::PoolClosed);
                     } else {
@@ -525,7 +556,7 @@ impl Shared {
             let Live {
                 conn, mut token, ..
             } = live;
-            token.reason = Reason::PoolClosed;
+            token.reason = Some(Reason::PoolClosed);
             async move {
                 let _ = tokio::time::timeout_at(deadline, conn.close()).await;
                 drop(token);
