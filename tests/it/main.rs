@@ -7,4 +7,5 @@ mod cluster;
 mod corpus;
 mod fake;
 mod pg;
+mod pool;
 mod support;

@@ -11,6 +11,7 @@
 
 pub mod conn;
 pub mod fake_server;
+pub mod proxy;
 
 use pgline::cluster::{ClusterOptions, TempCluster};
 use std::sync::OnceLock;
