@@ -450,7 +450,12 @@ impl Shared {
 
     fn release(&self, permit: OwnedSemaphorePermit) {
         drop(permit);
-        self.released.notify_waiters();
+        // Only close() listens; notify_waiters takes a lock, so keep it off the hot path.
+        // SeqCst pairs with close(): either it sees this permit back, or this sees
+        // `closed` and wakes it.
+        if self.closed.load(Ordering::SeqCst) {
+            self.released.notify_waiters();
+        }
     }
 
     // ----- background ---------------------------------------------------------------------
@@ -530,20 +535,24 @@ impl Shared {
 
     pub(crate) async fn close(&self) -> Result<(), Error> {
         let deadline = Instant::now() + self.cfg.close_timeout;
-        self.closed.store(true, Ordering::Release);
+        self.closed.store(true, Ordering::SeqCst);
         self.sem.close();
         loop {
             self.close_idle(deadline).await;
-            // A Notified created before the check sees every later notify_waiters.
+            // A Notified created before the check sees every later notify_waiters; the
+            // periodic re-check covers a release that raced with setting `closed`.
             let released = self.released.notified();
             if self.sem.available_permits() >= self.cfg.max_size {
                 break;
             }
-            if tokio::time::timeout_at(deadline, released).await.is_err() {
+            let now = Instant::now();
+            if now >= deadline {
                 return Err(Error::timeout(
                     "pool close timed out with connections still checked out",
                 ));
             }
+            let wake = deadline.min(now + Duration::from_millis(20));
+            let _ = tokio::time::timeout_at(wake, released).await;
         }
         self.close_idle(deadline).await;
         Ok(())
