@@ -164,6 +164,18 @@ fn main() {
         let (mut r_qps, mut r_p99, mut r_cpu) = (Vec::new(), Vec::new(), Vec::new());
         // Warm-up: connections opened and statements prepared before measuring.
         let _ = (pgline_round(ours.clone()).await, deadpool_round(theirs.clone()).await);
+        // PGLINE_BENCH_ONLY=pgline|deadpool runs one side (for profiling one at a time).
+        let only = std::env::var("PGLINE_BENCH_ONLY").unwrap_or_default();
+        if !only.is_empty() {
+            let f = if only == "pgline" {
+                pgline_round(ours.clone()).await
+            } else {
+                deadpool_round(theirs.clone()).await
+            };
+            show(&only, &f);
+            println!("queries: {:.0}", f.qps * ROUND.as_secs_f64());
+            return;
+        }
         for round in 0..ROUNDS {
             let a = pgline_round(ours.clone()).await;
             let b = deadpool_round(theirs.clone()).await;
