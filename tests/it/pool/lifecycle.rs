@@ -227,3 +227,28 @@ async fn waiters_blocked_in_get_fail_with_pool_closed_when_the_pool_closes() {
     assert!(e.is_pool_closed(), "{e:?}");
     drop(a);
 }
+
+#[tokio::test]
+async fn dropping_the_last_pool_handle_stops_the_reaper_and_closes_idle_connections() {
+    let (cfg, app) = pool_config();
+    let pool = Pool::new(
+        cfg.max_size(3)
+            .min_idle(2)
+            .reaper_interval(Duration::from_millis(20)),
+    )
+    .unwrap();
+    assert!(eventually(Duration::from_secs(5), || pool.status().idle == 2).await);
+    drop(pool);
+    // Were the reaper still running it would reopen min_idle connections.
+    let mut left = -1;
+    for _ in 0..100 {
+        left = super::backends(&app).await;
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(left, 0);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(super::backends(&app).await, 0, "nothing reopened them");
+}
