@@ -53,7 +53,8 @@ impl ClosedCounts {
 pub struct Status {
     /// The configured maximum size.
     pub max_size: usize,
-    /// Open connections: idle, checked out, and those being checked or reset.
+    /// Open connections (idle, checked out, being checked or reset) plus those being
+    /// opened; never above `max_size`.
     pub size: usize,
     /// Idle connections, ready for checkout.
     pub idle: usize,
