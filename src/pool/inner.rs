@@ -21,6 +21,10 @@ use crate::Connection;
 const CLEAN_SQL: &str = "CLOSE ALL; RESET ALL; UNLISTEN *; SELECT pg_advisory_unlock_all(); \
                          DISCARD TEMP; DISCARD SEQUENCES";
 
+/// How long an abandoned operation may run on after its connection came back before the
+/// pool cancels it.
+const CANCEL_GRACE: Duration = Duration::from_millis(50);
+
 /// The query of the health-check ping.
 const PING_SQL: &str = "SELECT 1";
 
@@ -394,8 +398,26 @@ impl Shared {
         live.token.reason = Some(Reason::ResetFailed);
         handle.spawn(async move {
             let sql = shared.cleanup_sql(&live);
+            let budget = shared.cfg.reset_timeout;
             let reset = async {
-                live.conn.reset_for_reuse().await?;
+                if live.conn.is_idle() {
+                    live.conn.reset_for_reuse().await?;
+                } else {
+                    // An abandoned operation: let it finish by itself for a moment, else
+                    // cancel it rather than wait it out. cancel_query returns once the
+                    // server closed the cancel connection, i.e. after it signalled the
+                    // backend, so the signal cannot hit a later query (checklist I1).
+                    let grace = (budget / 4).min(CANCEL_GRACE);
+                    if tokio::time::timeout(grace, live.conn.reset_for_reuse())
+                        .await
+                        .is_err()
+                    {
+                        if let Some(token) = live.conn.cancel_token() {
+                            let _ = token.cancel_query(budget).await;
+                        }
+                    }
+                    live.conn.reset_for_reuse().await?;
+                }
                 if let Some(sql) = sql {
                     live.conn.batch_execute(sql).await?;
                 }

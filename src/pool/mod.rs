@@ -75,7 +75,10 @@
 //! - **Dirty**: a result not read to the end (a dropped row stream or query future), a
 //!   transaction left open or failed. A spawned task drains the abandoned responses to
 //!   ReadyForQuery and sends `ROLLBACK`, within `reset_timeout`, then returns the
-//!   connection; if that fails or times out, the connection is closed. The slot stays
+//!   connection; if that fails or times out, the connection is closed. An abandoned
+//!   operation still running after 50 ms is cancelled (CancelRequest) instead of waited
+//!   out; the task waits until the server has closed the cancel connection before the
+//!   connection can be reused, so a late cancel cannot hit the next holder's query. The slot stays
 //!   taken until then, so the pool never exceeds `max_size` and a waiter never gets a
 //!   dirty connection. Anything done inside the rolled-back transaction (`SET`, temporary
 //!   tables) is gone; `SET` outside a transaction survives unless `SessionReset::Clean`.

@@ -193,22 +193,69 @@ async fn j1_a_broken_connection_is_destroyed_on_return() {
 }
 
 #[tokio::test]
-async fn j1_a_busy_connection_that_cannot_be_drained_in_time_is_destroyed() {
-    let (cfg, _) = pool_config();
-    let pool = Pool::new(cfg.max_size(1).reset_timeout(Duration::from_millis(100))).unwrap();
+async fn j1_a_busy_connection_running_a_long_query_is_cancelled_drained_and_reused() {
+    let (cfg, app) = pool_config();
+    let pool = Pool::new(cfg.max_size(1)).unwrap();
     let mut c = pool.get().await.unwrap();
     let before = pid(&mut c).await;
-    // Dropped mid-query; draining would need the full 3 s sleep.
+    // Dropped mid-query; waiting it out would take 30 s.
     let r = tokio::time::timeout(
         Duration::from_millis(50),
-        c.batch_execute("SELECT pg_sleep(3)"),
+        c.batch_execute("BEGIN; SELECT pg_sleep(30)"),
     )
     .await;
     assert!(r.is_err());
     drop(c);
     let t = Instant::now();
     let mut c = pool.get().await.unwrap();
-    assert!(t.elapsed() < Duration::from_secs(1));
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    assert_eq!(
+        pid(&mut c).await,
+        before,
+        "cancelled and reused, not replaced"
+    );
+    assert_eq!(c.transaction_status(), TransactionStatus::Idle);
+    let r = c.query_one("SELECT 8", &[]).await.unwrap();
+    assert_eq!(
+        r.get::<i32>(0).unwrap(),
+        8,
+        "the late cancel did not hit this query"
+    );
+    assert_eq!(pool.status().closed.total(), 0);
+    drop(c);
+    // The server is not still sleeping for us.
+    let mut a = crate::support::conn::connect().await;
+    let n: i64 = a
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND query LIKE '%pg_sleep(30)%' AND state = 'active'",
+            &[&app],
+        )
+        .await
+        .unwrap()
+        .get(0)
+        .unwrap();
+    assert_eq!(n, 0);
+}
+
+#[tokio::test]
+async fn j1_a_busy_connection_that_cannot_be_drained_in_time_is_destroyed() {
+    let proxy = start_proxy().await;
+    let (cfg, _) = proxied(&proxy);
+    let pool = Pool::new(cfg.max_size(1).reset_timeout(Duration::from_millis(300))).unwrap();
+    let mut c = pool.get().await.unwrap();
+    let before = pid(&mut c).await;
+    let r = tokio::time::timeout(
+        Duration::from_millis(50),
+        c.batch_execute("SELECT pg_sleep(2)"),
+    )
+    .await;
+    assert!(r.is_err());
+    // Its answers will never arrive (the cancel itself gets through, on a new connection).
+    proxy.set_mode_existing(Mode::Blackhole);
+    drop(c);
+    let t = Instant::now();
+    let mut c = pool.get().await.unwrap();
+    assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
     assert_ne!(pid(&mut c).await, before);
     assert_eq!(pool.status().closed.reset_failed, 1);
 }
