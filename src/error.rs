@@ -55,6 +55,10 @@ pub(crate) enum Kind {
     Broken,
     /// A query expected one row and got another number.
     RowCount,
+    /// The pool could not hand out a connection before the acquire deadline.
+    PoolTimeout,
+    /// The pool is closed and hands out no more connections.
+    PoolClosed,
 }
 
 struct Inner {
@@ -189,14 +193,41 @@ impl Error {
         Self::new(Kind::RowCount, msg)
     }
 
+    /// No connection before the acquire deadline; `cause` is the last connect error, if
+    /// connecting was what failed.
+    pub(crate) fn pool_timeout(cause: Option<Self>) -> Self {
+        let msg = "timed out waiting for a connection from the pool";
+        match cause {
+            Some(c) => Self::with_source(Kind::PoolTimeout, msg, c),
+            None => Self::new(Kind::PoolTimeout, msg),
+        }
+    }
+
+    pub(crate) fn pool_closed() -> Self {
+        Self::new(Kind::PoolClosed, "the pool is closed")
+    }
+
     /// The server closed the connection (EOF), or it was closed by this side.
     pub fn is_closed(&self) -> bool {
         matches!(self.0.kind, Kind::Closed)
     }
 
-    /// A deadline passed (connect, query or pool checkout).
+    /// A deadline passed (connect, query or pool checkout; a pool checkout timeout is
+    /// also [`is_pool_timeout`](Self::is_pool_timeout)).
     pub fn is_timeout(&self) -> bool {
-        matches!(self.0.kind, Kind::Timeout)
+        matches!(self.0.kind, Kind::Timeout | Kind::PoolTimeout)
+    }
+
+    /// The pool could not hand out a connection before the acquire deadline (all
+    /// connections busy, or the server unreachable; the last connect error is the
+    /// [`source`](std::error::Error::source)).
+    pub fn is_pool_timeout(&self) -> bool {
+        matches!(self.0.kind, Kind::PoolTimeout)
+    }
+
+    /// The pool was closed.
+    pub fn is_pool_closed(&self) -> bool {
+        matches!(self.0.kind, Kind::PoolClosed)
     }
 
     /// The server broke the wire protocol.

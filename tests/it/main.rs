@@ -8,4 +8,5 @@ mod corpus;
 mod fake;
 mod iris;
 mod pg;
+mod pool;
 mod support;

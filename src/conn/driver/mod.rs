@@ -426,6 +426,55 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         Ok(())
     }
 
+    /// A liveness check that costs no round trip (for the pool's checkout): reads, without
+    /// waiting, whatever the socket already holds. EOF, a reset, or a message the server
+    /// sent while nothing was pending (typically FATAL 57P01 before it closes) marks the
+    /// connection broken; a notification or parameter change is taken in as usual.
+    /// Returns whether the connection is still usable.
+    pub(crate) fn poll_alive(&mut self) -> bool {
+        if self.session.is_broken() {
+            return false;
+        }
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        // At most a few reads: an idle connection normally has nothing to read at all.
+        for _ in 0..4 {
+            if self.rbuf.capacity() - self.rbuf.len() < 1024 {
+                self.rbuf.reserve(READ_CHUNK);
+            }
+            match tokio_util::io::poll_read_buf(Pin::new(&mut self.stream), &mut cx, &mut self.rbuf)
+            {
+                Poll::Pending => break,
+                Poll::Ready(Ok(0)) => {
+                    self.session.handle_bytes(&mut self.rbuf);
+                    self.session.handle_eof();
+                    break;
+                }
+                Poll::Ready(Ok(_)) => self.session.handle_bytes(&mut self.rbuf),
+                Poll::Ready(Err(e)) => {
+                    self.session.mark_broken(Error::io(e));
+                    break;
+                }
+            }
+        }
+        self.route_async_events();
+        !self.session.is_broken()
+    }
+
+    /// Brings a connection back to a clean idle state for reuse: drains what an abandoned
+    /// operation left behind, then rolls back an open (or failed) transaction. Errors break
+    /// the connection; the caller bounds this with a deadline.
+    pub(crate) async fn reset_for_reuse(&mut self) -> Result<(), Error> {
+        self.begin_op().await?;
+        // The statement-cache cleanup that begin_op may have queued: let it complete.
+        while self.session.pending() > 0 {
+            self.next_event().await?;
+        }
+        if self.transaction_status() != TransactionStatus::Idle {
+            self.simple_query("ROLLBACK").await?;
+        }
+        Ok(())
+    }
+
     // ----- public accessors ---------------------------------------------------------------
 
     /// Named statements currently in the statement cache.

@@ -12,6 +12,7 @@
 pub mod conn;
 pub mod fake_server;
 pub mod iris;
+pub mod proxy;
 
 use pgline::cluster::{ClusterOptions, TempCluster};
 use std::sync::OnceLock;
