@@ -388,3 +388,34 @@ async fn a_server_error_is_a_db_error_and_the_next_query_works() {
     let r = c.query_one("SELECT $1 AS v", &[&"ok"]).await.unwrap();
     assert_eq!(r.get::<&str>(0).unwrap(), "ok");
 }
+
+#[tokio::test]
+async fn a_pool_hands_out_a_connection_returned_inside_a_transaction_rolled_back() {
+    let _turn = crate::support::iris::turn().await;
+    let t = table("iris_pool");
+    let pool = pgline::pool::Pool::new(
+        pgline::pool::PoolConfig::new(crate::support::iris::config())
+            .max_size(1)
+            .session_reset(pgline::pool::SessionReset::Clean),
+    )
+    .unwrap();
+    let mut c = pool.get().await.unwrap();
+    create(&mut c, &t, "id INT").await;
+    c.simple_query("BEGIN").await.unwrap();
+    c.execute(&*format!("INSERT INTO {t} (id) VALUES ($1)"), &[&1i32])
+        .await
+        .unwrap();
+    drop(c);
+    let mut c = pool.get().await.unwrap();
+    assert_eq!(c.transaction_status(), TransactionStatus::Idle);
+    assert_eq!(
+        count(&mut c, &t).await,
+        0,
+        "the abandoned insert was rolled back"
+    );
+    // The IRIS-safe reset sent only ROLLBACK: the statement cache still works.
+    let r = c.query_one("SELECT $1 AS v", &[&3i32]).await.unwrap();
+    assert_eq!(r.get::<i32>(0).unwrap(), 3);
+    drop(c);
+    pool.close().await.unwrap();
+}

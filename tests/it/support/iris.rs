@@ -157,11 +157,16 @@ impl DerefMut for IrisConn {
     }
 }
 
-/// Connects to the iris-pgwire server once it is this test's turn.
-pub async fn connect() -> IrisConn {
+/// Waits for this test's turn on the shared server (see [`IrisConn`]).
+pub async fn turn() -> MutexGuard<'static, ()> {
     static TURN: Mutex<()> = Mutex::const_new(());
     server();
-    let turn = TURN.lock().await;
+    TURN.lock().await
+}
+
+/// Connects to the iris-pgwire server once it is this test's turn.
+pub async fn connect() -> IrisConn {
+    let turn = turn().await;
     let conn = Connection::connect(&config())
         .await
         .unwrap_or_else(|e| panic!("connect to iris-pgwire: {e}"));
