@@ -154,7 +154,6 @@ pub(crate) fn rewrite(sql: &str) -> Result<Option<Rewrite>, PlaceholderError> {
 
 /// The largest placeholder number in `sql` (`$3` → 3), or 0 when it has none: the number
 /// of values the caller must supply at least.
-#[cfg(test)]
 pub(crate) fn max_index(sql: &str) -> Result<u16, PlaceholderError> {
     Placeholders::new(sql).try_fold(0, |max, p| Ok(max.max(p?.number)))
 }

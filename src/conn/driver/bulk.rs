@@ -368,12 +368,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             true => match self.cache.get(sql) {
                 Some(s) => s,
                 None => {
-                    let s = self.prepare_inner(sql, &types).await?;
+                    let s = self.prepare_to_run(sql, &types).await?;
                     self.cache.insert(s.clone());
                     s
                 }
             },
-            false => self.prepare_inner(sql, &types).await?,
+            false => self.prepare_to_run(sql, &types).await?,
         };
         self.begin_op().await?;
         let lenient = self.session.quirks().lenient_types;

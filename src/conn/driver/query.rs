@@ -231,6 +231,40 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         sql: &str,
         types: &[Oid],
     ) -> Result<Statement, Error> {
+        self.prepare_with(sql, types, true).await
+    }
+
+    /// Prepares for running, not for inspecting: where Describe runs the statement
+    /// (iris-pgwire, `Quirks::describe_executes`) it is skipped, so every statement runs
+    /// exactly once; the parameter types are then the ones given (the values' types) and
+    /// rows are read by position unless Execute describes them.
+    pub(crate) async fn prepare_to_run(
+        &mut self,
+        sql: &str,
+        types: &[Oid],
+    ) -> Result<Statement, Error> {
+        let describe = !self.session.quirks().describe_executes;
+        self.prepare_with(sql, types, describe).await
+    }
+
+    async fn prepare_with(
+        &mut self,
+        sql: &str,
+        types: &[Oid],
+        describe: bool,
+    ) -> Result<Statement, Error> {
+        if !describe && self.session.quirks().positional_placeholders {
+            // No ParameterDescription will say how many values the statement takes, and
+            // the server does not check Bind's count: check it here.
+            let used = crate::iris::placeholders::max_index(sql)
+                .map_err(|e| Error::config(e.to_string()))?;
+            if usize::from(used) != types.len() {
+                return Err(Error::config(format!(
+                    "the statement uses ${used} as its highest placeholder but {} values were given",
+                    types.len()
+                )));
+            }
+        }
         self.begin_op().await?;
         let name = self.statement_name();
         let item = self.item();
@@ -245,9 +279,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         };
         self.session
             .push_parse(item, &name, &wire_sql, &wire_types)?;
-        self.session.push_describe_statement(item, &name)?;
+        if describe {
+            self.session.push_describe_statement(item, &name)?;
+        }
         self.session.push_sync(sync)?;
-        let mut params = Vec::new();
+        let mut params = if describe { Vec::new() } else { wire_types };
         let mut columns = Vec::new();
         let mut err = None;
         loop {
@@ -319,7 +355,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 } else {
                     Vec::new()
                 };
-                let s = self.prepare_inner(sql, &types).await?;
+                let s = self.prepare_to_run(sql, &types).await?;
                 self.cache.insert(s.clone());
                 Ok(Some(s))
             }

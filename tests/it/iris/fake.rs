@@ -258,20 +258,13 @@ async fn a_select_tag_with_two_numbers_and_show_tagged_select_1_are_results() {
 async fn parameters_go_as_text_with_explicit_oids_and_placeholders_renumbered() {
     for v in [V::V101, V::V173] {
         let mut script = startup(v);
-        // `SELECT $2 AS a, $1 AS b` goes out as `$1, $2` with the values swapped.
+        // `SELECT $2 AS a, $1 AS b` goes out as `$1, $2` with the values swapped, the
+        // values' types declared, and no Describe (it would run the statement: §11.31).
         script.push(recv_parse(|q, types| {
-            q == "SELECT $1 AS a, $2 AS b" && types.iter().all(|&t| t != 0)
+            q == "SELECT $1 AS a, $2 AS b" && types == [oid::TEXT, oid::INT4]
         }));
-        script.push(recv(b'D'));
         script.push(recv(b'S'));
-        script.extend([
-            send(BackendMessage::ParseComplete),
-            send(BackendMessage::ParameterDescription(
-                ParameterDescription::new(vec![25, 23]),
-            )),
-            row_desc(&[field("a", 25), field("b", 23)]),
-            idle(),
-        ]);
+        script.extend([send(BackendMessage::ParseComplete), idle()]);
         script.push(recv_bind(|formats, values, results| {
             formats.iter().all(|&f| f == 0)
                 && results.iter().all(|&f| f == 0)
@@ -342,7 +335,9 @@ async fn values_are_decoded_by_the_rust_type_asked_for_whatever_the_oid_says() {
         idle(),
     ]);
     let (mut c, server) = connect(script).await;
-    let row = c.query_one("SELECT v", &[]).await.unwrap();
+    // An explicit prepare describes (the caller asked for the metadata).
+    let stmt = c.prepare("SELECT v").await.unwrap();
+    let row = c.query_one(&stmt, &[]).await.unwrap();
     assert_eq!(row.get::<i32>(0).unwrap(), 42, "a number in a text column");
     let day = row.get::<std::time::SystemTime>(1).unwrap();
     let secs = day.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
@@ -584,16 +579,8 @@ async fn a_backend_f_message_is_dropped_on_iris() {
 async fn a_row_stream_uses_one_execute_because_row_limits_are_ignored() {
     let mut script = startup(V::V173);
     script.push(recv(b'P'));
-    script.push(recv(b'D'));
     script.push(recv(b'S'));
-    script.extend([
-        send(BackendMessage::ParseComplete),
-        send(BackendMessage::ParameterDescription(
-            ParameterDescription::new(vec![]),
-        )),
-        row_desc(&[field("x", 23)]),
-        idle(),
-    ]);
+    script.extend([send(BackendMessage::ParseComplete), idle()]);
     script.push(recv(b'B'));
     script.push(Step::Recv(
         "Execute with no row limit",
@@ -686,13 +673,8 @@ async fn statement_cache_eviction_closes_with_a_close_message_never_sql_dealloca
     let prepare = || {
         vec![
             recv(b'P'),
-            recv(b'D'),
             recv(b'S'),
             send(BackendMessage::ParseComplete),
-            send(BackendMessage::ParameterDescription(
-                ParameterDescription::new(vec![]),
-            )),
-            row_desc(&[field("x", 23)]),
             idle(),
         ]
     };
