@@ -645,7 +645,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RowStream<'_, S> {
         &self.columns
     }
 
-    /// Bytes currently held in the connection's read buffer (for memory checks).
+    /// Bytes allocated for the connection's read buffer (its capacity, not just the bytes
+    /// it holds now): what streaming costs in memory, for memory checks.
     pub fn buffered_bytes(&self) -> usize {
         self.conn.rbuf.capacity()
     }
