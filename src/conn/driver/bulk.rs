@@ -418,13 +418,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let mut inflight: usize = 0;
         let mut source_done = false;
         let mut waiting = false;
+        let mut refill = true;
         let mut stop = false;
         let mut aborted_tx = false;
 
         let outcome: Result<(), Error> = async {
             loop {
-                // Fill the write buffer up to the window.
-                while !stop
+                // Fill the write buffer up to the window, with hysteresis: once the window
+                // is full, wait until half of it has drained before adding rows again, so a
+                // server-bound load writes big chunks instead of a few rows per response.
+                let low = self.session.outbound_mut().len() <= opts.window_bytes / 2
+                    && inflight <= opts.window_rows / 2;
+                if low {
+                    refill = true;
+                }
+                while refill
+                    && !stop
                     && !source_done
                     && self.session.outbound_mut().len() < opts.window_bytes
                     && inflight < opts.window_rows
@@ -480,6 +489,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     if cur_len == batch {
                         windows.push_back(self.close_window(&mut cur)?);
                         cur_len = 0;
+                    }
+                }
+                if refill
+                    && (self.session.outbound_mut().len() >= opts.window_bytes
+                        || inflight >= opts.window_rows)
+                {
+                    refill = false;
+                    if cur_len > 0 {
+                        // Rows after the last Sync: without a Flush the server may hold
+                        // their answers in its output buffer, and the window would never
+                        // drain.
+                        self.session.push_flush()?;
                     }
                 }
                 if (source_done || stop) && cur_len > 0 {

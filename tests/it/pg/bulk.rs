@@ -316,3 +316,24 @@ async fn execute_many_takes_rows_from_a_slow_async_stream() {
     assert_eq!(ids(&mut c, &t).await, (0..N).collect::<Vec<_>>());
     assert!(c.is_idle());
 }
+
+#[tokio::test]
+async fn a_window_smaller_than_a_batch_still_drains_and_loads_everything() {
+    // The rows in flight all belong to one unsynced batch: the server would keep their
+    // answers in its output buffer until a Sync, so the client must Flush when it stops
+    // at the window, or it waits forever.
+    let mut c = connect().await;
+    let (t, sql) = setup(&mut c, "bulk_small_window").await;
+    let opts = ExecuteManyOptions {
+        window_rows: 8,
+        window_bytes: 4096,
+        ..ExecuteManyOptions::with_atomicity(Atomicity::Batches(100_000))
+    };
+    let load = c.execute_many_with(&sql, rows(true), opts);
+    let report = tokio::time::timeout(std::time::Duration::from_secs(30), load)
+        .await
+        .expect("the load must not stall at its window")
+        .unwrap();
+    assert!(report.is_complete(), "{report}");
+    assert_eq!(ids(&mut c, &t).await.len(), N as usize);
+}
