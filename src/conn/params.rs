@@ -107,7 +107,6 @@ tuple_params!(10; A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9);
 tuple_params!(11; A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10);
 tuple_params!(12; A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10, L 11);
 
-/// How a statement's parameters are sent, decided once per statement.
 /// A row's values in another order (repeated where a placeholder repeats): for servers
 /// that bind placeholders by position, after the SQL was renumbered.
 pub(crate) struct Reordered<'a, P: ?Sized> {
@@ -126,6 +125,7 @@ impl<P: Params + ?Sized> Params for Reordered<'_, P> {
     }
 }
 
+/// How a statement's parameters are sent, decided once per statement.
 #[derive(Debug, Clone)]
 #[doc(hidden)]
 pub struct ParamPlan {

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use super::row::Column;
 use crate::protocol::Oid;
-use crate::types::ToSql;
 
 #[derive(Debug)]
 struct Inner {
@@ -82,22 +81,6 @@ impl Statement {
     /// For renumbered statements: the caller's value index for each wire parameter.
     pub(crate) fn wire_order(&self) -> Option<&[u16]> {
         self.0.wire.as_ref().map(|w| w.order.as_slice())
-    }
-
-    /// The caller's values in wire order (borrowed unchanged unless renumbered).
-    pub(crate) fn wire_values<'p, 'v>(
-        &self,
-        params: &'p [&'v (dyn ToSql + Sync)],
-    ) -> std::borrow::Cow<'p, [&'v (dyn ToSql + Sync)]> {
-        match &self.0.wire {
-            None => std::borrow::Cow::Borrowed(params),
-            Some(w) => std::borrow::Cow::Owned(
-                w.order
-                    .iter()
-                    .filter_map(|&j| params.get(usize::from(j)).copied())
-                    .collect(),
-            ),
-        }
     }
 
     /// The server-side name.

@@ -10,10 +10,12 @@ use futures::{Stream, StreamExt};
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use super::query::check_param_count;
 use super::Connection;
 use crate::conn::bulk::{Atomicity, ExecuteManyOptions, LoadError, LoadMethod, LoadReport};
 use crate::conn::event::{Event, Item};
 use crate::conn::params::{ParamPlan, Params, Reordered};
+use crate::conn::statement::Statement;
 use crate::error::Error;
 use crate::protocol::backend::TransactionStatus;
 use crate::protocol::frontend::BindPrefix;
@@ -355,26 +357,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         report: &mut LoadReport,
     ) -> Result<(), Error> {
         rows.ready().await;
-        if rows.peek_now().is_none() {
+        let Some(first) = rows.peek_now() else {
             return Ok(());
+        };
+        let stmt = self.statement_to_run(sql, first).await?;
+        let r = self.execute_many_prepared(&stmt, rows, opts, report).await;
+        if r.is_ok() && !self.cache.enabled() {
+            // Not cached: nothing else will close it on the server.
+            self.close_statement(stmt.name()).await?;
         }
-        let types: Vec<crate::protocol::Oid> = match rows.peek_now() {
-            Some(first) if self.text_only() => (0..first.len())
-                .map(|i| first.get(i).map_or(0, |v| v.type_oid()))
-                .collect(),
-            _ => Vec::new(),
-        };
-        let stmt = match self.cache.enabled() {
-            true => match self.cache.get(sql) {
-                Some(s) => s,
-                None => {
-                    let s = self.prepare_to_run(sql, &types).await?;
-                    self.cache.insert(s.clone());
-                    s
-                }
-            },
-            false => self.prepare_to_run(sql, &types).await?,
-        };
+        r
+    }
+
+    async fn execute_many_prepared<R: RowSource>(
+        &mut self,
+        stmt: &Statement,
+        rows: &mut R,
+        opts: ExecuteManyOptions,
+        report: &mut LoadReport,
+    ) -> Result<(), Error> {
         self.begin_op().await?;
         let lenient = self.session.quirks().lenient_types;
         let text_only = self.text_only();
@@ -382,15 +383,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let Some(first) = rows.peek_now() else {
             return Ok(());
         };
-        let order = stmt.wire_order().map(<[u16]>::to_vec);
-        if first.len() != stmt.params().len() {
-            return Err(Error::config(format!(
-                "statement has {} parameters, row has {}",
-                stmt.params().len(),
-                first.len()
-            )));
-        }
-        let plan = match &order {
+        let order = stmt.wire_order();
+        check_param_count(stmt, first.len())?;
+        let plan = match order {
             None => ParamPlan::new(stmt.wire_params(), first, text_only, lenient)?,
             Some(order) => {
                 let first = Reordered { row: first, order };
@@ -453,17 +448,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     let item = ROW | idx;
                     let r = self
                         .session
-                        .push_bind_prefixed(item, &prefix, &[], |w| match &order {
+                        .push_bind_prefixed(item, &prefix, &[], |w| match order {
                             None => plan.write(w, &row),
                             Some(order) => {
-                                // A row shorter than the statement needs fails here.
-                                if row.len() != stmt.params().len() {
-                                    return Err(Error::config(format!(
-                                        "row has {} values, the statement {} parameters",
-                                        row.len(),
-                                        stmt.params().len()
-                                    )));
-                                }
+                                // Reordering hides the row's own length from the plan.
+                                check_param_count(stmt, row.len())?;
                                 plan.write(w, &Reordered { row: &row, order })
                             }
                         });

@@ -84,7 +84,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pipeline<'_, S> {
     ) -> Result<usize, Error> {
         check_param_count(stmt, params.len())?;
         let lenient = self.conn.session.quirks().lenient_types;
-        let params = &*stmt.wire_values(params);
+        self.conn.session.note_statement_sql(stmt.sql());
+        let params = &*renumbered_values(params, stmt.wire_order())?;
         let formats = param_formats(params, stmt.wire_params(), self.conn.text_only(), lenient)?;
         let result_formats: Vec<i16> = stmt.columns().iter().map(|c| c.format().code()).collect();
         let item = self.conn.item();
@@ -104,6 +105,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pipeline<'_, S> {
     /// Queues SQL text as an unnamed statement (Parse + Bind + Describe + Execute):
     /// parameter types come from the values, results arrive as text.
     pub fn query_sql(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<usize, Error> {
+        self.conn.session.note_statement_sql(sql);
         let (sql, order) = self.conn.renumber(sql)?;
         let params = &*renumbered_values(params, order.as_deref())?;
         let lenient = self.conn.session.quirks().lenient_types;

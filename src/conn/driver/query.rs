@@ -6,6 +6,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{timed, Connection};
 use crate::conn::event::{Event, Item};
+use crate::conn::params::Params;
 use crate::conn::row::{Column, Row, SimpleRow};
 use crate::conn::statement::Statement;
 use crate::error::Error;
@@ -37,6 +38,16 @@ pub enum StatementRef<'a> {
     Prepared(&'a Statement),
     /// SQL text: prepared through the statement cache (or one-shot if the cache is off).
     Sql(&'a str),
+}
+
+impl<'a> StatementRef<'a> {
+    /// The SQL text.
+    pub fn sql(&self) -> &'a str {
+        match self {
+            Self::Prepared(s) => s.sql(),
+            Self::Sql(sql) => sql,
+        }
+    }
 }
 
 impl<'a> From<&'a Statement> for StatementRef<'a> {
@@ -336,6 +347,30 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         }
     }
 
+    /// The statement for running `sql` with values like `first`: from the statement cache,
+    /// or prepared to run (and cached when the cache is on). Text-only servers
+    /// (iris-pgwire) guess parameter types badly from the SQL, so there the Parse declares
+    /// the types of `first`'s values.
+    pub(crate) async fn statement_to_run<P: Params + ?Sized>(
+        &mut self,
+        sql: &str,
+        first: &P,
+    ) -> Result<Statement, Error> {
+        if let Some(s) = self.cache.get(sql) {
+            return Ok(s);
+        }
+        let types: Vec<Oid> = if self.text_only() {
+            (0..first.len())
+                .map(|i| first.get(i).map_or(0, |v| v.type_oid()))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let s = self.prepare_to_run(sql, &types).await?;
+        self.cache.insert(s.clone());
+        Ok(s)
+    }
+
     /// Resolves SQL text through the statement cache.
     pub(crate) async fn resolve(
         &mut self,
@@ -345,19 +380,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         match stmt {
             StatementRef::Prepared(s) => Ok(Some(s.clone())),
             StatementRef::Sql(sql) if self.cache.enabled() => {
-                if let Some(s) = self.cache.get(sql) {
-                    return Ok(Some(s));
-                }
-                // Text-only servers (iris-pgwire) guess parameter types badly from the
-                // SQL: declare the first call's value types in the Parse.
-                let types: Vec<Oid> = if self.text_only() {
-                    values.iter().map(|v| v.type_oid()).collect()
-                } else {
-                    Vec::new()
-                };
-                let s = self.prepare_to_run(sql, &types).await?;
-                self.cache.insert(s.clone());
-                Ok(Some(s))
+                self.statement_to_run(sql, values).await.map(Some)
             }
             StatementRef::Sql(_) => Ok(None),
         }
@@ -446,11 +469,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         want_rows: bool,
     ) -> Result<(Vec<Row>, Option<u64>), Error> {
         self.begin_op().await?;
-        match (&prepared, stmt) {
-            (Some(s), _) => self.session.note_statement_sql(s.sql()),
-            (None, StatementRef::Sql(sql)) => self.session.note_statement_sql(sql),
-            (None, StatementRef::Prepared(s)) => self.session.note_statement_sql(s.sql()),
-        }
+        self.session.note_statement_sql(stmt.sql());
         let lenient = self.session.quirks().lenient_types;
         let text_only = self.text_only();
         let item = self.item();
@@ -459,7 +478,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         match &prepared {
             Some(s) => {
                 check_param_count(s, params.len())?;
-                let params = &*s.wire_values(params);
+                let params = &*renumbered_values(params, s.wire_order())?;
                 let formats = param_formats(params, s.wire_params(), text_only, lenient)?;
                 let result_formats: Vec<i16> =
                     s.columns().iter().map(|c| c.format().code()).collect();
@@ -577,7 +596,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let text_only = self.text_only();
         let ignores_limit = self.session.quirks().ignores_row_limit;
         check_param_count(&s, params.len())?;
-        let params = &*s.wire_values(params);
+        let params = &*renumbered_values(params, s.wire_order())?;
         let formats = param_formats(params, s.wire_params(), text_only, lenient)?;
         let result_formats: Vec<i16> = s.columns().iter().map(|c| c.format().code()).collect();
         let item = self.item();

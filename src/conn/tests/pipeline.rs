@@ -478,3 +478,46 @@ proptest! {
         prop_assert_eq!(sc.s.pending_syncs(), 0);
     }
 }
+
+fn backend_f(body_len: usize) -> Vec<u8> {
+    let mut v = vec![b'f'];
+    v.extend_from_slice(&(i32::try_from(body_len + 4).unwrap_or(i32::MAX)).to_be_bytes());
+    v.extend(std::iter::repeat_n(b'x', body_len));
+    v
+}
+
+#[test]
+fn a_backend_f_message_split_across_reads_is_dropped_under_the_iris_quirk() {
+    let mut t = Script::iris();
+    let bytes = backend_f(26);
+    let (a, b) = bytes.split_at(7);
+    let mut buf = BytesMut::from(a);
+    t.s.handle_bytes(&mut buf);
+    assert!(!t.s.is_broken(), "half a frame waits for the rest");
+    buf.extend_from_slice(b);
+    t.s.handle_bytes(&mut buf);
+    assert!(!t.s.is_broken());
+    assert!(buf.is_empty(), "the frame was consumed");
+    assert!(t.events().is_empty(), "it answers nothing");
+}
+
+#[test]
+fn an_oversized_backend_f_message_breaks_before_anything_is_buffered() {
+    let mut t = Script::iris();
+    // Only the header arrives: the declared length alone is refused.
+    let mut buf = BytesMut::from(&backend_f(1 << 30)[..5]);
+    t.s.handle_bytes(&mut buf);
+    assert!(t.s.is_broken());
+    let mut t = Script::iris();
+    let mut buf = BytesMut::from(&[b'f', 0, 0, 0, 2][..]);
+    t.s.handle_bytes(&mut buf);
+    assert!(t.s.is_broken(), "a length below 4 is refused too");
+}
+
+#[test]
+fn a_backend_f_message_breaks_a_postgres_session() {
+    let mut t = Script::postgres();
+    let mut buf = BytesMut::from(&backend_f(4)[..]);
+    t.s.handle_bytes(&mut buf);
+    assert!(t.s.is_broken());
+}

@@ -337,3 +337,25 @@ async fn a_window_smaller_than_a_batch_still_drains_and_loads_everything() {
     assert!(report.is_complete(), "{report}");
     assert_eq!(ids(&mut c, &t).await.len(), N as usize);
 }
+
+#[tokio::test]
+async fn execute_many_without_a_statement_cache_leaves_no_statement_on_the_server() {
+    let mut cfg = crate::support::conn::config("postgres", None);
+    cfg.statement_cache_capacity(0);
+    let mut c = Connection::connect(&cfg).await.unwrap();
+    let (t, sql) = setup(&mut c, "bulk_nocache").await;
+    for _ in 0..3 {
+        c.batch_execute(&format!("TRUNCATE {t}")).await.unwrap();
+        let report = c.execute_many(&sql, rows(true)).await.unwrap();
+        assert!(report.is_complete(), "{report}");
+    }
+    let r = c
+        .simple_query("SELECT count(*) FROM pg_prepared_statements")
+        .await
+        .unwrap();
+    assert_eq!(
+        r[0].rows[0].get(0).unwrap(),
+        Some("0"),
+        "closed after each load"
+    );
+}
