@@ -34,7 +34,8 @@ pub struct Quirks {
     pub text_only: bool,
     /// `$n` placeholders are bound positionally, not by number.
     pub positional_placeholders: bool,
-    /// Describe executes the statement: avoid describing for one-shot queries.
+    /// Describe executes the statement: the query path prepares with Parse only and
+    /// one-shot queries skip Describe, so a statement runs once.
     pub describe_executes: bool,
     /// Execute row limits are ignored (no PortalSuspended).
     pub ignores_row_limit: bool,

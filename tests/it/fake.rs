@@ -177,6 +177,28 @@ async fn silent_server_trips_the_query_deadline_and_breaks_the_connection() {
 }
 
 #[tokio::test]
+async fn a_pipeline_against_a_silent_server_trips_the_deadline_and_breaks_the_connection() {
+    let mut script = accept_trust("15.0");
+    script.push(recv_until(b'S'));
+    script.push(Step::Blackhole(Duration::from_secs(10)));
+    let (io, _s) = pipe(script);
+    let mut config = cfg();
+    config.query_timeout(Some(Duration::from_millis(300)));
+    let mut c = Connection::connect_stream(io, &config).await.unwrap();
+    let t = Instant::now();
+    let mut p = c.pipeline().await.unwrap();
+    p.query_sql("select 1", &[]).unwrap();
+    let r = p
+        .next_result()
+        .await
+        .expect("a result for the queued statement");
+    assert!(r.expect_err("no answer").is_timeout());
+    assert!(t.elapsed() < Duration::from_secs(2));
+    drop(p);
+    assert!(c.is_broken());
+}
+
+#[tokio::test]
 async fn server_that_never_answers_startup_trips_the_connect_timeout() {
     // iris-pgwire legacy without SSLRequest, or a deaf listener.
     let (port, _s) = listen(vec![

@@ -12,7 +12,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use super::query::{
     check_param_count, param_formats, renumbered_values, rows_affected, write_params,
 };
-use super::Connection;
+use super::{timed, Connection};
 use crate::conn::event::{Event, Item};
 use crate::conn::row::{Column, Row};
 use crate::conn::statement::Statement;
@@ -176,10 +176,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pipeline<'_, S> {
     pub async fn flush(&mut self) -> Result<(), Error> {
         self.conn.session.push_flush()?;
         while self.conn.session.has_outbound() {
-            self.conn.write_some().await?;
+            self.io_step().await?;
             self.absorb();
         }
         Ok(())
+    }
+
+    /// One round of IO, bounded by the connection's operation deadline
+    /// ([`Config::query_timeout`](crate::Config::query_timeout)): a server that goes
+    /// silent, or never sends the ReadyForQuery a result waits for, breaks the connection
+    /// instead of hanging the pipeline.
+    async fn io_step(&mut self) -> Result<(), Error> {
+        let conn = &mut *self.conn;
+        timed!(conn, conn.write_some())
     }
 
     /// Moves events into the slots.
@@ -266,7 +275,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pipeline<'_, S> {
 
     /// One round of IO (write what is queued, read what arrived).
     pub async fn poll_io(&mut self) -> Result<(), Error> {
-        self.conn.write_some().await?;
+        self.io_step().await?;
         self.absorb();
         Ok(())
     }
@@ -299,7 +308,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pipeline<'_, S> {
                 self.slots.pop_front();
                 return Some(Err(e));
             }
-            if let Err(e) = self.conn.write_some().await {
+            if let Err(e) = self.io_step().await {
                 self.slots.pop_front();
                 return Some(Err(e));
             }
@@ -317,7 +326,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pipeline<'_, S> {
             if let Some(e) = self.conn.session.broken_error() {
                 return Err(e.clone());
             }
-            self.conn.write_some().await?;
+            self.io_step().await?;
             self.absorb();
         }
         Ok(out)
