@@ -4,7 +4,7 @@
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::query::binary_result_supported;
-use super::Connection;
+use super::{timed, Connection};
 use crate::conn::bulk::{ExecuteManyOptions, LoadError, LoadMethod, LoadReport};
 use crate::conn::params::Params;
 use crate::error::Error;
@@ -97,6 +97,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
     /// Closes a named statement (protocol Close, never SQL DEALLOCATE).
     pub(crate) async fn close_statement(&mut self, name: &str) -> Result<(), Error> {
+        timed!(self, self.close_statement_inner(name))
+    }
+
+    async fn close_statement_inner(&mut self, name: &str) -> Result<(), Error> {
         self.begin_op().await?;
         let item = self.item();
         self.session
