@@ -246,12 +246,24 @@ pub fn session_script(iris: bool, ops: &[Op]) {
             }
             Op::Rows { rows, every } => {
                 let every = u64::from((*every).max(1));
+                // The bits above the count choose runs (the bulk path) or single
+                // expectations.
+                let as_run = (*rows / 32) % 2 == 1;
                 let rows = u64::from(*rows % 32);
+                let prefix = crate::protocol::frontend::BindPrefix::new("", "s", &[]);
                 for r in 0..rows {
                     let i = next;
                     next += 1;
-                    let _ = s.push_bind::<crate::Error, _>(i, "", "s", &[], &[], |_| Ok(()));
-                    let _ = s.push_execute(i, "", 0, None);
+                    match &prefix {
+                        Ok(p) if as_run => {
+                            let _ = s.push_bind_execute_run::<crate::Error, _>(i, p, |_| Ok(()));
+                        }
+                        _ => {
+                            let _ =
+                                s.push_bind::<crate::Error, _>(i, "", "s", &[], &[], |_| Ok(()));
+                            let _ = s.push_execute(i, "", 0, None);
+                        }
+                    }
                     if (r + 1) % every == 0 || r + 1 == rows {
                         if s.push_sync(next).is_ok() {
                             sync_items.push(next);

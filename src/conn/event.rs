@@ -43,6 +43,20 @@ pub enum Expect {
     },
     /// Sync → ReadyForQuery.
     Sync(Item),
+    /// `count` Bind/Execute pairs for the consecutive items `first..first + count`, each
+    /// answered by BindComplete then CommandComplete: the bulk path's rows in one entry
+    /// instead of two per row. Exactly equivalent to the expanded sequence
+    /// `BindComplete(first), Execute { first, None }, BindComplete(first + 1), …`;
+    /// `bound` says the first pair's BindComplete has already arrived. Rows of a run that
+    /// complete are reported together as [`Event::CompleteRun`], without per-row events.
+    BindExecuteRun {
+        /// The first row's item.
+        first: Item,
+        /// How many rows (at least 1).
+        count: u64,
+        /// Whether the first row's BindComplete has arrived.
+        bound: bool,
+    },
 }
 
 impl Expect {
@@ -56,8 +70,61 @@ impl Expect {
             | Self::CloseComplete(i)
             | Self::Sync(i)
             | Self::Execute { item: i, .. }
-            | Self::SimpleQuery { item: i, .. } => i,
+            | Self::SimpleQuery { item: i, .. }
+            | Self::BindExecuteRun { first: i, .. } => i,
         }
+    }
+
+    /// The single expectation this one stands for first: a run's next BindComplete or
+    /// Execute; any other expectation itself.
+    #[inline]
+    pub fn head(&self) -> Self {
+        match *self {
+            Self::BindExecuteRun {
+                first,
+                bound: false,
+                ..
+            } => Self::BindComplete(first),
+            Self::BindExecuteRun {
+                first, bound: true, ..
+            } => Self::Execute {
+                item: first,
+                columns: None,
+            },
+            e => e,
+        }
+    }
+
+    /// What is left after [`head`](Self::head) is answered: `None` when nothing is (every
+    /// expectation but a run with more to come).
+    #[inline]
+    pub fn after_head(&self) -> Option<Self> {
+        match *self {
+            Self::BindExecuteRun {
+                first,
+                count,
+                bound: false,
+            } => Some(Self::BindExecuteRun {
+                first,
+                count,
+                bound: true,
+            }),
+            Self::BindExecuteRun {
+                first,
+                count,
+                bound: true,
+            } if count > 1 => Some(Self::BindExecuteRun {
+                first: first + 1,
+                count: count - 1,
+                bound: false,
+            }),
+            _ => None,
+        }
+    }
+
+    /// The single expectations this one stands for, in order.
+    pub fn expand(self) -> impl Iterator<Item = Self> {
+        std::iter::successors(Some(self), Self::after_head).map(|e| e.head())
     }
 
     /// What the server should send next, for "expected X, got Y" errors.
@@ -73,6 +140,10 @@ impl Expect {
             Self::CloseComplete(_) => "CloseComplete",
             Self::SimpleQuery { .. } => "a query result or ReadyForQuery",
             Self::Sync(_) => "ReadyForQuery",
+            Self::BindExecuteRun { bound: false, .. } => "BindComplete",
+            Self::BindExecuteRun { bound: true, .. } => {
+                "DataRow, CommandComplete, EmptyQueryResponse or PortalSuspended"
+            }
         }
     }
 
@@ -100,6 +171,11 @@ pub enum Event {
     Row(Item, DataRow),
     /// A statement completed. `None` when the server omitted CommandComplete (IRIS).
     Complete(Item, Option<CommandComplete>),
+    /// `n` consecutive rows of a [`Expect::BindExecuteRun`] from `first` completed, each
+    /// with BindComplete and CommandComplete (their tags are not kept). Rows that end any
+    /// other way (an error, rows returned, a missing CommandComplete) get the per-item
+    /// events instead.
+    CompleteRun(Item, u64),
     /// An empty query string completed.
     EmptyQuery(Item),
     /// Execute's row limit was reached; Execute again for more.

@@ -34,6 +34,13 @@
 //!   └── then pop the Sync ◄──────┘
 //! ```
 //!
+//! Bulk rows are queued as runs ([`Expect::BindExecuteRun`]): one entry stands for many
+//! consecutive Bind/Execute pairs and behaves exactly like them expanded (the matcher
+//! takes a run's next BindComplete or Execute as the front). Rows of a run that end with
+//! BindComplete and a plain CommandComplete are consumed in one pass over the read buffer
+//! and reported as one [`Event::CompleteRun`]; anything else (an error, rows, a missing
+//! CommandComplete) takes the general path below, item by item.
+//!
 //! Rules, in order: async messages (Notice, Notification, ParameterStatus) are taken out
 //! first and never count as responses; a message matching the front expectation pops it
 //! (DataRow leaves `Execute` in place); an ErrorResponse fails the current item and, on
@@ -269,7 +276,8 @@ impl Session {
         }
     }
 
-    /// Responses still expected.
+    /// Entries in the expectation queue (a run of bulk rows counts once): zero exactly
+    /// when no response is expected.
     pub fn pending(&self) -> usize {
         self.expect.len()
     }
@@ -279,9 +287,14 @@ impl Session {
         self.pending_syncs
     }
 
-    /// The expectation queue (for tests and invariants).
-    pub fn expectations(&self) -> impl Iterator<Item = &Expect> {
+    /// The expectation queue as it is stored (runs of bulk rows as one entry).
+    pub fn expectation_entries(&self) -> impl Iterator<Item = &Expect> {
         self.expect.iter()
+    }
+
+    /// The expected responses one by one, runs expanded (for tests and invariants).
+    pub fn expectations(&self) -> impl Iterator<Item = Expect> + '_ {
+        self.expect.iter().flat_map(|e| e.expand())
     }
 
     /// The last transaction status from ReadyForQuery (or, where the server's byte cannot
@@ -355,6 +368,9 @@ impl Session {
     /// which breaks the session.
     pub fn handle_bytes(&mut self, buf: &mut BytesMut) {
         while !self.is_broken() {
+            if self.run_fast_path(buf) {
+                continue;
+            }
             // Fast path for the bodiless messages that dominate pipelines (BindComplete,
             // ParseComplete, ...): no frame split, no reference-count traffic.
             match crate::protocol::framing::peek_header(buf) {
@@ -506,7 +522,7 @@ impl Session {
             return;
         }
         let mut last = None;
-        while let Some(e) = self.expect.pop_front() {
+        while let Some(e) = self.pop() {
             let item = e.item();
             if last != Some(item) {
                 self.events.push_back(Event::Failed(item, err.clone()));
@@ -520,13 +536,118 @@ impl Session {
         self.phase = Phase::Broken(err);
     }
 
+    /// Takes the front single expectation (a run gives up its next BindComplete or
+    /// Execute and stays queued while rows remain).
     #[inline]
     fn pop(&mut self) -> Option<Expect> {
-        let e = self.expect.pop_front()?;
-        if e.is_sync_point() {
+        let front = self.expect.front_mut()?;
+        let head = front.head();
+        match front.after_head() {
+            Some(rest) => *front = rest,
+            None => {
+                self.expect.pop_front();
+            }
+        }
+        if head.is_sync_point() {
             self.pending_syncs = self.pending_syncs.saturating_sub(1);
         }
-        Some(e)
+        Some(head)
+    }
+
+    /// The single expectation after the front one (runs expanded).
+    fn second(&self) -> Option<Expect> {
+        let front = self.expect.front()?;
+        match front.after_head() {
+            Some(rest) => Some(rest.head()),
+            None => self.expect.get(1).map(Expect::head),
+        }
+    }
+
+    /// Records that the front run's row `item` completed: extends the last event when it
+    /// is the run just before, so a whole read of bulk answers becomes one event.
+    #[inline]
+    fn complete_run_row(&mut self, item: Item) {
+        if let Some(Event::CompleteRun(first, n)) = self.events.back_mut() {
+            if first.checked_add(*n) == Some(item) {
+                *n += 1;
+                return;
+            }
+        }
+        self.events.push_back(Event::CompleteRun(item, 1));
+    }
+
+    /// The bulk fast path: while the front is a run and the next frames are the
+    /// BindComplete and plain CommandComplete pairs it expects, consumes them in one pass
+    /// over the read buffer, without decoding them into messages, and reports the rows
+    /// as one [`Event::CompleteRun`]. Stops (consuming nothing more) at anything else,
+    /// which then takes the general path. Returns whether it consumed anything.
+    #[inline]
+    fn run_fast_path(&mut self, buf: &mut BytesMut) -> bool {
+        /// BindComplete: `2`, length 4.
+        const BIND_COMPLETE: [u8; 5] = [b'2', 0, 0, 0, 4];
+        let Some(&Expect::BindExecuteRun {
+            first,
+            count,
+            mut bound,
+        }) = self.expect.front()
+        else {
+            return false;
+        };
+        if self.mode != Mode::Normal || self.copy != Copy::None {
+            return false;
+        }
+        let data: &[u8] = buf;
+        let mut pos = 0usize;
+        let mut done = 0u64;
+        while done < count {
+            let Some(rest) = data.get(pos..) else { break };
+            if !bound {
+                if !rest.starts_with(&BIND_COMPLETE) {
+                    break;
+                }
+                pos += BIND_COMPLETE.len();
+                bound = true;
+                continue;
+            }
+            // A short CommandComplete whose tag is printable ASCII ending in its NUL:
+            // exactly what decoding would accept (anything else goes the long way, and
+            // fails there if it must).
+            let Some((b'C', len @ 5..=40)) = crate::protocol::framing::peek_header(rest) else {
+                break;
+            };
+            let total = usize::try_from(len).unwrap_or(0) + 1;
+            let ok = rest.get(5..total).is_some_and(|body| {
+                body.split_last().is_some_and(|(&nul, tag)| {
+                    nul == 0 && tag.iter().all(|&b| b.wrapping_sub(1) < 0x7f)
+                })
+            });
+            if !ok {
+                break;
+            }
+            pos += total;
+            done += 1;
+            bound = false;
+        }
+        if pos == 0 {
+            return false;
+        }
+        bytes::Buf::advance(buf, pos);
+        if done == count {
+            self.expect.pop_front();
+        } else if let Some(front) = self.expect.front_mut() {
+            *front = Expect::BindExecuteRun {
+                first: first + done,
+                count: count - done,
+                bound,
+            };
+        }
+        if done > 0 {
+            match self.events.back_mut() {
+                Some(Event::CompleteRun(f, n)) if f.checked_add(*n) == Some(first) => *n += done,
+                _ => self.events.push_back(Event::CompleteRun(first, done)),
+            }
+        }
+        true
     }
 
     #[inline]
@@ -583,9 +704,10 @@ impl Session {
             _ => {}
         }
 
-        let Some(&front) = self.expect.front() else {
+        let Some(front) = self.expect.front().map(Expect::head) else {
             return self.dispatch_idle(msg);
         };
+        let in_run = matches!(self.expect.front(), Some(Expect::BindExecuteRun { .. }));
 
         if let Mode::Aborted { failed } = self.mode {
             return match msg {
@@ -613,7 +735,9 @@ impl Session {
             }
             (Expect::BindComplete(i), BackendMessage::BindComplete) => {
                 self.pop();
-                self.events.push_back(Event::BindComplete(i));
+                if !in_run {
+                    self.events.push_back(Event::BindComplete(i));
+                }
             }
             (Expect::ParameterDescription(i), BackendMessage::ParameterDescription(d)) => {
                 self.pop();
@@ -641,7 +765,11 @@ impl Session {
             (Expect::Execute { item, .. }, BackendMessage::CommandComplete(c)) => {
                 self.pop();
                 self.shape = None;
-                self.events.push_back(Event::Complete(item, Some(c)));
+                if in_run {
+                    self.complete_run_row(item);
+                } else {
+                    self.events.push_back(Event::Complete(item, Some(c)));
+                }
             }
             (Expect::Execute { item, .. }, BackendMessage::EmptyQueryResponse) => {
                 self.pop();
@@ -750,7 +878,7 @@ impl Session {
 
     /// Whether the expectation after the front one would accept `msg`.
     fn next_accepts(&self, msg: &BackendMessage) -> bool {
-        let Some(next) = self.expect.get(1) else {
+        let Some(next) = self.second() else {
             return false;
         };
         matches!(
@@ -972,6 +1100,42 @@ impl Session {
         w.finish(result_formats)
             .map_err(|e| E::from(Error::encode(e)))?;
         self.push(Expect::BindComplete(item));
+        Ok(())
+    }
+
+    /// Encodes Bind (from a pre-encoded prefix, text or binary values as the prefix says,
+    /// binary-free results) and Execute of the unnamed portal for one bulk row, queued as
+    /// part of a [`Expect::BindExecuteRun`] when `item` follows the last queued row. On
+    /// error nothing is written and nothing is queued.
+    #[inline]
+    pub fn push_bind_execute_run<E, F>(
+        &mut self,
+        item: Item,
+        prefix: &BindPrefix,
+        write: F,
+    ) -> Result<(), E>
+    where
+        E: From<Error>,
+        F: FnOnce(&mut BindWriter<'_>) -> Result<(), E>,
+    {
+        /// Execute of the unnamed portal, all rows: `E`, length 9, "", 0.
+        const EXECUTE_ALL: [u8; 10] = [b'E', 0, 0, 0, 9, 0, 0, 0, 0, 0];
+        self.check_commands()?;
+        let mut w = BindWriter::begin_with(&mut self.out, prefix);
+        write(&mut w)?;
+        w.finish(&[]).map_err(|e| E::from(Error::encode(e)))?;
+        self.out.extend_from_slice(&EXECUTE_ALL);
+        if let Some(Expect::BindExecuteRun { first, count, .. }) = self.expect.back_mut() {
+            if first.checked_add(*count) == Some(item) {
+                *count += 1;
+                return Ok(());
+            }
+        }
+        self.expect.push_back(Expect::BindExecuteRun {
+            first: item,
+            count: 1,
+            bound: false,
+        });
         Ok(())
     }
 

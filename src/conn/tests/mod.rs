@@ -2,6 +2,7 @@
 //! the tests assert on events and outbound frames. No sockets, no clock.
 
 mod pipeline;
+mod runs;
 mod startup;
 
 use bytes::BytesMut;
