@@ -420,12 +420,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let outcome: Result<(), Error> = async {
             loop {
                 // Fill the write buffer up to the window, with hysteresis: once the window
-                // is full, wait until half of it has drained before adding rows again, so a
-                // server-bound load writes big chunks instead of a few rows per response.
-                let low = self.session.outbound_mut().len() <= opts.window_bytes / 2
-                    && inflight <= opts.window_rows / 2;
-                if low {
+                // is full, wait until all of it is in the kernel's hands and half the rows
+                // are answered before adding rows again, so a server-bound load writes big
+                // chunks instead of a few rows per response, and the unsent tail of the
+                // buffer is never moved to make room.
+                let low = !self.session.has_outbound() && inflight <= opts.window_rows / 2;
+                if low && !refill {
                     refill = true;
+                    // Start the refill at the front of the buffer: BytesMut reclaims the
+                    // space of written bytes lazily, by moving what was appended since, so
+                    // without this every window would be copied once more mid-fill. With
+                    // nothing unsent, this moves nothing.
+                    let out = self.session.outbound_mut();
+                    out.reserve(opts.window_bytes.saturating_add(out.capacity() / 2));
                 }
                 while refill
                     && !stop
@@ -448,7 +455,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     let item = ROW | idx;
                     let r = self
                         .session
-                        .push_bind_prefixed(item, &prefix, &[], |w| match order {
+                        .push_bind_execute_run(item, &prefix, |w| match order {
                             None => plan.write(w, &row),
                             Some(order) => {
                                 // Reordering hides the row's own length from the plan.
@@ -458,7 +465,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                         });
                     match r {
                         Ok(()) => {
-                            self.session.push_execute(item, "", 0, None)?;
                             inflight += 1;
                             push_index(&mut cur, idx);
                             push_index(&mut sent, idx);
@@ -518,6 +524,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 while let Some(ev) = self.session.poll_event() {
                     match ev {
                         Event::BindComplete(_) => {}
+                        Event::CompleteRun(i, n) if i & ROW != 0 => {
+                            let n_rows = usize::try_from(n).unwrap_or(usize::MAX);
+                            inflight = inflight.saturating_sub(n_rows);
+                            report.rows_done += n;
+                            // Answers come in order, and a run never spans a Sync: these
+                            // rows belong to the oldest window.
+                            if let Some(w) = windows.front_mut() {
+                                w.done += n;
+                            }
+                        }
                         Event::Complete(i, _) | Event::EmptyQuery(i) if i & ROW != 0 => {
                             inflight = inflight.saturating_sub(1);
                             report.rows_done += 1;
