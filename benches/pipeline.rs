@@ -17,7 +17,13 @@ use pgline::protocol::frontend::StartupPacket;
 use pgline::{Config, Connection};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const ROWS: u64 = 1_000_000;
+/// Rows per run; `PGLINE_BENCH_ROWS` overrides (e.g. a few thousand under callgrind).
+fn rows() -> u64 {
+    std::env::var("PGLINE_BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000)
+}
 
 fn thread_cpu() -> Duration {
     let s = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
@@ -149,10 +155,11 @@ fn main() {
         let mut conn = Connection::connect(&cfg).await.expect("connect");
         let base = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         let names = ["alpha", "bravo", "charlie", "delta"];
+        let n = rows();
         let mut rates = Vec::new();
         let mut cpus = Vec::new();
         for _ in 0..5 {
-            let rows = (0..ROWS).map(|i| {
+            let rows = (0..n).map(|i| {
                 (i as i64, names[(i % 4) as usize], i as f64 * 0.5, base + Duration::from_micros(i))
             });
             let c0 = thread_cpu();
@@ -167,9 +174,9 @@ fn main() {
                 .expect("load");
             let wall = t0.elapsed();
             let cpu = thread_cpu() - c0;
-            assert_eq!(report.rows_committed, ROWS);
-            rates.push(ROWS as f64 / wall.as_secs_f64());
-            cpus.push(cpu.as_nanos() as f64 / ROWS as f64);
+            assert_eq!(report.rows_committed, n);
+            rates.push(n as f64 / wall.as_secs_f64());
+            cpus.push(cpu.as_nanos() as f64 / n as f64);
         }
         rates.sort_by(f64::total_cmp);
         cpus.sort_by(f64::total_cmp);

@@ -1,0 +1,209 @@
+//! Profiling aid for the bulk path: `execute_many` alone against a throwaway cluster,
+//! with client CPU split into user and system time, so `perf record -p` or `strace -c -p`
+//! can be pointed at this process without the other cases of `compare` in the way.
+//!
+//! `cargo run --release --example bulk_profile [-- ROWS RUNS]` (default 100,000 rows,
+//! 5 runs). `PGLINE_PIN=1` pins the server to CPU 0 and this process to CPU 1 (as the
+//! peer figures in the performance anchors were measured), with `taskset`.
+//! `PGLINE_PAUSE=1` waits for Enter after connecting (to attach a profiler).
+//! `PGLINE_CEILING=1` runs `compare`'s raw pre-encoded client instead (its encoding inside
+//! the timing here), `PGLINE_UNIX=1` uses the Unix-domain socket instead of loopback TCP.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use pgline::cluster::{ClusterOptions, TempCluster};
+use pgline::conn::ExecuteManyOptions;
+use pgline::{Config, Connection};
+
+#[path = "../src/bin/pgline/cpu.rs"]
+mod cpu_clock;
+
+/// (user, system) CPU of this process from `/proc/self/stat`, in clock ticks (1/100 s).
+fn user_sys() -> (u64, u64) {
+    let s = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = s.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .map(|v| v.parse().unwrap_or(0))
+        .collect();
+    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 here.
+    (
+        f.get(11).copied().unwrap_or(0),
+        f.get(12).copied().unwrap_or(0),
+    )
+}
+
+const NAMES: [&str; 4] = ["alpha", "bravo", "charlie", "delta"];
+
+fn row(i: u64, base: SystemTime) -> (i64, &'static str, f64, SystemTime) {
+    (
+        i as i64,
+        NAMES[(i % 4) as usize],
+        (i % 1000) as f64 * 0.25,
+        base + Duration::from_micros(i),
+    )
+}
+
+fn pin(cpu: u32, pid: u32) {
+    let _ = std::process::Command::new("taskset")
+        .args(["-a", "-cp", &cpu.to_string(), &pid.to_string()])
+        .stdout(std::process::Stdio::null())
+        .status();
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let mut args = std::env::args().skip(1);
+    let n: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
+    let runs: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(5);
+    let cluster = TempCluster::start(ClusterOptions::default()).expect("cluster");
+    if std::env::var_os("PGLINE_PIN").is_some() {
+        let pid = std::fs::read_to_string(cluster.data_dir().join("postmaster.pid"))
+            .ok()
+            .and_then(|s| s.lines().next().and_then(|l| l.trim().parse().ok()));
+        if let Some(pid) = pid {
+            pin(0, pid);
+        }
+        pin(1, std::process::id());
+    }
+    let mut cfg = Config::new();
+    // PGLINE_UNIX=1: the Unix-domain socket instead of loopback TCP.
+    let host = if std::env::var_os("PGLINE_UNIX").is_some() {
+        cluster.socket_dir().display().to_string()
+    } else {
+        cluster.host().to_string()
+    };
+    cfg.host(&host)
+        .port(cluster.port())
+        .user("postgres")
+        .dbname("postgres");
+    let mut pg = Connection::connect(&cfg).await.expect("connect");
+    pg.batch_execute(
+        "CREATE UNLOGGED TABLE t (id int8, name text, score float8, created timestamptz)",
+    )
+    .await
+    .expect("create");
+    if std::env::var_os("PGLINE_PAUSE").is_some() {
+        eprintln!("pid {}: press Enter to start", std::process::id());
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+    }
+    let base = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let insert = "INSERT INTO t (id, name, score, created) VALUES ($1, $2, $3, $4)";
+    // PGLINE_CEILING=1: the raw pre-encoded client of `compare` instead (encoding
+    // included in the timing here).
+    let ceiling = std::env::var_os("PGLINE_CEILING").is_some();
+    println!(
+        "{:>10} {:>10} {:>8} {:>8}",
+        "rows/s", "µs/row", "user%", "sys%"
+    );
+    for _ in 0..runs {
+        pg.batch_execute("TRUNCATE t").await.expect("truncate");
+        let (u0, s0) = user_sys();
+        let c0 = cpu_clock::process_cpu();
+        let t0 = Instant::now();
+        if ceiling {
+            ceiling_run(cluster.port(), insert, n, base).await;
+        } else {
+            let r = pg
+                .execute_many_with(
+                    insert,
+                    (0..n).map(|i| row(i, base)),
+                    ExecuteManyOptions::default(),
+                )
+                .await
+                .expect("execute_many");
+            assert!(r.is_complete());
+        }
+        let wall = t0.elapsed();
+        let cpu = cpu_clock::process_cpu() - c0;
+        let (u1, s1) = user_sys();
+        let (du, ds) = ((u1 - u0) as f64, (s1 - s0) as f64);
+        let tot = (du + ds).max(1.0);
+        println!(
+            "{:>10.0} {:>10.3} {:>8.0} {:>8.0}",
+            n as f64 / wall.as_secs_f64(),
+            cpu.as_secs_f64() * 1e6 / n as f64,
+            du / tot * 100.0,
+            ds / tot * 100.0
+        );
+    }
+    drop(pg);
+    cluster.stop();
+}
+
+/// Raw protocol over a plain socket: trust startup, Parse, then N pre-encoded
+/// Bind/Execute pairs and one Sync, written by one task while another reads.
+async fn ceiling_run(port: u16, insert: &str, n: u64, base: SystemTime) -> (Duration, Duration) {
+    use bytes::BytesMut;
+    use pgline::protocol::backend::BackendMessage;
+    use pgline::protocol::framing::decode_backend;
+    use pgline::protocol::frontend::{
+        write_execute, write_parse, write_startup, write_sync, BindWriter,
+    };
+    use pgline::protocol::{Limits, PROTOCOL_3_0};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn until_ready(s: &mut tokio::net::tcp::OwnedReadHalf, buf: &mut BytesMut) -> u64 {
+        let mut done = 0;
+        loop {
+            while let Some(m) = decode_backend(buf, &Limits::default()).expect("decode") {
+                match m {
+                    BackendMessage::CommandComplete(_) => done += 1,
+                    BackendMessage::ErrorResponse(e) => panic!("{:?}", e.message()),
+                    BackendMessage::ReadyForQuery(_) => return done,
+                    _ => {}
+                }
+            }
+            assert!(s.read_buf(buf).await.expect("read") > 0, "closed");
+        }
+    }
+
+    let sock = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    sock.set_nodelay(true).expect("nodelay");
+    let (mut rd, mut wr) = sock.into_split();
+    let mut out = BytesMut::new();
+    write_startup(
+        &mut out,
+        PROTOCOL_3_0,
+        &[("user", "postgres"), ("database", "postgres")],
+    )
+    .unwrap();
+    wr.write_all(&out).await.unwrap();
+    let mut rbuf = BytesMut::with_capacity(1 << 16);
+    until_ready(&mut rd, &mut rbuf).await;
+    out.clear();
+    write_parse(&mut out, "c", insert, &[20, 25, 701, 1184]).unwrap();
+    write_sync(&mut out);
+    wr.write_all(&out).await.unwrap();
+    until_ready(&mut rd, &mut rbuf).await;
+    out.clear();
+    for i in 0..n {
+        let (a, b, c, d) = row(i, base);
+        let ts = d.duration_since(UNIX_EPOCH).unwrap().as_micros() as i64 - 946_684_800_000_000;
+        let mut w = BindWriter::begin(&mut out, "", "c", &[1]).unwrap();
+        w.value(&a.to_be_bytes()).unwrap();
+        w.value(b.as_bytes()).unwrap();
+        w.value(&c.to_be_bytes()).unwrap();
+        w.value(&ts.to_be_bytes()).unwrap();
+        w.finish(&[]).unwrap();
+        write_execute(&mut out, "", 0).unwrap();
+    }
+    write_sync(&mut out);
+    let bytes = out.freeze();
+    let c0 = cpu_clock::process_cpu();
+    let t0 = Instant::now();
+    let writer = tokio::spawn(async move {
+        wr.write_all(&bytes).await.unwrap();
+        wr
+    });
+    let done = until_ready(&mut rd, &mut rbuf).await;
+    let wall = t0.elapsed();
+    let used = cpu_clock::process_cpu() - c0;
+    assert_eq!(done, n);
+    drop(writer.await.unwrap());
+    (wall, used)
+}
