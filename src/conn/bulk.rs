@@ -28,7 +28,9 @@ pub enum Atomicity {
 pub struct ExecuteManyOptions {
     /// Commit granularity.
     pub atomicity: Atomicity,
-    /// Stop encoding new rows while this many bytes are waiting to be written.
+    /// Stop encoding new rows while this many bytes are waiting to be written. Once
+    /// either window is full, encoding resumes only when every byte is written and at
+    /// most half of `window_rows` rows are unanswered, so rows go out in large writes.
     pub window_bytes: usize,
     /// Stop encoding new rows while this many rows are sent but not answered.
     pub window_rows: usize,
