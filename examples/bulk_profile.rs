@@ -6,7 +6,7 @@
 //! 5 runs). `PGLINE_PIN=1` pins the server to CPU 0 and this process to CPU 1 (as the
 //! peer figures in the performance anchors were measured), with `taskset`.
 //! `PGLINE_PAUSE=1` waits for Enter after connecting (to attach a profiler).
-//! `PGLINE_CEILING=1` runs `compare`'s raw pre-encoded client instead (its encoding inside
+//! `PGLINE_CEILING=1` (or `alt`: alternating with `execute_many`) runs `compare`'s raw pre-encoded client instead (its encoding inside
 //! the timing here), `PGLINE_UNIX=1` uses the Unix-domain socket instead of loopback TCP.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -93,12 +93,16 @@ async fn main() {
     let insert = "INSERT INTO t (id, name, score, created) VALUES ($1, $2, $3, $4)";
     // PGLINE_CEILING=1: the raw pre-encoded client of `compare` instead (encoding
     // included in the timing here).
-    let ceiling = std::env::var_os("PGLINE_CEILING").is_some();
+    // PGLINE_CEILING=alt: alternate the two, execute_many first.
+    let mode = std::env::var("PGLINE_CEILING").ok();
+    let alternate = mode.as_deref() == Some("alt");
+    let only_ceiling = mode.is_some() && !alternate;
     println!(
         "{:>10} {:>10} {:>8} {:>8}",
         "rows/s", "µs/row", "user%", "sys%"
     );
-    for _ in 0..runs {
+    for k in 0..runs {
+        let ceiling = only_ceiling || (alternate && k % 2 == 1);
         pg.batch_execute("TRUNCATE t").await.expect("truncate");
         let (u0, s0) = user_sys();
         let c0 = cpu_clock::process_cpu();
@@ -122,11 +126,12 @@ async fn main() {
         let (du, ds) = ((u1 - u0) as f64, (s1 - s0) as f64);
         let tot = (du + ds).max(1.0);
         println!(
-            "{:>10.0} {:>10.3} {:>8.0} {:>8.0}",
+            "{:>10.0} {:>10.3} {:>8.0} {:>8.0}  {}",
             n as f64 / wall.as_secs_f64(),
             cpu.as_secs_f64() * 1e6 / n as f64,
             du / tot * 100.0,
-            ds / tot * 100.0
+            ds / tot * 100.0,
+            if ceiling { "ceiling" } else { "execute_many" }
         );
     }
     drop(pg);
