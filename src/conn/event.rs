@@ -15,6 +15,7 @@ pub type Item = u64;
 /// One expected server response, pushed when the matching frontend message is encoded.
 /// The queue of these *is* the pipeline state: the encoder is the single source of truth.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Expect {
     /// Parse → ParseComplete.
     ParseComplete(Item),
@@ -171,10 +172,10 @@ pub enum Event {
     Row(Item, DataRow),
     /// A statement completed. `None` when the server omitted CommandComplete (IRIS).
     Complete(Item, Option<CommandComplete>),
-    /// `n` consecutive rows of a [`Expect::BindExecuteRun`] from `first` completed, each
-    /// with BindComplete and CommandComplete (their tags are not kept). Rows that end any
-    /// other way (an error, rows returned, a missing CommandComplete) get the per-item
-    /// events instead.
+    /// `n` consecutive rows of a [`Expect::BindExecuteRun`] from `first` completed with a
+    /// CommandComplete (their tags are not kept; rows a statement returned came before
+    /// as [`Event::Row`]). Rows that end any other way (an error, a missing
+    /// CommandComplete, an empty query, a suspended portal) get the per-item events.
     CompleteRun(Item, u64),
     /// An empty query string completed.
     EmptyQuery(Item),

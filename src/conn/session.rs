@@ -642,6 +642,9 @@ impl Session {
             };
         }
         if done > 0 {
+            // As the general path does at CommandComplete: the next result has no shape
+            // until it is described.
+            self.shape = None;
             match self.events.back_mut() {
                 Some(Event::CompleteRun(f, n)) if f.checked_add(*n) == Some(first) => *n += done,
                 _ => self.events.push_back(Event::CompleteRun(first, done)),

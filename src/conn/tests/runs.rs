@@ -7,7 +7,13 @@ use proptest::prelude::*;
 use super::*;
 use crate::conn::event::Expect;
 use crate::protocol::backend::BackendMessage as B;
+use crate::protocol::backend::{CopyResponse, ErrorFields, ParameterDescription};
 use crate::protocol::frontend::BindPrefix;
+
+/// Queues a Describe of statement "s" (item 500), as an explicit `prepare` would.
+fn queue_describe(s: &mut Session) {
+    s.push_describe_statement(500, "s").expect("describe");
+}
 
 /// Queues rows `1..=n` as runs, with a Sync (item 1000 + i) after every `every` rows and
 /// at the end.
@@ -224,6 +230,37 @@ fn a_malformed_command_complete_inside_a_run_breaks_the_session() {
     assert_eq!(failed, vec![1, 2, 1002], "every pending item fails once");
 }
 
+#[test]
+fn a_described_shape_does_not_outlive_a_row_completed_by_the_fast_path() {
+    // After a Describe announced one column, row 1 completes through the fast path; row 2
+    // then sends a DataRow with no RowDescription of its own, which PostgreSQL never does.
+    let msgs = [
+        B::ParameterDescription(ParameterDescription::new(vec![25])),
+        rowdesc(&["a"]),
+        B::BindComplete,
+        cc("INSERT 0 1"),
+        B::BindComplete,
+        row(&[Some(b"1")]),
+        cc("INSERT 0 1"),
+        idle(),
+    ];
+    let bytes = bytes_of(&msgs);
+    let mut runs = Session::new_ready(Quirks::postgres());
+    let mut singles = Session::new_ready(Quirks::postgres());
+    queue_describe(&mut runs);
+    queue_describe(&mut singles);
+    queue_runs(&mut runs, 2, 10);
+    queue_singles(&mut singles, 2, 10);
+    let a = outcomes(feed_in_pieces(&mut runs, &bytes, &[]));
+    let b = outcomes(feed_in_pieces(&mut singles, &bytes, &[]));
+    assert_eq!(a, b);
+    assert!(
+        runs.is_broken(),
+        "a DataRow without a RowDescription is refused"
+    );
+    assert!(singles.is_broken());
+}
+
 /// The server messages the differential test draws from: the expected ones and the
 /// hostile ones.
 fn any_message() -> impl Strategy<Value = BackendMessage> {
@@ -238,13 +275,18 @@ fn any_message() -> impl Strategy<Value = BackendMessage> {
         1 => Just(B::NoData),
         1 => Just(B::PortalSuspended),
         1 => Just(B::ParseComplete),
-        1 => Just(row(&[Some(b"1")])),
+        1 => Just(B::ParameterDescription(ParameterDescription::new(vec![25]))),
+        2 => Just(row(&[Some(b"1")])),
+        1 => Just(row(&[Some(b"1"), None])),
         1 => Just(rowdesc(&["a"])),
+        1 => Just(B::NoticeResponse(ErrorFields::new("NOTICE", "00000", "hello"))),
+        1 => Just(B::CopyInResponse(CopyResponse::new(Format::Text, vec![]))),
+        1 => Just(B::CopyDone),
     ]
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(ProptestConfig::with_cases(2048))]
 
     /// Whatever the server sends, and however it is split across reads, rows queued as a
     /// run end exactly as the same rows queued one expectation at a time: same outcomes
@@ -254,12 +296,25 @@ proptest! {
         n in 1u64..12,
         every in 1u64..6,
         iris in any::<bool>(),
+        flags in any::<[bool; 6]>(),
+        describe in any::<bool>(),
         script in proptest::collection::vec(any_message(), 0..40),
         cuts in proptest::collection::vec(0usize..600, 0..8),
     ) {
-        let quirks = if iris { Quirks::iris() } else { Quirks::postgres() };
+        // Both dialects, and every mix of the quirk flags the matcher consults.
+        let mut quirks = if iris { Quirks::iris() } else { Quirks::postgres() };
+        quirks.no_skip_after_error ^= flags[0];
+        quirks.command_complete_may_be_missing ^= flags[1];
+        quirks.lenient_row_shape ^= flags[2];
+        quirks.surplus_ready_tolerated ^= flags[3];
+        quirks.backend_copy_fail_messages ^= flags[4];
+        quirks.client_side_transaction_state ^= flags[5];
         let mut runs = Session::new_ready(quirks);
         let mut singles = Session::new_ready(quirks);
+        if describe {
+            queue_describe(&mut runs);
+            queue_describe(&mut singles);
+        }
         queue_runs(&mut runs, n, every);
         queue_singles(&mut singles, n, every);
         prop_assert_eq!(
