@@ -122,6 +122,10 @@ impl<R: RowSource> RowSource for Take<'_, R> {
 /// Row items live in their own number space so events map back to row indices.
 const ROW: Item = 1 << 62;
 
+/// The most a refill reserves up front in the write buffer (a larger `window_bytes` still
+/// applies as a limit; the buffer grows as rows are encoded).
+const MAX_REFILL_RESERVE: usize = 4 << 20;
+
 /// An open sync window: its Sync item, its rows, and whether any row failed.
 struct Window {
     sync: Item,
@@ -149,6 +153,13 @@ impl Window {
     fn len(&self) -> u64 {
         self.rows.iter().map(|r| r.end - r.start).sum()
     }
+}
+
+/// What the answers said about the window still being filled (rows sent, no Sync yet).
+#[derive(Default)]
+struct OpenWindow {
+    failed: bool,
+    done: u64,
 }
 
 /// Appends index `i` to a list of ranges, extending the last one when adjacent.
@@ -220,15 +231,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         self.execute_many_source(sql, &mut src, opts, report).await
     }
 
-    /// Ends the window being filled with a Sync.
-    fn close_window(&mut self, rows: &mut Vec<Range<u64>>) -> Result<Window, Error> {
+    /// Ends the window being filled with a Sync. Its rows may already have answers
+    /// (a Flush lets the server send them before the Sync): `open` carries what they said.
+    fn close_window(
+        &mut self,
+        rows: &mut Vec<Range<u64>>,
+        open: &mut OpenWindow,
+    ) -> Result<Window, Error> {
         let sync = self.item();
         self.session.push_sync(sync)?;
+        let seen = std::mem::take(open);
         Ok(Window {
             sync,
             rows: std::mem::take(rows),
-            failed: false,
-            done: 0,
+            failed: seen.failed,
+            done: seen.done,
         })
     }
 
@@ -404,10 +421,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             Atomicity::EachRow => 1,
         });
         let stop_on_failure = opts.atomicity != Atomicity::EachRow;
+        // Windows of zero would never send a row.
+        let window_bytes = opts.window_bytes.max(1);
+        let window_rows = opts.window_rows.max(1);
 
         // Rows of the window being filled, rows sent in all, and the open windows.
         let mut cur: Vec<Range<u64>> = Vec::new();
         let mut cur_len: u64 = 0;
+        let mut open = OpenWindow::default();
         let mut sent: Vec<Range<u64>> = Vec::new();
         let mut windows: VecDeque<Window> = VecDeque::new();
         let mut inflight: usize = 0;
@@ -424,7 +445,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 // are answered before adding rows again, so a server-bound load writes big
                 // chunks instead of a few rows per response, and the unsent tail of the
                 // buffer is never moved to make room.
-                let low = !self.session.has_outbound() && inflight <= opts.window_rows / 2;
+                if self.session.pending() == 0 {
+                    // Nothing is awaited, so nothing is in flight, whatever the server's
+                    // answers did to the count (a row answered twice, or not at all).
+                    inflight = 0;
+                }
+                let low = !self.session.has_outbound() && inflight <= window_rows / 2;
                 if low && !refill {
                     refill = true;
                     // Start the refill at the front of the buffer: BytesMut reclaims the
@@ -432,13 +458,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     // without this every window would be copied once more mid-fill. With
                     // nothing unsent, this moves nothing.
                     let out = self.session.outbound_mut();
-                    out.reserve(opts.window_bytes.saturating_add(out.capacity() / 2));
+                    out.reserve(window_bytes.min(MAX_REFILL_RESERVE));
                 }
                 while refill
                     && !stop
                     && !source_done
-                    && self.session.outbound_mut().len() < opts.window_bytes
-                    && inflight < opts.window_rows
+                    && self.session.outbound_mut().len() < window_bytes
+                    && inflight < window_rows
                 {
                     let next = match rows.next_now() {
                         Poll::Ready(next) => next,
@@ -482,13 +508,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                         Err(e) => return Err(e),
                     }
                     if cur_len == batch {
-                        windows.push_back(self.close_window(&mut cur)?);
+                        windows.push_back(self.close_window(&mut cur, &mut open)?);
                         cur_len = 0;
                     }
                 }
                 if refill
-                    && (self.session.outbound_mut().len() >= opts.window_bytes
-                        || inflight >= opts.window_rows)
+                    && (self.session.outbound_mut().len() >= window_bytes
+                        || inflight >= window_rows)
                 {
                     refill = false;
                     if cur_len > 0 {
@@ -499,7 +525,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     }
                 }
                 if (source_done || stop) && cur_len > 0 {
-                    windows.push_back(self.close_window(&mut cur)?);
+                    windows.push_back(self.close_window(&mut cur, &mut open)?);
                     cur_len = 0;
                 }
                 if (source_done || stop) && windows.is_empty() && self.session.pending() == 0 {
@@ -529,24 +555,31 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                             inflight = inflight.saturating_sub(n_rows);
                             report.rows_done += n;
                             // Answers come in order, and a run never spans a Sync: these
-                            // rows belong to the oldest window.
-                            if let Some(w) = windows.front_mut() {
-                                w.done += n;
+                            // rows belong to the oldest window, or to the one still being
+                            // filled when every closed one has finished.
+                            match windows.front_mut() {
+                                Some(w) => w.done += n,
+                                None => open.done += n,
                             }
                         }
                         Event::Complete(i, _) | Event::EmptyQuery(i) if i & ROW != 0 => {
                             inflight = inflight.saturating_sub(1);
                             report.rows_done += 1;
-                            // Answers come in order: the row belongs to the oldest window.
-                            if let Some(w) = windows.front_mut() {
-                                w.done += 1;
+                            // Answers come in order: the row belongs to the oldest window
+                            // (or to the one still being filled).
+                            match windows.front_mut() {
+                                Some(w) => w.done += 1,
+                                None => open.done += 1,
                             }
                         }
                         Event::Failed(i, e) if i & ROW != 0 => {
                             let idx = i & !ROW;
                             inflight = inflight.saturating_sub(1);
-                            if let Some(w) = windows.iter_mut().find(|w| w.contains(idx)) {
-                                w.failed = true;
+                            match windows.iter_mut().find(|w| w.contains(idx)) {
+                                Some(w) => w.failed = true,
+                                // A row of the window still being filled, answered early:
+                                // that window fails when it is closed.
+                                None => open.failed = true,
                             }
                             if aborted_tx && e.code() == Some("25P02") {
                                 // "current transaction is aborted": not run.
@@ -562,6 +595,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                         Event::Aborted(i) if i & ROW != 0 => {
                             inflight = inflight.saturating_sub(1);
                             report.rows_skipped += 1;
+                        }
+                        Event::PortalSuspended(i) if i & ROW != 0 => {
+                            // Execute asked for every row: a suspended portal is the
+                            // server's fault, and the row did not finish.
+                            inflight = inflight.saturating_sub(1);
+                            let e = Error::protocol(
+                                "server suspended a portal executed without a row limit",
+                            );
+                            report.fail(i & !ROW, e, opts.max_failures_kept);
+                            match windows.iter_mut().find(|w| w.contains(i & !ROW)) {
+                                Some(w) => w.failed = true,
+                                None => open.failed = true,
+                            }
+                            if stop_on_failure {
+                                stop = true;
+                                aborted_tx = true;
+                            }
                         }
                         Event::Failed(i, e) => {
                             // An error reported at Sync (a deferred constraint, or

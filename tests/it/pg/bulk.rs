@@ -359,3 +359,95 @@ async fn execute_many_without_a_statement_cache_leaves_no_statement_on_the_serve
         "closed after each load"
     );
 }
+
+#[tokio::test]
+async fn a_failure_answered_before_its_batch_is_closed_still_fails_the_whole_batch() {
+    // window_rows 4 inside batches of 100: the Flush at the window lets the server answer
+    // rows of a batch whose Sync has not been sent yet. The duplicate at row BAD fails
+    // there; the batch must not be reported committed when its Ready arrives.
+    let mut c = connect().await;
+    let (t, sql) = setup(&mut c, "em_early_fail").await;
+    let opts = ExecuteManyOptions {
+        window_rows: 4,
+        ..ExecuteManyOptions::with_atomicity(Atomicity::Batches(100))
+    };
+    let r = c.execute_many_with(&sql, rows(false), opts).await.unwrap();
+    assert_eq!(r.failures_total, 1, "{r}");
+    assert_eq!(r.first_failure().unwrap().index, BAD as u64);
+    for i in 0..BAD as u64 {
+        assert!(r.is_committed(i), "row {i}: {r}");
+    }
+    for i in BAD as u64..600 {
+        assert!(!r.is_committed(i), "row {i} of the failed batch: {r}");
+    }
+    assert_eq!(r.rows_committed, BAD as u64);
+    assert_report_matches_table(&mut c, &t, &r).await;
+    assert!(c.is_idle());
+}
+
+#[tokio::test]
+async fn a_deferred_failure_at_sync_takes_back_rows_answered_before_the_batch_closed() {
+    // A deferred unique constraint fails at the batch's commit (its Sync), after every
+    // row of the batch said INSERT 0 1 — some before the Sync was even sent.
+    let mut c = connect().await;
+    let t = table("em_deferred");
+    c.batch_execute(&format!(
+        "CREATE TABLE {t} (id int, v text, UNIQUE (id) DEFERRABLE INITIALLY DEFERRED)"
+    ))
+    .await
+    .unwrap();
+    let sql = format!("INSERT INTO {t} (id, v) VALUES ($1, $2)");
+    let opts = ExecuteManyOptions {
+        window_rows: 4,
+        ..ExecuteManyOptions::with_atomicity(Atomicity::Batches(100))
+    };
+    let r = c.execute_many_with(&sql, rows(false), opts).await.unwrap();
+    assert_eq!(r.failures_total, 1, "{r}");
+    let f = r.first_failure().unwrap();
+    assert_eq!(f.error.code(), Some("23505"));
+    assert_eq!(
+        f.rows,
+        BAD as u64..600,
+        "the whole batch failed at its commit"
+    );
+    assert_eq!(r.rows_committed, BAD as u64);
+    assert_eq!(
+        r.rows_done, BAD as u64,
+        "rows of the failed batch are not done, even those answered before its Sync: {r}"
+    );
+    let got = ids(&mut c, &t).await;
+    assert_eq!(got.len(), BAD as usize);
+    assert!(c.is_idle());
+}
+
+#[tokio::test]
+async fn a_byte_window_of_usize_max_limits_by_rows_only_and_reserves_nothing_huge() {
+    let mut c = connect().await;
+    let (t, sql) = setup(&mut c, "em_huge_window").await;
+    let opts = ExecuteManyOptions {
+        window_bytes: usize::MAX,
+        window_rows: 4,
+        ..ExecuteManyOptions::with_atomicity(Atomicity::Batches(100))
+    };
+    let r = c.execute_many_with(&sql, rows(true), opts).await.unwrap();
+    assert!(r.is_complete(), "{r}");
+    assert_eq!(ids(&mut c, &t).await.len(), N as usize);
+}
+
+#[tokio::test]
+async fn windows_of_zero_still_load_one_row_at_a_time() {
+    let mut c = connect().await;
+    let (t, sql) = setup(&mut c, "em_zero_window").await;
+    let opts = ExecuteManyOptions {
+        window_bytes: 0,
+        window_rows: 0,
+        ..ExecuteManyOptions::default()
+    };
+    let load = c.execute_many_with(&sql, rows(true), opts);
+    let r = tokio::time::timeout(std::time::Duration::from_secs(30), load)
+        .await
+        .expect("a zero window must not stall the load")
+        .unwrap();
+    assert!(r.is_complete(), "{r}");
+    assert_eq!(ids(&mut c, &t).await.len(), N as usize);
+}
