@@ -517,10 +517,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                         || inflight >= window_rows)
                 {
                     refill = false;
-                    if cur_len > 0 {
-                        // Rows after the last Sync: without a Flush the server may hold
-                        // their answers in its output buffer, and the window would never
-                        // drain.
+                    // Refilling waits for the rows in flight to fall to half the window.
+                    // Answers of rows before the last Sync are sure to come (the server
+                    // flushes at each ReadyForQuery); those of rows after it may sit in the
+                    // server's output buffer. When the synced rows alone cannot bring the
+                    // count down, a Flush makes the server send the rest, or the window
+                    // would never drain. Otherwise none is sent: each Flush costs the
+                    // server a partial write and the client a wakeup.
+                    let half = u64::try_from(window_rows / 2).unwrap_or(u64::MAX);
+                    if cur_len > half && inflight > window_rows / 2 {
                         self.session.push_flush()?;
                     }
                 }
