@@ -61,6 +61,13 @@ fn outcomes(evs: Vec<Event>) -> Vec<E> {
     out
 }
 
+/// What the server answers for `n` rows that each insert one row.
+fn inserted(n: usize) -> Vec<BackendMessage> {
+    (0..n)
+        .flat_map(|_| [B::BindComplete, cc("INSERT 0 1")])
+        .collect()
+}
+
 fn bytes_of(msgs: &[BackendMessage]) -> Vec<u8> {
     let mut buf = BytesMut::new();
     for m in msgs {
@@ -125,11 +132,7 @@ fn a_run_of_rows_is_one_queue_entry_that_expands_to_bind_execute_pairs() {
 fn rows_answered_in_one_read_become_one_complete_run_event() {
     let mut s = Session::new_ready(Quirks::postgres());
     queue_runs(&mut s, 4, 4);
-    let mut msgs = Vec::new();
-    for _ in 0..4 {
-        msgs.push(B::BindComplete);
-        msgs.push(cc("INSERT 0 1"));
-    }
+    let mut msgs = inserted(4);
     msgs.push(idle());
     let evs = feed_in_pieces(&mut s, &bytes_of(&msgs), &[]);
     assert_eq!(evs.len(), 2, "{evs:?}");
@@ -142,11 +145,7 @@ fn rows_answered_in_one_read_become_one_complete_run_event() {
 fn a_run_fed_one_byte_at_a_time_completes_every_row_once() {
     let mut s = Session::new_ready(Quirks::postgres());
     queue_runs(&mut s, 5, 5);
-    let mut msgs = Vec::new();
-    for _ in 0..5 {
-        msgs.push(B::BindComplete);
-        msgs.push(cc("INSERT 0 1"));
-    }
+    let mut msgs = inserted(5);
     msgs.push(idle());
     let bytes = bytes_of(&msgs);
     let cuts: Vec<usize> = (1..bytes.len()).collect();
@@ -161,20 +160,10 @@ fn a_run_fed_one_byte_at_a_time_completes_every_row_once() {
 fn an_error_inside_a_run_fails_that_row_and_aborts_the_rest_of_its_window() {
     let mut s = Session::new_ready(Quirks::postgres());
     queue_runs(&mut s, 6, 3);
-    let msgs = [
-        B::BindComplete,
-        cc("INSERT 0 1"),
-        B::BindComplete,
-        err("23505"),
-        idle(),
-        B::BindComplete,
-        cc("INSERT 0 1"),
-        B::BindComplete,
-        cc("INSERT 0 1"),
-        B::BindComplete,
-        cc("INSERT 0 1"),
-        idle(),
-    ];
+    let mut msgs = inserted(1);
+    msgs.extend([B::BindComplete, err("23505"), idle()]);
+    msgs.extend(inserted(3));
+    msgs.push(idle());
     let got = outcomes(feed_in_pieces(&mut s, &bytes_of(&msgs), &[]));
     assert_eq!(
         got,
