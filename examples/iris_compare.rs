@@ -291,6 +291,40 @@ async fn tp_simple(c: &Client, sql: &str) -> Result<(), String> {
     c.batch_execute(sql).await.map_err(|e| tp_err(&e))
 }
 
+/// Right when `got` is exactly the rows `want` (all values non-NULL text).
+fn expect_rows(got: Vec<Vec<Option<String>>>, want: &[&[&str]]) -> Check {
+    let want: Vec<Vec<Option<String>>> = want
+        .iter()
+        .map(|r| r.iter().map(|v| Some((*v).to_owned())).collect())
+        .collect();
+    if got == want {
+        ok()
+    } else {
+        wrong(format!("rows {got:?}"))
+    }
+}
+
+/// Runs `sql` through pgline's simple protocol and checks its rows.
+async fn pg_expect_rows(c: &mut Connection, sql: &str, want: &[&[&str]]) -> Check {
+    let r = c.simple_query(sql).await.map_err(|e| pg_err(&e))?;
+    let got = r
+        .iter()
+        .flat_map(|res| &res.rows)
+        .map(|row| {
+            (0..row.len())
+                .map(|i| row.get(i).ok().flatten().map(str::to_owned))
+                .collect()
+        })
+        .collect();
+    expect_rows(got, want)
+}
+
+/// Runs `sql` through tokio-postgres's simple protocol and checks its rows.
+async fn tp_expect_rows(c: &Client, sql: &str, want: &[&[&str]]) -> Check {
+    let m = c.simple_query(sql).await.map_err(|e| tp_err(&e))?;
+    expect_rows(tp_rows(&m), want)
+}
+
 // ---------------------------------------------------------------------------------------
 // The operations. Each connects itself and uses its own table `t`.
 
@@ -330,19 +364,8 @@ async fn pg_op(op: usize, port: u16, t: &str) -> Check {
             )
             .await
             .map_err(|e| pg_err(&e))?;
-            let r = c
-                .simple_query(&format!("SELECT id, name, score FROM {t}"))
-                .await
-                .map_err(|e| pg_err(&e))?;
-            let got: Vec<Option<&str>> = r[0].rows[0..1]
-                .iter()
-                .flat_map(|row| (0..3).map(|i| row.get(i).ok().flatten()))
-                .collect();
-            if r[0].rows.len() == 1 && got == [Some("1"), Some("alpha"), Some("1.5")] {
-                ok()
-            } else {
-                wrong(format!("{} rows, first {got:?}", r[0].rows.len()))
-            }
+            let sql = format!("SELECT id, name, score FROM {t}");
+            pg_expect_rows(&mut c, &sql, &[&["1", "alpha", "1.5"]]).await
         }
         // SELECT typed read-back
         3 => {
@@ -442,20 +465,8 @@ async fn pg_op(op: usize, port: u16, t: &str) -> Check {
             )
             .await
             .map_err(|e| pg_err(&e))?;
-            let r = c
-                .simple_query(&format!("SELECT id, a, b FROM {t}"))
-                .await
-                .map_err(|e| pg_err(&e))?;
-            let got: Vec<Vec<Option<&str>>> = r[0]
-                .rows
-                .iter()
-                .map(|row| (0..3).map(|i| row.get(i).ok().flatten()).collect())
-                .collect();
-            if got == [vec![Some("1"), Some("7"), Some("7")]] {
-                ok()
-            } else {
-                wrong(format!("rows {got:?}"))
-            }
+            let sql = format!("SELECT id, a, b FROM {t}");
+            pg_expect_rows(&mut c, &sql, &[&["1", "7", "7"]]).await
         }
         // SHOW standard_conforming_strings
         8 => {
@@ -641,21 +652,8 @@ async fn tp_op(op: usize, port: u16, t: &str) -> Check {
             )
             .await
             .map_err(|e| tp_err(&e))?;
-            let m = c
-                .simple_query(&format!("SELECT id, name, score FROM {t}"))
-                .await
-                .map_err(|e| tp_err(&e))?;
-            let rows = tp_rows(&m);
-            let want = vec![vec![
-                Some("1".to_owned()),
-                Some("alpha".to_owned()),
-                Some("1.5".to_owned()),
-            ]];
-            if rows == want {
-                ok()
-            } else {
-                wrong(format!("rows {rows:?}"))
-            }
+            let sql = format!("SELECT id, name, score FROM {t}");
+            tp_expect_rows(&c, &sql, &[&["1", "alpha", "1.5"]]).await
         }
         3 => {
             tp_simple(
@@ -779,21 +777,8 @@ async fn tp_op(op: usize, port: u16, t: &str) -> Check {
             )
             .await
             .map_err(|e| tp_err(&e))?;
-            let m = c
-                .simple_query(&format!("SELECT id, a, b FROM {t}"))
-                .await
-                .map_err(|e| tp_err(&e))?;
-            let rows = tp_rows(&m);
-            let want = vec![vec![
-                Some("1".to_owned()),
-                Some("7".to_owned()),
-                Some("7".to_owned()),
-            ]];
-            if rows == want {
-                ok()
-            } else {
-                wrong(format!("rows {rows:?}"))
-            }
+            let sql = format!("SELECT id, a, b FROM {t}");
+            tp_expect_rows(&c, &sql, &[&["1", "7", "7"]]).await
         }
         8 => {
             let m = c

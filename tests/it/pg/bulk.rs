@@ -5,7 +5,7 @@ use pgline::conn::{Atomicity, ExecuteManyOptions, LoadReport};
 use pgline::types::oid;
 use pgline::Connection;
 
-use crate::support::conn::{connect, table};
+use crate::support::conn::{assert_answers, connect, table};
 
 const N: i32 = 1000;
 const BAD: i32 = 500;
@@ -185,14 +185,7 @@ async fn a_64_mib_value_round_trips() {
         .unwrap();
     assert_eq!(r.get::<i32>(0).unwrap(), 64 << 20);
     assert_eq!(r.get::<&[u8]>(1).unwrap(), &big[..]);
-    assert_eq!(
-        c.query_one("SELECT 1", &[])
-            .await
-            .unwrap()
-            .get::<i32>(0)
-            .unwrap(),
-        1
-    );
+    assert_answers(&mut c, 1).await;
 }
 
 #[tokio::test]
@@ -239,14 +232,7 @@ async fn copy_in_works_in_text_csv_and_binary_and_copy_out_reads_it_back() {
         String::from_utf8(out).unwrap(),
         "1,one,1.5\n2,,2.5\n3,\"th,ree\",3.5\n4,four,4.5\n5,,5.5\n"
     );
-    assert_eq!(
-        c.query_one("SELECT 9", &[])
-            .await
-            .unwrap()
-            .get::<i32>(0)
-            .unwrap(),
-        9
-    );
+    assert_answers(&mut c, 9).await;
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use pgline::types::{oid, Text};
 use pgline::{Config, Connection};
 
-use crate::support::conn::{config, connect, table};
+use crate::support::conn::{assert_answers, config, connect, table};
 
 async fn connect_with(text: bool) -> Connection {
     let mut cfg: Config = config("postgres", None);
@@ -243,14 +243,7 @@ async fn a_million_row_result_streams_with_bounded_memory() {
             max_buf < 4 << 20,
             "chunk {chunk}: read buffer stayed bounded: {max_buf} bytes"
         );
-        assert_eq!(
-            c.query_one("SELECT 1", &[])
-                .await
-                .unwrap()
-                .get::<i32>(0)
-                .unwrap(),
-            1
-        );
+        assert_answers(&mut c, 1).await;
     }
 }
 
@@ -296,14 +289,7 @@ async fn server_errors_carry_every_field_and_leave_the_connection_usable() {
     assert!(db.detail().unwrap().contains("already exists"));
     assert!(db.routine().is_some());
     assert!(!c.is_broken());
-    assert_eq!(
-        c.query_one("SELECT 2", &[])
-            .await
-            .unwrap()
-            .get::<i32>(0)
-            .unwrap(),
-        2
-    );
+    assert_answers(&mut c, 2).await;
 }
 
 #[tokio::test]
@@ -327,14 +313,7 @@ async fn copy_from_stdin_through_simple_query_is_refused_and_the_connection_stay
         .unwrap_err();
     assert!(err.is_unsupported(), "{err:?}");
     assert!(!c.is_broken());
-    assert_eq!(
-        c.query_one("SELECT 3", &[])
-            .await
-            .unwrap()
-            .get::<i32>(0)
-            .unwrap(),
-        3
-    );
+    assert_answers(&mut c, 3).await;
 }
 
 #[tokio::test]
@@ -356,14 +335,7 @@ async fn rows_delivered_before_an_error_mid_result_end_with_the_error() {
     assert_eq!(got, 2, "the rows before the failing one were delivered");
     assert_eq!(err.code(), Some("22012"));
     drop(stream);
-    assert_eq!(
-        c.query_one("SELECT 4", &[])
-            .await
-            .unwrap()
-            .get::<i32>(0)
-            .unwrap(),
-        4
-    );
+    assert_answers(&mut c, 4).await;
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use pgline::protocol::backend::TransactionStatus;
 
-use crate::support::conn::{connect, table};
+use crate::support::conn::{assert_answers, connect, table};
 
 #[tokio::test]
 async fn transactions_commit_roll_back_and_roll_back_on_drop() {
@@ -133,14 +133,7 @@ async fn cancel_of_pg_sleep_returns_57014_within_a_second_and_the_connection_sta
         start.elapsed()
     );
     assert!(!c.is_broken());
-    assert_eq!(
-        c.query_one("SELECT 7", &[])
-            .await
-            .unwrap()
-            .get::<i32>(0)
-            .unwrap(),
-        7
-    );
+    assert_answers(&mut c, 7).await;
 }
 
 #[tokio::test]

@@ -33,3 +33,14 @@ pub fn table(prefix: &str) -> String {
         N.fetch_add(1, Ordering::Relaxed)
     )
 }
+
+/// Asserts that `c` still answers a query: `SELECT n` returns `n`.
+pub async fn assert_answers(c: &mut Connection, n: i32) {
+    let got = c
+        .query_one(format!("SELECT {n}").as_str(), &[])
+        .await
+        .expect("the connection answers")
+        .get::<i32>(0)
+        .expect("an int4");
+    assert_eq!(got, n);
+}
