@@ -348,9 +348,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     }
 
     /// The statement for running `sql` with values like `first`: from the statement cache,
-    /// or prepared to run (and cached when the cache is on). Text-only servers
-    /// (iris-pgwire) guess parameter types badly from the SQL, so there the Parse declares
-    /// the types of `first`'s values.
+    /// or prepared to run (and cached when the cache is on). Where the server guesses
+    /// parameter types badly from the SQL, or no Describe will report them (iris-pgwire),
+    /// the Parse declares the types of `first`'s values; PostgreSQL infers them itself,
+    /// whatever format the client prefers.
     pub(crate) async fn statement_to_run<P: Params + ?Sized>(
         &mut self,
         sql: &str,
@@ -359,7 +360,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         if let Some(s) = self.cache.get(sql) {
             return Ok(s);
         }
-        let types: Vec<Oid> = if self.text_only() {
+        let quirks = self.session.quirks();
+        let types: Vec<Oid> = if quirks.text_only || quirks.describe_executes {
             (0..first.len())
                 .map(|i| first.get(i).map_or(0, |v| v.type_oid()))
                 .collect()

@@ -359,3 +359,33 @@ async fn a_dropped_unnamed_query_leaves_the_statement_cache_intact() {
         .unwrap();
     assert_eq!(r.get::<i32>(0).unwrap(), 3);
 }
+
+#[tokio::test]
+async fn text_format_on_postgresql_still_lets_the_server_infer_parameter_types() {
+    // Declaring the values' own types in Parse is for servers that infer them badly
+    // (iris-pgwire); PostgreSQL infers from the SQL in either format.
+    let mut cfg = config("postgres", None);
+    cfg.prefer_text_format(true);
+    let mut c = Connection::connect(&cfg).await.unwrap();
+    let v: i64 = c
+        .query_one("SELECT $1::int8 AS v", &[&5i32])
+        .await
+        .unwrap()
+        .get(0)
+        .unwrap();
+    assert_eq!(v, 5);
+    let types: String = c
+        .query_one(
+            "SELECT parameter_types::text FROM pg_prepared_statements \
+             WHERE statement = 'SELECT $1::int8 AS v'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0)
+        .unwrap();
+    assert_eq!(
+        types, "{bigint}",
+        "the type PostgreSQL inferred, not the value's int4"
+    );
+}
