@@ -182,7 +182,7 @@ impl Shared {
         if ns == 0 {
             return Duration::ZERO;
         }
-        Duration::from_nanos(self.random() % (ns + 1).max(1))
+        Duration::from_nanos(self.random() % ns.saturating_add(1))
     }
 
     /// The delay before reconnection attempt `attempt + 1`: doubling from the initial
@@ -202,7 +202,7 @@ impl Shared {
     /// within the acquire deadline.
     pub(crate) async fn get(self: &Arc<Self>) -> Result<(Live, OwnedSemaphorePermit), Error> {
         let start = Instant::now();
-        let deadline = start + self.cfg.acquire_timeout;
+        let deadline = later(start, self.cfg.acquire_timeout);
         if self.is_closed() {
             return Err(Error::pool_closed());
         }
@@ -269,7 +269,7 @@ impl Shared {
                         return Err(e);
                     }
                     *last_err = Some(e);
-                    let wake = (Instant::now() + self.backoff(attempt)).min(deadline);
+                    let wake = later(Instant::now(), self.backoff(attempt)).min(deadline);
                     attempt = attempt.saturating_add(1);
                     tokio::time::sleep_until(wake).await;
                 }
@@ -292,17 +292,24 @@ impl Shared {
                 continue;
             }
             let idle_for = now.saturating_duration_since(live.idle_since);
-            if self.cfg.idle_timeout.is_some_and(|t| idle_for >= t) {
+            // As the reaper does: never below min_idle (those are kept warm on purpose).
+            if self.cfg.idle_timeout.is_some_and(|t| idle_for >= t)
+                && self.size.load(Ordering::Acquire) > self.cfg.min_idle
+            {
                 live.retire(Reason::IdleTimeout);
                 continue;
             }
             if self.cfg.ping_after_idle.is_some_and(|t| idle_for >= t) {
+                let left = deadline.saturating_duration_since(now);
+                if left.is_zero() {
+                    // No time left to ping: a healthy connection must not be closed as
+                    // failing its check; it goes back, and the caller times out.
+                    self.idle().push_back(live);
+                    return None;
+                }
                 // Counted as a failed health check if this future is dropped mid-ping.
                 live.token.reason = Some(Reason::HealthCheck);
-                let t = self
-                    .cfg
-                    .ping_timeout
-                    .min(deadline.saturating_duration_since(now));
+                let t = self.cfg.ping_timeout.min(left);
                 let ok = matches!(
                     tokio::time::timeout(t, live.conn.simple_query(PING_SQL)).await,
                     Ok(Ok(_))
@@ -355,7 +362,7 @@ impl Shared {
         let now = Instant::now();
         let expires = self.cfg.max_lifetime.map(|l| {
             let jitter = self.random_upto(self.cfg.lifetime_jitter.min(l / 2));
-            now + l.saturating_sub(jitter)
+            later(now, l.saturating_sub(jitter))
         });
         self.counters.created.fetch_add(1, Ordering::Relaxed);
         token.reason = Some(Reason::Broken);
@@ -487,12 +494,13 @@ impl Shared {
     pub(crate) fn reap(&self) {
         let now = Instant::now();
         let mut doomed = Vec::new();
+        // Checked outside the lock: poll_alive may run the user's notice handler.
+        let mut queue = std::mem::take(&mut *self.idle());
+        let mut keep = VecDeque::with_capacity(queue.len());
         {
-            let mut idle = self.idle();
-            let mut keep = VecDeque::with_capacity(idle.len());
             let mut size = self.size.load(Ordering::Acquire);
             // Oldest-returned first, so the idle timeout shrinks from the cold end.
-            while let Some(mut live) = idle.pop_front() {
+            while let Some(mut live) = queue.pop_front() {
                 let idle_for = now.saturating_duration_since(live.idle_since);
                 let reason = if !live.conn.poll_alive() {
                     Some(Reason::Broken)
@@ -513,6 +521,11 @@ impl Shared {
                     None => keep.push_back(live),
                 }
             }
+        }
+        {
+            // Connections returned meanwhile are newer: the kept ones go in front.
+            let mut idle = self.idle();
+            keep.append(&mut idle);
             *idle = keep;
         }
         for (live, r) in doomed {
@@ -527,7 +540,7 @@ impl Shared {
             let Ok(permit) = Arc::clone(&self.sem).try_acquire_owned() else {
                 return Ok(());
             };
-            let deadline = Instant::now() + self.cfg.connect_timeout;
+            let deadline = later(Instant::now(), self.cfg.connect_timeout);
             match self.open(deadline).await {
                 Ok(None) => {
                     self.release(permit);
@@ -556,7 +569,7 @@ impl Shared {
     // ----- close --------------------------------------------------------------------------
 
     pub(crate) async fn close(&self) -> Result<(), Error> {
-        let deadline = Instant::now() + self.cfg.close_timeout;
+        let deadline = later(Instant::now(), self.cfg.close_timeout);
         self.closed.store(true, Ordering::SeqCst);
         self.sem.close();
         loop {
@@ -635,4 +648,11 @@ fn seed() -> u64 {
             .unwrap_or(1),
     };
     s | 1
+}
+
+/// `at + d`, or a time decades away when that overflows (a `Duration::MAX` timeout means
+/// "no limit", not a panic).
+fn later(at: Instant, d: Duration) -> Instant {
+    at.checked_add(d)
+        .unwrap_or_else(|| at + Duration::from_secs(30 * 365 * 86_400))
 }

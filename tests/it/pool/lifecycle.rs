@@ -252,3 +252,62 @@ async fn dropping_the_last_pool_handle_stops_the_reaper_and_closes_idle_connecti
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(super::backends(&app).await, 0, "nothing reopened them");
 }
+
+#[tokio::test]
+async fn timeouts_of_duration_max_mean_no_limit_not_a_panic() {
+    let (cfg, _) = pool_config();
+    let pool = Pool::new(
+        cfg.max_size(2)
+            .acquire_timeout(Duration::MAX)
+            .connect_timeout(Duration::MAX)
+            .max_lifetime(Some(Duration::MAX))
+            .lifetime_jitter(Duration::MAX)
+            .close_timeout(Duration::MAX),
+    )
+    .unwrap();
+    let mut c = pool.get().await.unwrap();
+    assert!(pid(&mut c).await > 0);
+    drop(c);
+    pool.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_idle_timeout_at_checkout_never_closes_a_connection_kept_for_min_idle() {
+    let (cfg, _) = pool_config();
+    let pool = Pool::new(
+        cfg.max_size(1)
+            .min_idle(1)
+            .idle_timeout(Some(Duration::from_millis(100)))
+            .reaper_interval(Duration::from_secs(60)),
+    )
+    .unwrap();
+    let mut c = pool.get().await.unwrap();
+    let before = pid(&mut c).await;
+    drop(c);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let mut c = pool.get().await.unwrap();
+    assert_eq!(pid(&mut c).await, before, "the warm connection is reused");
+    assert_eq!(pool.status().closed.idle_timeout, 0);
+}
+
+#[tokio::test]
+async fn a_checkout_out_of_time_leaves_a_healthy_idle_connection_alone() {
+    // The ping after idle has no time left: the connection must go back to the queue,
+    // not be closed as if it had failed its health check.
+    let (cfg, _) = pool_config();
+    let pool = Pool::new(
+        cfg.max_size(1)
+            .min_idle(1)
+            .acquire_timeout(Duration::ZERO)
+            .ping_after_idle(Some(Duration::ZERO))
+            .reaper_interval(Duration::from_millis(50)),
+    )
+    .unwrap();
+    assert!(eventually(Duration::from_secs(5), || pool.status().idle == 1).await);
+    let Err(e) = pool.get().await else {
+        panic!("no time to check the connection, yet get() succeeded");
+    };
+    assert!(e.is_pool_timeout(), "{e}");
+    let s = pool.status();
+    assert_eq!((s.closed.health_check, s.idle, s.size), (0, 1, 1), "{s:?}");
+}
