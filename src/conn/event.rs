@@ -46,10 +46,11 @@ pub enum Expect {
     Sync(Item),
     /// `count` Bind/Execute pairs for the consecutive items `first..first + count`, each
     /// answered by BindComplete then CommandComplete: the bulk path's rows in one entry
-    /// instead of two per row. Exactly equivalent to the expanded sequence
+    /// instead of two per row. Matched exactly like the expanded sequence
     /// `BindComplete(first), Execute { first, None }, BindComplete(first + 1), …`;
-    /// `bound` says the first pair's BindComplete has already arrived. Rows of a run that
-    /// complete are reported together as [`Event::CompleteRun`], without per-row events.
+    /// `bound` says the first pair's BindComplete has already arrived. The events differ
+    /// only in shorthand: no BindComplete events, and rows that complete are reported
+    /// together as [`Event::CompleteRun`]; failures, aborts and rows are per item.
     BindExecuteRun {
         /// The first row's item.
         first: Item,

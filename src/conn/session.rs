@@ -404,17 +404,16 @@ impl Session {
             if self.quirks.backend_copy_fail_messages {
                 // iris-pgwire answers stray copy messages with a backend 'f' ("CopyData
                 // processing failed"): not a response to anything; dropped.
-                if let Some((b'f', len)) = crate::protocol::framing::peek_header(buf) {
-                    let total = usize::try_from(len).unwrap_or(usize::MAX).saturating_add(1);
-                    if len < 4 || total > self.limits.max_small_message_len {
-                        self.fail(Error::protocol("oversized backend 'f' message"));
-                        return;
+                if let Some((b'f', _)) = crate::protocol::framing::peek_header(buf) {
+                    let limits = &self.limits;
+                    match crate::protocol::framing::split_frame(buf, |t| limits.backend_cap(t)) {
+                        Ok(Some(_)) => continue,
+                        Ok(None) => return,
+                        Err(e) => {
+                            self.fail(Error::decode(e));
+                            return;
+                        }
                     }
-                    if buf.len() < total {
-                        return;
-                    }
-                    bytes::Buf::advance(buf, total);
-                    continue;
                 }
             }
             match decode_backend(buf, &self.limits) {
@@ -563,17 +562,14 @@ impl Session {
         }
     }
 
-    /// Records that the front run's row `item` completed: extends the last event when it
-    /// is the run just before, so a whole read of bulk answers becomes one event.
+    /// Records that `n` rows of a run from `first` completed: extends the last event when
+    /// it is the run just before, so a whole read of bulk answers becomes one event.
     #[inline]
-    fn complete_run_row(&mut self, item: Item) {
-        if let Some(Event::CompleteRun(first, n)) = self.events.back_mut() {
-            if first.checked_add(*n) == Some(item) {
-                *n += 1;
-                return;
-            }
+    fn complete_run_rows(&mut self, first: Item, n: u64) {
+        match self.events.back_mut() {
+            Some(Event::CompleteRun(f, k)) if f.checked_add(*k) == Some(first) => *k += n,
+            _ => self.events.push_back(Event::CompleteRun(first, n)),
         }
-        self.events.push_back(Event::CompleteRun(item, 1));
     }
 
     /// The bulk fast path: while the front is a run and the next frames are the
@@ -609,7 +605,7 @@ impl Session {
                 bound = true;
                 continue;
             }
-            // A short CommandComplete whose tag is printable ASCII ending in its NUL:
+            // A short CommandComplete whose tag is ASCII without NUL, ending in its NUL:
             // exactly what decoding would accept (anything else goes the long way, and
             // fails there if it must).
             let Some((b'C', len @ 5..=40)) = crate::protocol::framing::peek_header(rest) else {
@@ -645,10 +641,7 @@ impl Session {
             // As the general path does at CommandComplete: the next result has no shape
             // until it is described.
             self.shape = None;
-            match self.events.back_mut() {
-                Some(Event::CompleteRun(f, n)) if f.checked_add(*n) == Some(first) => *n += done,
-                _ => self.events.push_back(Event::CompleteRun(first, done)),
-            }
+            self.complete_run_rows(first, done);
         }
         true
     }
@@ -769,7 +762,7 @@ impl Session {
                 self.pop();
                 self.shape = None;
                 if in_run {
-                    self.complete_run_row(item);
+                    self.complete_run_rows(item, 1);
                 } else {
                     self.events.push_back(Event::Complete(item, Some(c)));
                 }

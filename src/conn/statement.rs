@@ -39,7 +39,7 @@ impl Statement {
     }
 
     /// A statement whose SQL was sent renumbered: wire parameter `i` takes the caller's
-    /// value `order[i]`; `wire_params` are the types the server described (wire order).
+    /// value `order[i]`; `wire_params` are its parameter types (wire order).
     pub(crate) fn renumbered(
         name: String,
         sql: String,
@@ -93,7 +93,8 @@ impl Statement {
         &self.0.sql
     }
 
-    /// Parameter type OIDs, as the server described them.
+    /// Parameter type OIDs: as the server described them, or, for statements prepared
+    /// to run without a Describe (iris-pgwire), the types declared in Parse.
     pub fn params(&self) -> &[Oid] {
         &self.0.params
     }

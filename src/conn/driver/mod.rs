@@ -461,8 +461,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     }
 
     /// Brings a connection back to a clean idle state for reuse: drains what an abandoned
-    /// operation left behind, then rolls back an open (or failed) transaction. Errors break
-    /// the connection; the caller bounds this with a deadline.
+    /// operation left behind, then rolls back an open (or failed) transaction. An error is
+    /// returned as is (the pool then retires the connection); the caller bounds this with
+    /// a deadline.
     pub(crate) async fn reset_for_reuse(&mut self) -> Result<(), Error> {
         self.begin_op().await?;
         // The statement-cache cleanup that begin_op may have queued: let it complete.
