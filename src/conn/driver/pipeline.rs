@@ -163,7 +163,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pipeline<'_, S> {
         }
         let item = self.conn.item();
         self.conn.session.push_sync(item)?;
-        for s in self.slots.iter_mut().filter(|s| s.window.is_none()) {
+        // The statements not yet in a window are the newest ones.
+        for s in self
+            .slots
+            .iter_mut()
+            .rev()
+            .take_while(|s| s.window.is_none())
+        {
             s.window = Some(item);
         }
         self.syncs.push_back(item);
@@ -242,7 +248,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pipeline<'_, S> {
                 }
                 Event::Ready(i, _) if self.syncs.front() == Some(&i) => {
                     self.syncs.pop_front();
-                    for s in self.slots.iter_mut().filter(|s| s.window == Some(i)) {
+                    // A window's statements are contiguous, after any of earlier windows
+                    // the caller has not read yet.
+                    for s in self
+                        .slots
+                        .iter_mut()
+                        .skip_while(|s| s.window != Some(i))
+                        .take_while(|s| s.window == Some(i))
+                    {
                         s.done = true;
                     }
                 }
@@ -254,7 +267,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pipeline<'_, S> {
     }
 
     fn slot(&mut self, item: Item) -> Option<&mut Slot> {
-        self.slots.iter_mut().find(|s| s.item == item)
+        // Items increase along the queue.
+        let at = self.slots.binary_search_by_key(&item, |s| s.item).ok()?;
+        self.slots.get_mut(at)
     }
 
     /// The next result if it has already arrived (no IO, no Sync added).
