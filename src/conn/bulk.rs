@@ -2,6 +2,7 @@
 //! that says exactly what happened to every row.
 
 use std::ops::Range;
+use std::time::Duration;
 
 use crate::error::Error;
 
@@ -23,6 +24,9 @@ pub enum Atomicity {
     EachRow,
 }
 
+/// The default [`ExecuteManyOptions::io_tick`].
+pub const DEFAULT_IO_TICK: Duration = Duration::from_millis(4);
+
 /// Tuning for [`execute_many`](crate::Connection::execute_many).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExecuteManyOptions {
@@ -39,6 +43,20 @@ pub struct ExecuteManyOptions {
     pub sync_every: u32,
     /// Most failures kept in the report (the count is always exact).
     pub max_failures_kept: usize,
+    /// Polled IO for loads bigger than one row window (on connections from
+    /// [`Connection::connect`], with `window_rows` of at least 4,096): the socket leaves
+    /// tokio's reactor and is read and written without blocking, with a sleep of this long
+    /// whenever it would block, so the client wakes once per tick instead of once per
+    /// server flush (every ~400 rows). On loopback, where each wakeup costs tens of
+    /// microseconds of kernel time, it cut client CPU per row by a third or more; it adds
+    /// up to one tick to the end of the load. Half the row window must hold more than a
+    /// tick of server work, or the server waits for the client: the default window holds
+    /// ~20 ms at 400k rows/s. `None` keeps event-driven IO throughout. Connections made
+    /// by [`Connection::connect_stream`] are always event-driven.
+    ///
+    /// [`Connection::connect`]: crate::Connection::connect
+    /// [`Connection::connect_stream`]: crate::Connection::connect_stream
+    pub io_tick: Option<Duration>,
 }
 
 impl Default for ExecuteManyOptions {
@@ -49,6 +67,7 @@ impl Default for ExecuteManyOptions {
             window_rows: 16 * 1024,
             sync_every: 4096,
             max_failures_kept: 1000,
+            io_tick: Some(DEFAULT_IO_TICK),
         }
     }
 }

@@ -11,6 +11,10 @@ use futures::{Stream, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::query::check_param_count;
+
+/// The smallest row window for which `execute_many` polls its socket: half of it must
+/// hold more than a tick of server work (2,048 rows is ~5 ms at 400k rows/s).
+const POLLED_MIN_WINDOW_ROWS: usize = 4096;
 use super::Connection;
 use crate::conn::bulk::{Atomicity, ExecuteManyOptions, LoadError, LoadMethod, LoadReport};
 use crate::conn::event::{Event, Item};
@@ -438,6 +442,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let mut stop = false;
         let mut aborted_tx = false;
 
+        // Polled IO (see `socket`) once the load has outgrown one window, and only when
+        // half a window holds more than a tick of server work: a small load, or one with
+        // a small window, would only wait for ticks. BEGIN above and COMMIT below are
+        // round trips and stay event-driven.
+        let mut polled_after = match opts.io_tick {
+            Some(_) if window_rows >= POLLED_MIN_WINDOW_ROWS => window_rows as u64,
+            _ => u64::MAX,
+        };
         let outcome: Result<(), Error> = async {
             loop {
                 // Fill the write buffer up to the window, with hysteresis: once the window
@@ -549,6 +561,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                         }
                     }
                 } else {
+                    if report.rows_read >= polled_after {
+                        polled_after = u64::MAX;
+                        self.set_io_tick(opts.io_tick);
+                    }
                     self.write_some().await?;
                 }
 
@@ -654,6 +670,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             }
         }
         .await;
+        self.set_io_tick(None);
 
         if let Err(e) = outcome {
             // The connection failed: rows still in flight have an unknown fate.

@@ -98,7 +98,14 @@ pub struct Connection<S = Socket> {
     notices: VecDeque<DbError>,
     notice_handler: Option<NoticeHandler>,
     cancel: Option<CancelToken>,
+    /// Switches the transport between event-driven and polled IO, where it can.
+    set_polled: Option<SetPolled<S>>,
+    /// Whether the transport is in polled IO now.
+    polled: bool,
 }
+
+/// How a transport is switched to polled IO (`Some(tick)`) and back (`None`).
+type SetPolled<S> = fn(&mut S, Option<std::time::Duration>) -> io::Result<()>;
 
 impl<S> std::fmt::Debug for Connection<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -145,6 +152,7 @@ impl Connection<Socket> {
                     )
                 })?;
             let mut conn = Self::connect_stream(stream, config).await?;
+            conn.set_polled = Some(Socket::set_polled);
             conn.cancel = conn
                 .cancel
                 .take()
@@ -210,6 +218,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             notices: VecDeque::new(),
             notice_handler: None,
             cancel: None,
+            set_polled: None,
+            polled: false,
         };
         conn.run_startup().await?;
         if let Some(k) = conn.session.backend_key() {
@@ -244,6 +254,30 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
     pub(crate) fn session_mut(&mut self) -> &mut Session {
         &mut self.session
+    }
+
+    /// Whether the socket is in polled IO now: only while `execute_many` streams rows
+    /// (see [`ExecuteManyOptions::io_tick`](crate::conn::ExecuteManyOptions::io_tick)),
+    /// or after such a load was dropped mid-way, until the next operation starts.
+    pub fn is_io_polled(&self) -> bool {
+        self.polled
+    }
+
+    /// Polled IO with this tick, or event-driven IO (`None`), where the transport
+    /// supports the switch (see `socket`); a no-op elsewhere. A failed switch loses the
+    /// socket, so it breaks the connection.
+    pub(crate) fn set_io_tick(&mut self, tick: Option<std::time::Duration>) {
+        let Some(set) = self.set_polled else { return };
+        if tick.is_none() && !self.polled {
+            return;
+        }
+        match set(&mut self.stream, tick) {
+            Ok(()) => self.polled = tick.is_some(),
+            Err(e) => {
+                self.polled = false;
+                self.session.mark_broken(Error::io(e));
+            }
+        }
     }
 
     /// Writes pending output while reading; returns after any progress.
@@ -401,6 +435,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// behind (its responses are discarded, a COPY IN is aborted); close statements the
     /// cache evicted.
     pub(crate) async fn begin_op(&mut self) -> Result<(), Error> {
+        // A bulk load dropped mid-way leaves the socket polled: back to event-driven IO.
+        self.set_io_tick(None);
         if let Some(e) = self.session.broken_error() {
             return Err(Error::broken(e));
         }
