@@ -19,6 +19,8 @@ use pgline::{Config, Connection};
 mod cpu_clock;
 #[path = "shared/insert.rs"]
 mod insert;
+#[path = "shared/pin.rs"]
+mod pin;
 
 use insert::{ceiling_run, row};
 
@@ -38,27 +40,20 @@ fn user_sys() -> (u64, u64) {
     )
 }
 
-fn pin(cpu: u32, pid: u32) {
-    let _ = std::process::Command::new("taskset")
-        .args(["-a", "-cp", &cpu.to_string(), &pid.to_string()])
-        .stdout(std::process::Stdio::null())
-        .status();
-}
-
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let mut args = std::env::args().skip(1);
     let n: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
     let runs: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(5);
     let cluster = TempCluster::start(ClusterOptions::default()).expect("cluster");
-    if std::env::var_os("PGLINE_PIN").is_some() {
-        let pid = std::fs::read_to_string(cluster.data_dir().join("postmaster.pid"))
-            .ok()
-            .and_then(|s| s.lines().next().and_then(|l| l.trim().parse().ok()));
-        if let Some(pid) = pid {
-            pin(0, pid);
-        }
-        pin(1, std::process::id());
+    pin::pin_if_asked(&cluster);
+    // PGLINE_IO_TICK_US overrides the polled-IO tick (0: event-driven IO).
+    let mut em_opts = ExecuteManyOptions::default();
+    if let Some(v) = std::env::var("PGLINE_IO_TICK_US")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        em_opts.io_tick = (v > 0).then(|| Duration::from_micros(v));
     }
     let mut cfg = Config::new();
     // PGLINE_UNIX=1: the Unix-domain socket instead of loopback TCP.
@@ -104,11 +99,7 @@ async fn main() {
             ceiling_run(cluster.port(), insert, n, base).await;
         } else {
             let r = pg
-                .execute_many_with(
-                    insert,
-                    (0..n).map(|i| row(i, base)),
-                    ExecuteManyOptions::default(),
-                )
+                .execute_many_with(insert, (0..n).map(|i| row(i, base)), em_opts)
                 .await
                 .expect("execute_many");
             assert!(r.is_complete());

@@ -26,6 +26,8 @@ use tokio_postgres::NoTls;
 mod cpu_clock;
 #[path = "shared/insert.rs"]
 mod insert;
+#[path = "shared/pin.rs"]
+mod pin;
 
 use insert::{ceiling_run, row};
 
@@ -68,6 +70,43 @@ where
     s.add(units, t0.elapsed(), cpu() - c0);
 }
 
+/// One asyncpg `executemany` load by `shared/asyncpg_executemany.py`; false (and nothing
+/// recorded) when python3 or asyncpg is missing or the run fails.
+fn asyncpg_run(host: &str, port: u16, n: u64, s: &mut Samples) -> bool {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/shared/asyncpg_executemany.py"
+    );
+    let out = std::process::Command::new("python3")
+        .args([script, host, &port.to_string(), &n.to_string()])
+        .output();
+    let Ok(out) = out else { return false };
+    if !out.status.success() {
+        if out.status.code() != Some(3) {
+            eprintln!(
+                "asyncpg run failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        return false;
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut f = text
+        .split_whitespace()
+        .filter_map(|v| v.parse::<f64>().ok());
+    match (f.next(), f.next()) {
+        (Some(wall), Some(cpu)) => {
+            s.add(
+                n,
+                Duration::from_secs_f64(wall),
+                Duration::from_secs_f64(cpu),
+            );
+            true
+        }
+        _ => false,
+    }
+}
+
 fn p50(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -80,6 +119,7 @@ async fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(100_000);
     let cluster = TempCluster::start(ClusterOptions::default()).expect("cluster");
+    let pinned = pin::pin_if_asked(&cluster);
     let mut cfg = Config::new();
     cfg.host(cluster.host())
         .port(cluster.port())
@@ -119,6 +159,13 @@ async fn main() {
         em_opts.window_bytes = v * 1024;
         em_opts.window_rows = v * 64;
     }
+    // PGLINE_IO_TICK_US overrides the polled-IO tick (0: event-driven IO).
+    if let Some(v) = std::env::var("PGLINE_IO_TICK_US")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        em_opts.io_tick = (v > 0).then(|| Duration::from_micros(v));
+    }
     let insert = "INSERT INTO t (id, name, score, created) VALUES ($1, $2, $3, $4)";
 
     let (mut em, mut tpp, mut pcopy, mut tcopy) = (
@@ -131,6 +178,7 @@ async fn main() {
     // the responses are read (what the server allows with no client work per row). Run
     // next to execute_many in each round, since the server's pace drifts on this machine.
     let mut ceiling = Samples::default();
+    let (mut apg, mut asyncpg_ok) = (Samples::default(), true);
     for _ in 0..3 {
         pg.batch_execute("TRUNCATE t").await.unwrap();
         let (wall, cpu_used) = ceiling_run(cluster.port(), insert, n, base).await;
@@ -164,6 +212,11 @@ async fn main() {
             tp.batch_execute("COMMIT").await.unwrap();
         })
         .await;
+
+        // asyncpg's executemany in a child process (on the same CPU when pinned).
+        if asyncpg_ok {
+            asyncpg_ok = asyncpg_run(cluster.host(), cluster.port(), n, &mut apg);
+        }
 
         pg.batch_execute("TRUNCATE t").await.unwrap();
         measure(n, &mut pcopy, || async {
@@ -263,7 +316,8 @@ async fn main() {
     }
 
     println!(
-        "\n{n} rows per load; medians of 3 interleaved runs; CPU = this process, all threads\n"
+        "\n{n} rows per load; medians of 3 interleaved runs; CPU = the client process, all threads{}\n",
+        if pinned { "; server on CPU 0, client on CPU 1" } else { "" }
     );
     println!(
         "{:<40} {:>12} {:>12} {:>14}",
@@ -285,6 +339,17 @@ async fn main() {
         em.rate() / tpp.rate(),
         em.cpu() / tpp.cpu()
     );
+    if apg.rate.is_empty() {
+        println!("asyncpg executemany: not run (needs python3 with asyncpg: pip install asyncpg)");
+    } else {
+        line("asyncpg executemany (1 tx)", &apg);
+        println!(
+            "{:<40} {:>40.2}x rows/s, {:.2}x CPU",
+            "  ratio",
+            em.rate() / apg.rate(),
+            em.cpu() / apg.cpu()
+        );
+    }
     line("pgline binary COPY", &pcopy);
     line("tokio-postgres binary COPY", &tcopy);
     println!(
