@@ -8,7 +8,11 @@
 //! 20,000 (p50 latency), and a 1,000,000-row read. Prints rows/s and client CPU µs/row
 //! (this process, all threads), medians, and pgline/tokio-postgres ratios. The ceiling for
 //! the insert path (every Bind/Execute encoded before timing, one Sync, a raw socket) runs
-//! next to `execute_many` in each round.
+//! next to `execute_many` in each round, and so does asyncpg's `executemany` (the peer the
+//! performance anchors name, run by `shared/asyncpg_executemany.py` in a child process)
+//! when python3 has asyncpg. `PGLINE_PIN=1` pins the server to CPU 0 and the client to
+//! CPU 1, as the anchors were measured; `PGLINE_IO_TICK_US` sets `execute_many`'s
+//! polled-IO tick (0: event-driven).
 
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
