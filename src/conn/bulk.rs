@@ -48,8 +48,9 @@ pub struct ExecuteManyOptions {
     /// tokio's reactor and is read and written without blocking, with a sleep of this long
     /// whenever it would block, so the client wakes once per tick instead of once per
     /// server flush (every ~400 rows). On loopback, where each wakeup costs tens of
-    /// microseconds of kernel time, it cut client CPU per row by a third or more; it adds
-    /// up to one tick to the end of the load. Half the row window must hold more than a
+    /// microseconds of kernel time, it cut client CPU per row by roughly a third; it adds
+    /// up to one tick to the end of the load. Like the default connect timeout, it needs
+    /// tokio's time driver (`enable_time` or `enable_all` on the runtime). Half the row window must hold more than a
     /// tick of server work, or the server waits for the client: the default window holds
     /// ~20 ms at 400k rows/s. `None` keeps event-driven IO throughout. Connections made
     /// by [`Connection::connect_stream`] are always event-driven.

@@ -11,10 +11,6 @@ use futures::{Stream, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::query::check_param_count;
-
-/// The smallest row window for which `execute_many` polls its socket: half of it must
-/// hold more than a tick of server work (2,048 rows is ~5 ms at 400k rows/s).
-const POLLED_MIN_WINDOW_ROWS: usize = 4096;
 use super::Connection;
 use crate::conn::bulk::{Atomicity, ExecuteManyOptions, LoadError, LoadMethod, LoadReport};
 use crate::conn::event::{Event, Item};
@@ -23,6 +19,10 @@ use crate::conn::statement::Statement;
 use crate::error::Error;
 use crate::protocol::backend::TransactionStatus;
 use crate::protocol::frontend::BindPrefix;
+
+/// The smallest row window for which `execute_many` polls its socket: half of it must
+/// hold more than a tick of server work (2,048 rows is ~5 ms at 400k rows/s).
+const POLLED_MIN_WINDOW_ROWS: usize = 4096;
 
 /// Where execute_many takes its rows from: an iterator (always ready) or a `Stream`.
 pub(crate) trait RowSource {

@@ -11,9 +11,12 @@
 //! the task read and write without blocking, sleeping one tick whenever the socket would
 //! block: the kernel's buffers collect a tick's worth of answers and take a tick's worth
 //! of requests, and the process wakes once per tick instead of once per flush. Only
-//! `execute_many` turns it on (its window keeps far more than a tick of work queued at
-//! the server, so the server never waits for the client) and every other operation turns
-//! it off first.
+//! `execute_many` turns it on, for loads bigger than a row window of at least 4,096 rows
+//! (half of which is more than a tick of server work at any rate measured here, so the
+//! server does not wait for the client), and turns it off when its streaming ends; every
+//! operation that starts with `begin_op` turns it off first, in case a load was dropped.
+//! A silent server costs a polled socket one wakeup per tick until the operation's
+//! deadline, instead of none.
 
 use std::future::Future;
 use std::io::{self, Read, Write};
@@ -106,16 +109,6 @@ impl Socket {
         Ok(Self {
             inner: Inner::Tcp(s),
         })
-    }
-
-    /// Whether the socket is in polled mode (see the module docs).
-    pub fn is_polled(&self) -> bool {
-        match &self.inner {
-            Inner::PolledTcp(..) => true,
-            #[cfg(unix)]
-            Inner::PolledUnix(..) => true,
-            _ => false,
-        }
     }
 
     /// Switches to polled IO with the given tick (`Some`) or back to event-driven IO
