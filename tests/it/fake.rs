@@ -445,3 +445,105 @@ async fn connection_reset_mid_result_fails_the_query_and_breaks_the_connection()
     assert!(c.is_broken());
     let _ = server.await;
 }
+
+/// A TCP fake server (so the connection can poll its socket) that prepares
+/// `INSERT INTO t VALUES ($1, $2)`, answers BEGIN, then runs `rest` while the load streams.
+async fn polled_load_server(rest: Vec<Step>) -> (u16, tokio::task::JoinHandle<Result<(), String>>) {
+    use pgline::protocol::backend::{ParameterDescription, TransactionStatus};
+    let mut script = accept_trust("15.0");
+    script.extend([
+        recv_until(b'S'),
+        send(BackendMessage::ParseComplete),
+        send(BackendMessage::ParameterDescription(
+            ParameterDescription::new(vec![23, 25]),
+        )),
+        send(BackendMessage::NoData),
+        idle(),
+        recv_query("BEGIN"),
+        send(BackendMessage::CommandComplete(CommandComplete::new(
+            "BEGIN",
+        ))),
+        ready(TransactionStatus::InTransaction),
+    ]);
+    script.extend(rest);
+    listen(script).await
+}
+
+/// Endless rows for `polled_load_server`'s statement.
+fn endless_rows() -> impl Iterator<Item = (i32, String)> {
+    (0..).map(|i| (i, format!("row {i}")))
+}
+
+/// A row window that fills before the byte window, so a server that never answers still
+/// sees the load outgrow one window and poll.
+fn polled_options() -> pgline::conn::ExecuteManyOptions {
+    pgline::conn::ExecuteManyOptions {
+        window_rows: 4096,
+        window_bytes: 1 << 20,
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn a_silent_server_during_a_polled_load_trips_the_deadline_and_breaks_the_connection() {
+    // The server reads every row and never answers one.
+    let (port, _s) = polled_load_server(vec![Step::Blackhole(Duration::from_secs(10))]).await;
+    let mut config = cfg();
+    config
+        .host("127.0.0.1")
+        .port(port)
+        .query_timeout(Some(Duration::from_millis(500)));
+    let mut c = Connection::connect(&config).await.unwrap();
+    let t = Instant::now();
+    let e = c
+        .execute_many_with(
+            "INSERT INTO t VALUES ($1, $2)",
+            endless_rows(),
+            polled_options(),
+        )
+        .await
+        .expect_err("no answer ever comes");
+    assert!(e.error.is_timeout(), "{e}");
+    assert!(
+        c.is_io_polled(),
+        "the load was polling its socket when the deadline hit"
+    );
+    assert!(t.elapsed() < Duration::from_secs(3));
+    assert_eq!(e.report.rows_committed, 0, "{}", e.report);
+    assert!(c.is_broken());
+}
+
+#[tokio::test]
+async fn a_huge_declared_length_mid_polled_load_breaks_the_connection_without_allocating_it() {
+    // Long enough for the load to outgrow its first window and poll, then a frame header
+    // claiming 2 GiB.
+    let (port, _s) = polled_load_server(vec![
+        Step::Blackhole(Duration::from_millis(600)),
+        Step::Raw(b"2\x7f\xff\xff\xff".to_vec()),
+        Step::Blackhole(Duration::from_secs(10)),
+    ])
+    .await;
+    let mut config = cfg();
+    config
+        .host("127.0.0.1")
+        .port(port)
+        .query_timeout(Some(Duration::from_secs(10)));
+    let mut c = Connection::connect(&config).await.unwrap();
+    let t = Instant::now();
+    let e = c
+        .execute_many_with(
+            "INSERT INTO t VALUES ($1, $2)",
+            endless_rows(),
+            polled_options(),
+        )
+        .await
+        .expect_err("the frame is refused");
+    assert!(e.error.is_protocol(), "{e}");
+    assert!(t.elapsed() < Duration::from_secs(5));
+    assert_eq!(e.report.rows_committed, 0, "{}", e.report);
+    assert!(c.is_broken());
+    assert!(
+        !c.is_io_polled(),
+        "the failed load still restores event-driven IO"
+    );
+}
