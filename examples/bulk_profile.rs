@@ -12,7 +12,6 @@
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use pgline::cluster::{ClusterOptions, TempCluster};
-use pgline::conn::ExecuteManyOptions;
 use pgline::{Config, Connection};
 
 #[path = "../src/bin/pgline/cpu.rs"]
@@ -47,14 +46,7 @@ async fn main() {
     let runs: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(5);
     let cluster = TempCluster::start(ClusterOptions::default()).expect("cluster");
     pin::pin_if_asked(&cluster);
-    // PGLINE_IO_TICK_US overrides the polled-IO tick (0: event-driven IO).
-    let mut em_opts = ExecuteManyOptions::default();
-    if let Some(v) = std::env::var("PGLINE_IO_TICK_US")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-    {
-        em_opts.io_tick = (v > 0).then(|| Duration::from_micros(v));
-    }
+    let em_opts = insert::execute_many_options();
     let mut cfg = Config::new();
     // PGLINE_UNIX=1: the Unix-domain socket instead of loopback TCP.
     let host = if std::env::var_os("PGLINE_UNIX").is_some() {

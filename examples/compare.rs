@@ -18,7 +18,6 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use futures::{pin_mut, StreamExt, TryStreamExt};
 use pgline::cluster::{ClusterOptions, TempCluster};
-use pgline::conn::ExecuteManyOptions;
 use pgline::types::oid;
 use pgline::{Config, Connection};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
@@ -148,7 +147,7 @@ async fn main() {
     .expect("create");
     let base = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
     // PGLINE_SYNC_EVERY overrides the rows per intermediate Sync (for experiments).
-    let mut em_opts = ExecuteManyOptions::default();
+    let mut em_opts = insert::execute_many_options();
     if let Some(v) = std::env::var("PGLINE_SYNC_EVERY")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -162,13 +161,6 @@ async fn main() {
     {
         em_opts.window_bytes = v * 1024;
         em_opts.window_rows = v * 64;
-    }
-    // PGLINE_IO_TICK_US overrides the polled-IO tick (0: event-driven IO).
-    if let Some(v) = std::env::var("PGLINE_IO_TICK_US")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-    {
-        em_opts.io_tick = (v > 0).then(|| Duration::from_micros(v));
     }
     let insert = "INSERT INTO t (id, name, score, created) VALUES ($1, $2, $3, $4)";
 

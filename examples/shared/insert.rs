@@ -6,6 +6,19 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const NAMES: [&str; 4] = ["alpha", "bravo", "charlie", "delta"];
 
+/// `execute_many` options with `PGLINE_IO_TICK_US` applied: the polled-IO tick in
+/// microseconds, 0 for event-driven IO (for experiments).
+pub(crate) fn execute_many_options() -> pgline::conn::ExecuteManyOptions {
+    let mut opts = pgline::conn::ExecuteManyOptions::default();
+    if let Some(v) = std::env::var("PGLINE_IO_TICK_US")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        opts.io_tick = (v > 0).then(|| Duration::from_micros(v));
+    }
+    opts
+}
+
 pub(crate) fn row(i: u64, base: SystemTime) -> (i64, &'static str, f64, SystemTime) {
     (
         i as i64,
