@@ -521,6 +521,22 @@ proptest! {
     }
 
     #[test]
+    fn binary_timestamps_are_microseconds_since_2000_truncating_nanoseconds(
+        us in -200_000_000_000_000_000i64..=200_000_000_000_000_000,
+        nanos in 0u32..1000,
+    ) {
+        // Times before and after 1970 take different encoding paths.
+        let t = if us >= 0 {
+            UNIX_EPOCH + Duration::from_micros(us as u64) + Duration::from_nanos(u64::from(nanos))
+        } else {
+            UNIX_EPOCH - Duration::from_micros(us.unsigned_abs()) + Duration::from_nanos(u64::from(nanos))
+        };
+        let want = us - 946_684_800_000_000;
+        prop_assert_eq!(&encode(&t, strict(TIMESTAMPTZ, B))[..], &want.to_be_bytes()[..]);
+        prop_assert_eq!(&encode(&t, strict(TIMESTAMP, B))[..], &want.to_be_bytes()[..]);
+    }
+
+    #[test]
     fn timestamps_round_trip_in_both_formats(t in micros_in_years_1_to_9999()) {
         for f in [B, T] {
             prop_assert_eq!(round_trip(&t, f), t);

@@ -25,6 +25,9 @@ const USECS_PER_DAY: i128 = 86_400_000_000;
 const PG_EPOCH_DAYS: i128 = 10_957;
 /// The PostgreSQL epoch in microseconds since the Unix epoch.
 const PG_EPOCH_USECS: i128 = PG_EPOCH_DAYS * USECS_PER_DAY;
+/// The same, for the `i64` fast path (it fits: about 9.5e14).
+const PG_EPOCH_USECS_I64: i64 = 946_684_800_000_000;
+const _: () = assert!(PG_EPOCH_USECS_I64 as i128 == PG_EPOCH_USECS);
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (`m` in 1..=12, `d` in 1..=31).
 pub(crate) fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
@@ -253,6 +256,23 @@ impl ToSql for SystemTime {
                 rust: RUST,
                 oid: ty.oid,
             });
+        }
+        if ty.format == Format::Binary && ty.oid != oid::DATE {
+            // The common case, in i64: a time after 1970 and before year 294,247.
+            let since_pg_epoch = self
+                .duration_since(UNIX_EPOCH)
+                .ok()
+                .and_then(|d| {
+                    let secs = i64::try_from(d.as_secs()).ok()?;
+                    let us = secs.checked_mul(1_000_000)?;
+                    us.checked_add(i64::from(d.subsec_micros()))
+                })
+                .and_then(|us| us.checked_sub(PG_EPOCH_USECS_I64))
+                .filter(|&v| v != i64::MAX);
+            if let Some(v) = since_pg_epoch {
+                out.put_i64(v);
+                return Ok(IsNull::No);
+            }
         }
         let us = unix_micros(*self);
         if ty.oid == oid::DATE {
