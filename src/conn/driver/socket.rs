@@ -30,8 +30,10 @@ use tokio::net::TcpStream;
 use tokio::net::UnixStream;
 use tokio::time::{Instant, Sleep};
 
-/// The most one polled read zeroes and fills (the read buffer may be much larger when a
-/// big frame is expected; zeroing all of it for every read would cost more than the read).
+/// The most one polled read takes (the read buffer may be much larger when a big frame is
+/// expected). Polled reads go through a scratch buffer of this size, zeroed once, because
+/// safe code can only read into initialised memory: zeroing the read buffer's spare room
+/// for every read would cost more than a tick's worth of answers.
 const POLLED_READ_MAX: usize = 128 * 1024;
 
 /// A connected socket to the server.
@@ -56,11 +58,21 @@ enum Inner {
     Gone,
 }
 
-/// The timer a polled socket sleeps on when it would block.
-#[derive(Debug)]
+/// The timer a polled socket sleeps on when it would block, and its read scratch buffer.
 struct Ticker {
     tick: Duration,
     sleep: Pin<Box<Sleep>>,
+    /// Initialised bytes polled reads land in before they are copied to the caller's
+    /// buffer (grown on demand up to `POLLED_READ_MAX`).
+    scratch: Vec<u8>,
+}
+
+impl std::fmt::Debug for Ticker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ticker")
+            .field("tick", &self.tick)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Ticker {
@@ -68,6 +80,7 @@ impl Ticker {
         Self {
             tick,
             sleep: Box::pin(tokio::time::sleep(Duration::ZERO)),
+            scratch: Vec::new(),
         }
     }
 
@@ -141,10 +154,23 @@ fn polled_read(
     buf: &mut ReadBuf<'_>,
 ) -> Poll<io::Result<()>> {
     let room = buf.remaining().min(POLLED_READ_MAX);
+    if ticker.scratch.len() < room {
+        ticker.scratch.resize(room, 0);
+    }
+    let Some(scratch) = ticker.scratch.get_mut(..room) else {
+        return Poll::Ready(Err(io::Error::other(
+            "polled read scratch buffer too small",
+        )));
+    };
     loop {
-        match s.read(buf.initialize_unfilled_to(room)) {
+        match s.read(scratch) {
             Ok(n) => {
-                buf.advance(n);
+                // `read` promises n <= the slice's length; a broken promise is an error,
+                // not a panic or silently dropped bytes.
+                let Some(got) = scratch.get(..n) else {
+                    return Poll::Ready(Err(io::Error::other("read reported too many bytes")));
+                };
+                buf.put_slice(got);
                 return Poll::Ready(Ok(()));
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
