@@ -127,6 +127,40 @@ pub struct Session {
     shape: Option<u16>,
     /// Last item that got an `Aborted` event, to emit one per item.
     last_aborted: Option<Item>,
+    /// The last BindComplete + CommandComplete pair the bulk fast path validated.
+    run_answer: RunAnswer,
+}
+
+/// The bytes of one row's answer in a bulk run (BindComplete, then a short
+/// CommandComplete), once validated: a server answers every row of a load alike, so later
+/// answers are recognised by one comparison instead of being checked frame by frame.
+#[derive(Clone, Copy)]
+struct RunAnswer {
+    bytes: [u8; Self::CAP],
+    len: usize,
+}
+
+impl RunAnswer {
+    /// BindComplete (5 bytes) and a CommandComplete of at most 40 bytes after its tag.
+    const CAP: usize = 5 + 41;
+    const NONE: Self = Self {
+        bytes: [0; Self::CAP],
+        len: 0,
+    };
+
+    /// The cached answer, when `rest` starts with it.
+    #[inline]
+    fn matches(&self, rest: &[u8]) -> Option<usize> {
+        let cached = self.bytes.get(..self.len).filter(|c| !c.is_empty())?;
+        rest.starts_with(cached).then_some(self.len)
+    }
+
+    fn remember(&mut self, answer: &[u8]) {
+        if let Some(slot) = self.bytes.get_mut(..answer.len()) {
+            slot.copy_from_slice(answer);
+            self.len = answer.len();
+        }
+    }
 }
 
 impl std::fmt::Debug for Session {
@@ -198,6 +232,7 @@ impl Session {
             copy: Copy::None,
             shape: None,
             last_aborted: None,
+            run_answer: RunAnswer::NONE,
         })
     }
 
@@ -223,6 +258,7 @@ impl Session {
             copy: Copy::None,
             shape: None,
             last_aborted: None,
+            run_answer: RunAnswer::NONE,
         }
     }
 
@@ -595,12 +631,20 @@ impl Session {
         let data: &[u8] = buf;
         let mut pos = 0usize;
         let mut done = 0u64;
+        // Where the BindComplete of the row being read began, when it is in this buffer.
+        let mut row_start: Option<usize> = None;
         while done < count {
             let Some(rest) = data.get(pos..) else { break };
             if !bound {
+                if let Some(n) = self.run_answer.matches(rest) {
+                    pos += n;
+                    done += 1;
+                    continue;
+                }
                 if !rest.starts_with(&BIND_COMPLETE) {
                     break;
                 }
+                row_start = Some(pos);
                 pos += BIND_COMPLETE.len();
                 bound = true;
                 continue;
@@ -620,9 +664,15 @@ impl Session {
             if !ok {
                 break;
             }
+            // A whole answer (BindComplete just before this CommandComplete) is kept, so
+            // that the rows after it are matched in one comparison.
+            if let Some(answer) = row_start.and_then(|start| data.get(start..pos + total)) {
+                self.run_answer.remember(answer);
+            }
             pos += total;
             done += 1;
             bound = false;
+            row_start = None;
         }
         if pos == 0 {
             return false;
