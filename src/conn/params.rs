@@ -129,9 +129,10 @@ impl<P: Params + ?Sized> Params for Reordered<'_, P> {
 #[derive(Debug, Clone)]
 #[doc(hidden)]
 pub struct ParamPlan {
-    pub(crate) types: Vec<Oid>,
+    /// Each parameter's type and format, as its encoder is asked to write it.
+    pub(crate) types: Vec<ValueType>,
+    /// The Bind's parameter format codes.
     pub(crate) formats: Vec<i16>,
-    pub(crate) lenient: bool,
 }
 
 impl ParamPlan {
@@ -173,11 +174,16 @@ impl ParamPlan {
                 0
             });
         }
-        Ok(Self {
-            types: types.to_vec(),
-            formats,
-            lenient,
-        })
+        let types = types
+            .iter()
+            .zip(&formats)
+            .map(|(&oid, &f)| ValueType {
+                oid,
+                format: if f == 1 { Format::Binary } else { Format::Text },
+                lenient,
+            })
+            .collect();
+        Ok(Self { types, formats })
     }
 
     /// Writes one row's values into a Bind.
@@ -205,17 +211,12 @@ impl ParamPlan {
         i: usize,
         v: &T,
     ) -> Result<(), Error> {
-        let oid = self.types.as_slice().get(i).copied().unwrap_or(0);
-        let format = if self.formats.as_slice().get(i) == Some(&1) {
-            Format::Binary
-        } else {
-            Format::Text
-        };
-        let ty = ValueType {
-            oid,
-            format,
-            lenient: self.lenient,
-        };
+        let ty = self
+            .types
+            .as_slice()
+            .get(i)
+            .copied()
+            .unwrap_or(ValueType::new(0, Format::Text));
         w.value_with(|buf: &mut BytesMut| -> Result<IsNull, Error> {
             v.to_sql(ty, buf)
                 .map_err(|e| Error::conversion(format!("cannot encode parameter ${}", i + 1), e))

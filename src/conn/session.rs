@@ -1164,13 +1164,11 @@ impl Session {
         E: From<Error>,
         F: FnOnce(&mut BindWriter<'_>) -> Result<(), E>,
     {
-        /// Execute of the unnamed portal, all rows: `E`, length 9, "", 0.
-        const EXECUTE_ALL: [u8; 10] = [b'E', 0, 0, 0, 9, 0, 0, 0, 0, 0];
         self.check_commands()?;
         let mut w = BindWriter::begin_with(&mut self.out, prefix);
         write(&mut w)?;
-        w.finish(&[]).map_err(|e| E::from(Error::encode(e)))?;
-        self.out.extend_from_slice(&EXECUTE_ALL);
+        w.finish_execute_all()
+            .map_err(|e| E::from(Error::encode(e)))?;
         if let Some(Expect::BindExecuteRun { first, count, .. }) = self.expect.back_mut() {
             if first.checked_add(*count) == Some(item) {
                 *count += 1;

@@ -167,6 +167,7 @@ struct OpenWindow {
 }
 
 /// Appends index `i` to a list of ranges, extending the last one when adjacent.
+#[inline]
 fn push_index(ranges: &mut Vec<Range<u64>>, i: u64) {
     match ranges.last_mut() {
         Some(r) if r.end == i => r.end = i + 1,
@@ -237,13 +238,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
     /// Ends the window being filled with a Sync. Its rows may already have answers
     /// (a Flush lets the server send them before the Sync): `open` carries what they said.
+    /// Ends the window being filled with a Sync; its rows join those `sent`.
     fn close_window(
         &mut self,
         rows: &mut Vec<Range<u64>>,
+        sent: &mut Vec<Range<u64>>,
         open: &mut OpenWindow,
     ) -> Result<Window, Error> {
         let sync = self.item();
         self.session.push_sync(sync)?;
+        for r in rows.iter() {
+            match sent.last_mut() {
+                Some(last) if last.end == r.start => last.end = r.end,
+                _ => sent.push(r.clone()),
+            }
+        }
         let seen = std::mem::take(open);
         Ok(Window {
             sync,
@@ -505,7 +514,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                         Ok(()) => {
                             inflight += 1;
                             push_index(&mut cur, idx);
-                            push_index(&mut sent, idx);
                             cur_len += 1;
                         }
                         Err(e) if e.is_conversion() || e.is_encode() || e.is_config() => {
@@ -520,7 +528,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                         Err(e) => return Err(e),
                     }
                     if cur_len == batch {
-                        windows.push_back(self.close_window(&mut cur, &mut open)?);
+                        windows.push_back(self.close_window(&mut cur, &mut sent, &mut open)?);
                         cur_len = 0;
                     }
                 }
@@ -542,7 +550,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     }
                 }
                 if (source_done || stop) && cur_len > 0 {
-                    windows.push_back(self.close_window(&mut cur, &mut open)?);
+                    windows.push_back(self.close_window(&mut cur, &mut sent, &mut open)?);
                     cur_len = 0;
                 }
                 if (source_done || stop) && windows.is_empty() && self.session.pending() == 0 {

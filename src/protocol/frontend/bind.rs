@@ -107,8 +107,9 @@ pub enum IsNull {
 /// The most parameters a Bind can carry: the count is an unsigned 16-bit field.
 const MAX_PARAMS: usize = u16::MAX as usize;
 
-/// The row-independent part of a Bind body (portal name, statement name, parameter
-/// format codes), checked and encoded once so that [`BindWriter::begin_with`] can copy it.
+/// The row-independent start of a Bind (tag, length placeholder, portal name, statement
+/// name, parameter format codes, parameter-count placeholder), checked and encoded once so
+/// that [`BindWriter::begin_with`] writes it with one copy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BindPrefix {
     bytes: Bytes,
@@ -118,9 +119,12 @@ impl BindPrefix {
     /// Encodes the prefix; fails as [`BindWriter::begin`] would.
     pub fn new(portal: &str, statement: &str, param_formats: &[i16]) -> Result<Self, EncodeError> {
         let mut b = BytesMut::new();
+        b.put_u8(b'B');
+        b.put_i32(0);
         put_cstr(&mut b, portal.as_bytes(), "portal name")?;
         put_cstr(&mut b, statement.as_bytes(), "statement name")?;
         put_i16_list(&mut b, param_formats)?;
+        b.put_u16(0);
         Ok(Self { bytes: b.freeze() })
     }
 }
@@ -189,11 +193,9 @@ impl<'b> BindWriter<'b> {
     #[inline]
     pub fn begin_with(buf: &'b mut BytesMut, prefix: &BindPrefix) -> Self {
         let start = buf.len();
-        buf.put_u8(b'B');
-        buf.put_i32(0);
-        buf.put_slice(&prefix.bytes);
-        let count_pos = buf.len();
-        buf.put_u16(0);
+        buf.extend_from_slice(&prefix.bytes);
+        // The prefix ends with the two-byte count placeholder.
+        let count_pos = buf.len() - 2;
         Self {
             buf,
             start,
@@ -286,6 +288,29 @@ impl<'b> BindWriter<'b> {
         // The length counts itself but not the tag.
         let len = len_i32(self.buf.len() - self.start - 1)?;
         patch_i32(self.buf, self.start + 1, len);
+        self.finished = true;
+        Ok(())
+    }
+
+    /// [`finish`](Self::finish) with no result format codes (all text, or no result
+    /// columns), followed by an Execute of the unnamed portal for all rows, appended in
+    /// the same copy: the bulk path, one Bind/Execute pair per row.
+    #[inline]
+    pub fn finish_execute_all(mut self) -> Result<(), EncodeError> {
+        /// No result format codes (ending the Bind), then Execute: `E`, length 9,
+        /// portal "", max rows 0.
+        const TAIL: [u8; 12] = [0, 0, b'E', 0, 0, 0, 9, 0, 0, 0, 0, 0];
+        /// The bytes of `TAIL` that belong to the Bind.
+        const BIND_PART: usize = 2;
+        if self.failed {
+            return Err(POISONED);
+        }
+        let count = count_u16(self.count)?;
+        patch_u16(self.buf, self.count_pos, count);
+        // The length counts itself but not the tag.
+        let len = len_i32(self.buf.len() + BIND_PART - self.start - 1)?;
+        patch_i32(self.buf, self.start + 1, len);
+        self.buf.extend_from_slice(&TAIL);
         self.finished = true;
         Ok(())
     }

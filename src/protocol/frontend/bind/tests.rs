@@ -259,3 +259,35 @@ fn bind_with_trailing_bytes_is_rejected() {
         Err(DecodeError::TrailingBytes { what: "Bind" })
     );
 }
+
+#[test]
+fn prefix_and_finish_execute_all_write_the_same_bytes_as_begin_finish_and_execute() {
+    let mut slow = BytesMut::from(&b"prev"[..]);
+    let mut w = BindWriter::begin(&mut slow, "", "stmt_7", &[1, 0]).unwrap();
+    w.value(&7i64.to_be_bytes()).unwrap();
+    w.null().unwrap();
+    w.finish(&[]).unwrap();
+    crate::protocol::frontend::write_execute(&mut slow, "", 0).unwrap();
+
+    let prefix = BindPrefix::new("", "stmt_7", &[1, 0]).unwrap();
+    let mut fast = BytesMut::from(&b"prev"[..]);
+    let mut w = BindWriter::begin_with(&mut fast, &prefix);
+    w.value(&7i64.to_be_bytes()).unwrap();
+    w.null().unwrap();
+    w.finish_execute_all().unwrap();
+    assert_eq!(fast, slow);
+}
+
+#[test]
+fn finish_execute_all_after_a_failed_value_writes_nothing() {
+    let prefix = BindPrefix::new("", "s", &[]).unwrap();
+    let mut buf = BytesMut::from(&b"prev"[..]);
+    let mut w = BindWriter::begin_with(&mut buf, &prefix);
+    let r = w.value_with(|b| {
+        b.put_slice(b"partial");
+        Err::<IsNull, EncodeError>(EncodeError::BadValue { what: "test" })
+    });
+    assert!(r.is_err());
+    assert_eq!(w.finish_execute_all(), Err(POISONED));
+    assert_eq!(&buf[..], b"prev");
+}
