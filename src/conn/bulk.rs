@@ -24,8 +24,8 @@ pub enum Atomicity {
     EachRow,
 }
 
-/// The default [`ExecuteManyOptions::io_tick`].
-pub const DEFAULT_IO_TICK: Duration = Duration::from_millis(4);
+/// The default [`ExecuteManyOptions::io_tick`]: the longest tick a polled load uses.
+pub const DEFAULT_IO_TICK: Duration = Duration::from_millis(10);
 
 /// Tuning for [`execute_many`](crate::Connection::execute_many).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,16 +44,18 @@ pub struct ExecuteManyOptions {
     /// Most failures kept in the report (the count is always exact).
     pub max_failures_kept: usize,
     /// Polled IO for loads bigger than one row window (on connections from
-    /// [`Connection::connect`], with `window_rows` of at least 4,096): the socket leaves
-    /// tokio's reactor and is read and written without blocking, with a sleep of this long
-    /// whenever it would block, so the client wakes once per tick instead of once per
-    /// server flush (every ~400 rows). On loopback, where each wakeup costs tens of
-    /// microseconds of kernel time, it cut client CPU per row by roughly a third; it adds
-    /// up to one tick to the end of the load. Like the default connect timeout, it needs
-    /// tokio's time driver (`enable_time` or `enable_all` on the runtime). Half the row window must hold more than a
-    /// tick of server work, or the server waits for the client: the default window holds
-    /// ~20 ms at 400k rows/s. `None` keeps event-driven IO throughout. Connections made
-    /// by [`Connection::connect_stream`] are always event-driven.
+    /// [`Connection::connect`], with `window_rows` of at least 4,096), with ticks of at
+    /// most this long: the socket leaves tokio's reactor and is read and written without
+    /// blocking, with a sleep of one tick whenever it would block, so the client wakes
+    /// once per tick instead of once per server flush (every ~400 rows). On loopback,
+    /// where each wakeup costs tens of microseconds of kernel time, it cut client CPU per
+    /// row by roughly a third. The tick starts at 4 ms (or this, if shorter) and adapts
+    /// to the server: halved (down to 1 ms) when a tick left the server at most a quarter
+    /// of the row window to do, lengthened by a quarter up to this maximum otherwise, so
+    /// the server is not kept waiting for rows. Like the default connect timeout, it
+    /// needs tokio's time driver (`enable_time` or `enable_all` on the runtime). `None`
+    /// keeps event-driven IO throughout. Connections made by
+    /// [`Connection::connect_stream`] are always event-driven.
     ///
     /// [`Connection::connect`]: crate::Connection::connect
     /// [`Connection::connect_stream`]: crate::Connection::connect_stream

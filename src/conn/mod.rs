@@ -16,7 +16,9 @@ pub mod session;
 mod startup;
 pub mod statement;
 
-pub use bulk::{Atomicity, ExecuteManyOptions, LoadError, LoadMethod, LoadReport, RowFailure};
+pub use bulk::{
+    Atomicity, ExecuteManyOptions, LoadError, LoadMethod, LoadReport, RowFailure, DEFAULT_IO_TICK,
+};
 pub use config::{AuthPolicy, Config, ProfileChoice, SslMode};
 #[cfg(feature = "runtime")]
 pub use driver::{

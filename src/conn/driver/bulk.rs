@@ -5,11 +5,13 @@ use std::collections::VecDeque;
 use std::ops::Range;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use futures::{Stream, StreamExt};
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use super::io_tick::TickControl;
 use super::query::check_param_count;
 use super::Connection;
 use crate::conn::bulk::{Atomicity, ExecuteManyOptions, LoadError, LoadMethod, LoadReport};
@@ -21,7 +23,8 @@ use crate::protocol::backend::TransactionStatus;
 use crate::protocol::frontend::BindPrefix;
 
 /// The smallest row window for which `execute_many` polls its socket: half of it must
-/// hold more than a tick of server work (2,048 rows is ~5 ms at 400k rows/s).
+/// hold more than a tick of server work (2,048 rows is ~5 ms at 400k rows/s), so that
+/// the tick has room to adapt (see `io_tick`).
 const POLLED_MIN_WINDOW_ROWS: usize = 4096;
 
 /// Where execute_many takes its rows from: an iterator (always ready) or a `Stream`.
@@ -459,6 +462,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             Some(_) if window_rows >= POLLED_MIN_WINDOW_ROWS => window_rows as u64,
             _ => u64::MAX,
         };
+        // The tick, once polling: adapted to how much the server has left to do.
+        let mut ticks: Option<TickControl> = None;
         let outcome: Result<(), Error> = async {
             loop {
                 // Fill the write buffer up to the window, with hysteresis: once the window
@@ -571,7 +576,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 } else {
                     if report.rows_read >= polled_after {
                         polled_after = u64::MAX;
-                        self.set_io_tick(opts.io_tick);
+                        if let Some(max) = opts.io_tick {
+                            let control = TickControl::new(max, Instant::now());
+                            self.set_io_tick(Some(control.tick()));
+                            ticks = Some(control);
+                        }
                     }
                     self.write_some().await?;
                 }
@@ -673,6 +682,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                         Event::Notice(n) => self.on_notice(n),
                         Event::Notification(n) => self.on_notification(n),
                         _ => {}
+                    }
+                }
+                if let Some(control) = ticks.as_mut() {
+                    // The rows still unanswered are the server's backlog.
+                    if let Some(tick) = control.observe(Instant::now(), inflight, window_rows) {
+                        self.set_io_tick(Some(tick));
                     }
                 }
             }

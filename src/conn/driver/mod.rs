@@ -12,6 +12,7 @@
 mod bulk;
 mod cancel;
 mod copy;
+mod io_tick;
 mod load;
 mod pipeline;
 mod query;

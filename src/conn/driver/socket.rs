@@ -11,9 +11,9 @@
 //! the task read and write without blocking, sleeping one tick whenever the socket would
 //! block: the kernel's buffers collect a tick's worth of answers and take a tick's worth
 //! of requests, and the process wakes once per tick instead of once per flush. Only
-//! `execute_many` turns it on, for loads bigger than a row window of at least 4,096 rows
-//! (half of which is more than a tick of server work at any rate measured here, so the
-//! server does not wait for the client), and turns it off when its streaming ends; every
+//! `execute_many` turns it on, for loads bigger than a row window of at least 4,096 rows,
+//! sets the tick as the server's backlog allows (`io_tick`, so the server does not wait
+//! for the client), and turns it off when its streaming ends; every
 //! operation that starts with `begin_op` turns it off first, in case a load was dropped.
 //! A silent server costs a polled socket one wakeup per tick until the operation's
 //! deadline, instead of none.
@@ -136,9 +136,16 @@ impl Socket {
             (Inner::PolledTcp(s, _), None) => Inner::Tcp(TcpStream::from_std(s)?),
             #[cfg(unix)]
             (Inner::PolledUnix(s, _), None) => Inner::Unix(UnixStream::from_std(s)?),
-            (Inner::PolledTcp(s, _), Some(t)) => Inner::PolledTcp(s, Ticker::new(t)),
+            // Already polled: only the tick changes (from the next sleep on).
+            (Inner::PolledTcp(s, mut ticker), Some(t)) => {
+                ticker.tick = t;
+                Inner::PolledTcp(s, ticker)
+            }
             #[cfg(unix)]
-            (Inner::PolledUnix(s, _), Some(t)) => Inner::PolledUnix(s, Ticker::new(t)),
+            (Inner::PolledUnix(s, mut ticker), Some(t)) => {
+                ticker.tick = t;
+                Inner::PolledUnix(s, ticker)
+            }
             (inner, None) => inner,
             (Inner::Gone, Some(_)) => return Err(gone()),
         };

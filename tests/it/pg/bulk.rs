@@ -1,7 +1,7 @@
 //! Bulk loads against the real server: execute_many under each atomicity mode, resume,
 //! COPY in every format, COPY out, CopyFail, big values.
 
-use pgline::conn::{Atomicity, ExecuteManyOptions, LoadReport};
+use pgline::conn::{Atomicity, ExecuteManyOptions, LoadReport, DEFAULT_IO_TICK};
 use pgline::types::oid;
 use pgline::Connection;
 use std::time::Duration;
@@ -480,7 +480,13 @@ async fn load_with_tick(c: &mut Connection, tick: Option<Duration>) {
 #[tokio::test]
 async fn polled_event_driven_and_zero_tick_io_load_the_same_rows_and_end_event_driven() {
     let mut c = connect().await;
-    for tick in [None, Some(Duration::from_millis(4)), Some(Duration::ZERO)] {
+    // The default (ticks adapting up to 10 ms), a low maximum, and no sleeping at all.
+    for tick in [
+        None,
+        Some(DEFAULT_IO_TICK),
+        Some(Duration::from_millis(2)),
+        Some(Duration::ZERO),
+    ] {
         load_with_tick(&mut c, tick).await;
     }
     assert_answers(&mut c, 7).await;
