@@ -217,6 +217,9 @@ impl ParamPlan {
             .get(i)
             .copied()
             .unwrap_or(ValueType::new(0, Format::Text));
+        if let Some(fixed) = v.to_sql_fixed(ty) {
+            return w.framed_value(fixed.as_bytes()).map_err(Error::encode);
+        }
         w.value_with(|buf: &mut BytesMut| -> Result<IsNull, Error> {
             v.to_sql(ty, buf)
                 .map_err(|e| Error::conversion(format!("cannot encode parameter ${}", i + 1), e))

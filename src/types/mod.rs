@@ -197,6 +197,17 @@ pub trait ToSql: fmt::Debug + Sync {
         true
     }
 
+    /// The bulk path's shortcut: when the value's encoding for `ty` is at most 8 bytes
+    /// and certain to succeed, exactly what [`to_sql`](Self::to_sql) would write (which
+    /// must then return `IsNull::No`), with its length in front, so that it is copied
+    /// into a Bind in one piece. `None` (the default) sends it through `to_sql`.
+    #[doc(hidden)]
+    #[inline]
+    fn to_sql_fixed(&self, ty: ValueType) -> Option<Fixed> {
+        let _ = ty;
+        None
+    }
+
     /// The OID to declare for a NULL of this type (`Option::<Self>::None`), which has no
     /// value to ask [`type_oid`](Self::type_oid). Defaults to 0: let the server infer it.
     fn null_type_oid() -> Oid
@@ -204,6 +215,39 @@ pub trait ToSql: fmt::Debug + Sync {
         Self: Sized,
     {
         oid::UNSPECIFIED
+    }
+}
+
+/// A value of at most 8 bytes preceded by its 4-byte length, as it goes into a Bind (see
+/// [`ToSql::to_sql_fixed`]).
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fixed {
+    bytes: [u8; 12],
+    len: usize,
+}
+
+impl Fixed {
+    /// The length-prefixed form of `value`.
+    #[inline]
+    pub fn new<const N: usize>(value: [u8; N]) -> Self {
+        const { assert!(N <= 8, "a fixed value has at most 8 bytes") };
+        let mut bytes = [0u8; 12];
+        // N <= 8 (checked above), so both fit.
+        let len = N as u32;
+        if let Some(slot) = bytes.get_mut(..4) {
+            slot.copy_from_slice(&len.to_be_bytes());
+        }
+        if let Some(slot) = bytes.get_mut(4..4 + N) {
+            slot.copy_from_slice(&value);
+        }
+        Self { bytes, len: 4 + N }
+    }
+
+    /// The length and the value, as they go on the wire.
+    #[inline]
+    pub fn as_bytes(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or(&self.bytes)
     }
 }
 
@@ -277,6 +321,11 @@ impl<T: ToSql> ToSql for Option<T> {
             Some(v) => v.supports_binary(oid),
             None => true,
         }
+    }
+
+    #[inline]
+    fn to_sql_fixed(&self, ty: ValueType) -> Option<Fixed> {
+        self.as_ref().and_then(|v| v.to_sql_fixed(ty))
     }
 
     fn null_type_oid() -> Oid {

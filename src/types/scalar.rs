@@ -10,7 +10,9 @@ use std::fmt::Write as _;
 use bytes::{BufMut, BytesMut};
 
 use super::oid::{self, is_text_like, is_unspecified};
-use super::{check_accepts, ConversionError, Format, FromSql, IsNull, Oid, ToSql, ValueType};
+use super::{
+    check_accepts, ConversionError, Fixed, Format, FromSql, IsNull, Oid, ToSql, ValueType,
+};
 
 // ---------------------------------------------------------------------------------------
 // Shared text helpers (also used by the time module).
@@ -93,6 +95,11 @@ impl ToSql for bool {
             Format::Text => out.put_u8(if *self { b't' } else { b'f' }),
         }
         Ok(IsNull::No)
+    }
+
+    #[inline]
+    fn to_sql_fixed(&self, ty: ValueType) -> Option<Fixed> {
+        (ty.format == Format::Binary && self.accepts(ty.oid)).then(|| Fixed::new([u8::from(*self)]))
     }
 
     fn null_type_oid() -> Oid {
@@ -215,6 +222,28 @@ macro_rules! int_impls {
                     (_, oid) => return Err(ConversionError::WrongType { rust: $name, oid }),
                 }
                 Ok(IsNull::No)
+            }
+
+            #[inline]
+            fn to_sql_fixed(&self, ty: ValueType) -> Option<Fixed> {
+                // As `to_sql` writes binary, for the types it accepts.
+                let v = i64::from(*self);
+                match (ty.format, ty.oid) {
+                    (Format::Binary, oid::INT2) if self.accepts(ty.oid) => {
+                        Some(Fixed::new((v as i16).to_be_bytes()))
+                    }
+                    (Format::Binary, oid::INT4) if self.accepts(ty.oid) => {
+                        Some(Fixed::new((v as i32).to_be_bytes()))
+                    }
+                    (Format::Binary, oid::OID) if self.accepts(ty.oid) => {
+                        Some(Fixed::new((v as u32).to_be_bytes()))
+                    }
+                    (Format::Binary, oid::INT8) if self.accepts(ty.oid) => {
+                        Some(Fixed::new(v.to_be_bytes()))
+                    }
+                    (Format::Binary, o) if is_unspecified(o) => Some(Fixed::new(self.to_be_bytes())),
+                    _ => None,
+                }
             }
 
             fn null_type_oid() -> Oid {
@@ -366,6 +395,19 @@ macro_rules! float_impls {
                     (_, oid) => return Err(ConversionError::WrongType { rust: $name, oid }),
                 }
                 Ok(IsNull::No)
+            }
+
+            #[inline]
+            fn to_sql_fixed(&self, ty: ValueType) -> Option<Fixed> {
+                // As `to_sql` writes binary, for the types it accepts.
+                let v = *self;
+                match (ty.format, ty.oid) {
+                    (Format::Binary, oid::FLOAT8) if self.accepts(ty.oid) => {
+                        Some(Fixed::new(f64::from(v).to_be_bytes()))
+                    }
+                    (Format::Binary, o) if self.accepts(o) => Some(Fixed::new(v.to_be_bytes())),
+                    _ => None,
+                }
             }
 
             fn null_type_oid() -> Oid {

@@ -562,3 +562,103 @@ proptest! {
         let _ = decode::<SystemTime>(ty, &raw);
     }
 }
+
+// --- the fixed-width shortcut ----------------------------------------------------------
+
+/// Every type and format a parameter may be declared with, strict and lenient.
+fn all_value_types() -> Vec<ValueType> {
+    let oids = [
+        INT2,
+        INT4,
+        INT8,
+        OID,
+        FLOAT4,
+        FLOAT8,
+        BOOL,
+        TIMESTAMPTZ,
+        TIMESTAMP,
+        DATE,
+        TEXT,
+        0,
+        UNKNOWN,
+    ];
+    let mut out = Vec::new();
+    for oid in oids {
+        for f in [B, T] {
+            out.push(strict(oid, f));
+            out.push(lenient(oid, f));
+        }
+    }
+    out
+}
+
+/// `to_sql_fixed`, where it answers, is exactly `to_sql`'s bytes with their length in
+/// front; where it does not, `to_sql` is the only way.
+fn check_fixed_agrees<V: ToSql>(v: &V) -> Result<(), TestCaseError> {
+    for ty in all_value_types() {
+        if let Some(fixed) = v.to_sql_fixed(ty) {
+            let mut out = BytesMut::new();
+            prop_assert_eq!(
+                v.to_sql(ty, &mut out),
+                Ok(IsNull::No),
+                "{:?} as {:?}",
+                v,
+                ty
+            );
+            let mut want = (out.len() as u32).to_be_bytes().to_vec();
+            want.extend_from_slice(&out);
+            prop_assert_eq!(fixed.as_bytes(), &want[..], "{:?} as {:?}", v, ty);
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #[test]
+    fn the_fixed_width_shortcut_writes_exactly_what_to_sql_writes(
+        a: i16, b: i32, c: i64, d: u32, e: f32, f: f64, g: bool, h: Option<i64>,
+        us in -200_000_000_000_000_000i64..=200_000_000_000_000_000,
+    ) {
+        check_fixed_agrees(&a)?;
+        check_fixed_agrees(&b)?;
+        check_fixed_agrees(&c)?;
+        check_fixed_agrees(&d)?;
+        check_fixed_agrees(&e)?;
+        check_fixed_agrees(&f)?;
+        check_fixed_agrees(&g)?;
+        check_fixed_agrees(&h)?;
+        let t = if us >= 0 {
+            UNIX_EPOCH + Duration::from_micros(us as u64)
+        } else {
+            UNIX_EPOCH - Duration::from_micros(us.unsigned_abs())
+        };
+        check_fixed_agrees(&t)?;
+    }
+}
+
+#[test]
+fn fixed_width_values_take_the_shortcut_for_their_own_binary_type() {
+    let t = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    assert!(7i64.to_sql_fixed(strict(INT8, B)).is_some());
+    assert!(7i32.to_sql_fixed(strict(INT8, B)).is_some());
+    assert!(0.5f64.to_sql_fixed(strict(FLOAT8, B)).is_some());
+    assert!(true.to_sql_fixed(strict(BOOL, B)).is_some());
+    assert!(t.to_sql_fixed(strict(TIMESTAMPTZ, B)).is_some());
+    assert!(Some(7i64).to_sql_fixed(strict(INT8, B)).is_some());
+    // Text, NULL, a type the value does not take, and strings go the general way.
+    assert!(7i64.to_sql_fixed(strict(INT8, T)).is_none());
+    assert!(None::<i64>.to_sql_fixed(strict(INT8, B)).is_none());
+    assert!(7i64.to_sql_fixed(strict(INT2, B)).is_none());
+    assert!("x".to_sql_fixed(strict(TEXT, B)).is_none());
+    assert!(t.to_sql_fixed(strict(DATE, B)).is_none());
+}
+
+#[test]
+fn a_fixed_value_is_its_big_endian_length_then_its_bytes() {
+    assert_eq!(Fixed::new([7u8]).as_bytes(), [0, 0, 0, 1, 7]);
+    assert_eq!(
+        Fixed::new(1i64.to_be_bytes()).as_bytes(),
+        [0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 1]
+    );
+    assert_eq!(Fixed::new([]).as_bytes(), [0, 0, 0, 0]);
+}

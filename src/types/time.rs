@@ -17,7 +17,9 @@ use bytes::{BufMut, BytesMut};
 
 use super::oid::{self, is_text_like, is_unspecified};
 use super::scalar::{parse_int, put_int_text};
-use super::{check_accepts, ConversionError, Format, FromSql, IsNull, Oid, ToSql, ValueType};
+use super::{
+    check_accepts, ConversionError, Fixed, Format, FromSql, IsNull, Oid, ToSql, ValueType,
+};
 
 const RUST: &str = "SystemTime";
 const USECS_PER_DAY: i128 = 86_400_000_000;
@@ -258,18 +260,7 @@ impl ToSql for SystemTime {
             });
         }
         if ty.format == Format::Binary && ty.oid != oid::DATE {
-            // The common case, in i64: a time after 1970 and before year 294,247.
-            let since_pg_epoch = self
-                .duration_since(UNIX_EPOCH)
-                .ok()
-                .and_then(|d| {
-                    let secs = i64::try_from(d.as_secs()).ok()?;
-                    let us = secs.checked_mul(1_000_000)?;
-                    us.checked_add(i64::from(d.subsec_micros()))
-                })
-                .and_then(|us| us.checked_sub(PG_EPOCH_USECS_I64))
-                .filter(|&v| v != i64::MAX);
-            if let Some(v) = since_pg_epoch {
+            if let Some(v) = binary_timestamp_fast(*self) {
                 out.put_i64(v);
                 return Ok(IsNull::No);
             }
@@ -312,9 +303,31 @@ impl ToSql for SystemTime {
         Ok(IsNull::No)
     }
 
+    #[inline]
+    fn to_sql_fixed(&self, ty: ValueType) -> Option<Fixed> {
+        if ty.format != Format::Binary || ty.oid == oid::DATE || !self.accepts(ty.oid) {
+            return None;
+        }
+        binary_timestamp_fast(*self).map(|v| Fixed::new(v.to_be_bytes()))
+    }
+
     fn null_type_oid() -> Oid {
         oid::TIMESTAMPTZ
     }
+}
+
+/// A binary `timestamp[tz]` in `i64` arithmetic, for the common case: a time after 1970
+/// and before year 294,247 (others take the `i128` path, or are refused there).
+#[inline]
+fn binary_timestamp_fast(t: SystemTime) -> Option<i64> {
+    let d = t.duration_since(UNIX_EPOCH).ok()?;
+    let secs = i64::try_from(d.as_secs()).ok()?;
+    let us = secs
+        .checked_mul(1_000_000)?
+        .checked_add(i64::from(d.subsec_micros()))?;
+    // i64::MAX means infinity on the wire (i64::MIN cannot come out of this).
+    us.checked_sub(PG_EPOCH_USECS_I64)
+        .filter(|&v| v != i64::MAX)
 }
 
 impl FromSql<'_> for SystemTime {

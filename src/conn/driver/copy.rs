@@ -272,13 +272,17 @@ impl<'c, S: AsyncRead + AsyncWrite + Unpin> BinaryCopyWriter<'c, S> {
         for (i, &oid) in self.types.iter().enumerate() {
             let r = (|| -> Result<(), Error> {
                 let v = row.get(i).ok_or_else(|| Error::config("short row"))?;
-                let len_pos = self.buf.len();
-                self.buf.put_i32(0);
                 let ty = ValueType {
                     oid,
                     format: Format::Binary,
                     lenient: self.lenient,
                 };
+                if let Some(fixed) = v.to_sql_fixed(ty) {
+                    self.buf.extend_from_slice(fixed.as_bytes());
+                    return Ok(());
+                }
+                let len_pos = self.buf.len();
+                self.buf.put_i32(0);
                 match v
                     .to_sql(ty, &mut self.buf)
                     .map_err(|e| Error::conversion(format!("cannot encode column {}", i + 1), e))?

@@ -249,6 +249,16 @@ impl<'b> BindWriter<'b> {
         Ok(())
     }
 
+    /// Appends a parameter value already preceded by its 4-byte length (the bulk path's
+    /// fixed-width values, see `ToSql::to_sql_fixed`); the caller vouches for the length.
+    #[inline]
+    pub(crate) fn framed_value(&mut self, framed: &[u8]) -> Result<(), EncodeError> {
+        self.next_param()?;
+        self.buf.extend_from_slice(framed);
+        self.count += 1;
+        Ok(())
+    }
+
     /// Writes a 4-byte length placeholder, lets `f` append the value, then patches the
     /// length (or -1 when `f` returns [`IsNull::Yes`], truncating anything `f` wrote). A
     /// value longer than `i32::MAX` is [`EncodeError::TooLong`].
