@@ -11,7 +11,7 @@
 //! next to `execute_many` in each round, and so does asyncpg's `executemany` (the peer the
 //! performance anchors name, run by `shared/asyncpg_executemany.py` in a child process)
 //! when python3 has asyncpg. `PGLINE_PIN=1` pins the server to CPU 0 and the client to
-//! CPU 1, as the anchors were measured; `PGLINE_IO_TICK_US` sets `execute_many`'s
+//! CPU 1, as the anchors were measured; `PGLINE_IO_TICK_US` sets `execute_many`'s longest
 //! polled-IO tick (0: event-driven).
 
 use std::time::{Duration, Instant, UNIX_EPOCH};

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const NAMES: [&str; 4] = ["alpha", "bravo", "charlie", "delta"];
 
-/// `execute_many` options with `PGLINE_IO_TICK_US` applied: the polled-IO tick in
+/// `execute_many` options with `PGLINE_IO_TICK_US` applied: the longest polled-IO tick in
 /// microseconds, 0 for event-driven IO (for experiments).
 pub(crate) fn execute_many_options() -> pgline::conn::ExecuteManyOptions {
     let mut opts = pgline::conn::ExecuteManyOptions::default();
