@@ -249,6 +249,12 @@ impl Fixed {
     pub fn as_bytes(&self) -> &[u8] {
         self.bytes.get(..self.len).unwrap_or(&self.bytes)
     }
+
+    /// The value alone (what `to_sql` writes).
+    #[inline]
+    pub fn value(&self) -> &[u8] {
+        self.as_bytes().get(4..).unwrap_or(&[])
+    }
 }
 
 /// A Rust value that can be read from a column value, borrowing from the row for `'a`.

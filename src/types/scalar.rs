@@ -90,13 +90,14 @@ impl ToSql for bool {
                 oid: ty.oid,
             });
         }
-        match ty.format {
-            Format::Binary => out.put_u8(u8::from(*self)),
-            Format::Text => out.put_u8(if *self { b't' } else { b'f' }),
+        match self.to_sql_fixed(ty) {
+            Some(binary) => out.extend_from_slice(binary.value()),
+            None => out.put_u8(if *self { b't' } else { b'f' }),
         }
         Ok(IsNull::No)
     }
 
+    /// Binary, for the types it accepts.
     #[inline]
     fn to_sql_fixed(&self, ty: ValueType) -> Option<Fixed> {
         (ty.format == Format::Binary && self.accepts(ty.oid)).then(|| Fixed::new([u8::from(*self)]))
@@ -201,32 +202,21 @@ macro_rules! int_impls {
 
             #[inline]
             fn to_sql(&self, ty: ValueType, out: &mut BytesMut) -> Result<IsNull, ConversionError> {
-                let v = i64::from(*self);
+                if let Some(binary) = self.to_sql_fixed(ty) {
+                    out.extend_from_slice(binary.value());
+                    return Ok(IsNull::No);
+                }
                 match (ty.format, ty.oid) {
-                    // Widen into whatever integer type the parameter has (accepts() only
-                    // lets through types at least as wide as $t).
-                    (Format::Binary, oid::INT2) if self.accepts(ty.oid) => {
-                        out.put_i16(v as i16)
-                    }
-                    (Format::Binary, oid::INT4) if self.accepts(ty.oid) => {
-                        out.put_i32(v as i32)
-                    }
-                    (Format::Binary, oid::OID) if self.accepts(ty.oid) => {
-                        out.put_u32(v as u32)
-                    }
-                    (Format::Binary, oid::INT8) if self.accepts(ty.oid) => out.put_i64(v),
-                    (Format::Binary, o) if is_unspecified(o) => {
-                        out.extend_from_slice(&self.to_be_bytes())
-                    }
-                    (Format::Text, o) if self.accepts(o) => put_int_text(out, v),
+                    (Format::Text, o) if self.accepts(o) => put_int_text(out, i64::from(*self)),
                     (_, oid) => return Err(ConversionError::WrongType { rust: $name, oid }),
                 }
                 Ok(IsNull::No)
             }
 
+            /// Binary: widened into whatever integer type the parameter has (`accepts`
+            /// only lets through types at least as wide as the value's).
             #[inline]
             fn to_sql_fixed(&self, ty: ValueType) -> Option<Fixed> {
-                // As `to_sql` writes binary, for the types it accepts.
                 let v = i64::from(*self);
                 match (ty.format, ty.oid) {
                     (Format::Binary, oid::INT2) if self.accepts(ty.oid) => {
@@ -380,14 +370,12 @@ macro_rules! float_impls {
 
             #[inline]
             fn to_sql(&self, ty: ValueType, out: &mut BytesMut) -> Result<IsNull, ConversionError> {
+                if let Some(binary) = self.to_sql_fixed(ty) {
+                    out.extend_from_slice(binary.value());
+                    return Ok(IsNull::No);
+                }
                 let v = *self;
                 match (ty.format, ty.oid) {
-                    (Format::Binary, oid::FLOAT8) if self.accepts(ty.oid) => {
-                        out.put_f64(f64::from(v))
-                    }
-                    (Format::Binary, o) if self.accepts(o) => {
-                        out.extend_from_slice(&v.to_be_bytes())
-                    }
                     (Format::Text, o) if self.accepts(o) => {
                         let inf = v.is_infinite().then_some(v.is_sign_negative());
                         put_float_text(out, v, v.is_nan(), inf)?
@@ -397,9 +385,9 @@ macro_rules! float_impls {
                 Ok(IsNull::No)
             }
 
+            /// Binary, for the types it accepts (widened to `float8` for one).
             #[inline]
             fn to_sql_fixed(&self, ty: ValueType) -> Option<Fixed> {
-                // As `to_sql` writes binary, for the types it accepts.
                 let v = *self;
                 match (ty.format, ty.oid) {
                     (Format::Binary, oid::FLOAT8) if self.accepts(ty.oid) => {

@@ -259,11 +259,9 @@ impl ToSql for SystemTime {
                 oid: ty.oid,
             });
         }
-        if ty.format == Format::Binary && ty.oid != oid::DATE {
-            if let Some(v) = binary_timestamp_fast(*self) {
-                out.put_i64(v);
-                return Ok(IsNull::No);
-            }
+        if let Some(binary) = self.to_sql_fixed(ty) {
+            out.extend_from_slice(binary.value());
+            return Ok(IsNull::No);
         }
         let us = unix_micros(*self);
         if ty.oid == oid::DATE {
@@ -303,6 +301,8 @@ impl ToSql for SystemTime {
         Ok(IsNull::No)
     }
 
+    /// Binary `timestamp[tz]` after 1970 (the common case, in `i64`); other times, dates
+    /// and text go through `to_sql`'s `i128` path.
     #[inline]
     fn to_sql_fixed(&self, ty: ValueType) -> Option<Fixed> {
         if ty.format != Format::Binary || ty.oid == oid::DATE || !self.accepts(ty.oid) {

@@ -172,9 +172,15 @@ struct OpenWindow {
 /// Appends index `i` to a list of ranges, extending the last one when adjacent.
 #[inline]
 fn push_index(ranges: &mut Vec<Range<u64>>, i: u64) {
+    push_range(ranges, i..i + 1);
+}
+
+/// Appends range `r` to a list of ranges, extending the last one when adjacent.
+#[inline]
+fn push_range(ranges: &mut Vec<Range<u64>>, r: Range<u64>) {
     match ranges.last_mut() {
-        Some(r) if r.end == i => r.end = i + 1,
-        _ => ranges.push(i..i + 1),
+        Some(last) if last.end == r.start => last.end = r.end,
+        _ => ranges.push(r),
     }
 }
 
@@ -239,9 +245,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         self.execute_many_source(sql, &mut src, opts, report).await
     }
 
-    /// Ends the window being filled with a Sync. Its rows may already have answers
-    /// (a Flush lets the server send them before the Sync): `open` carries what they said.
-    /// Ends the window being filled with a Sync; its rows join those `sent`.
+    /// Ends the window being filled with a Sync; its rows join those `sent`. Its rows may
+    /// already have answers (a Flush lets the server send them before the Sync): `open`
+    /// carries what they said.
     fn close_window(
         &mut self,
         rows: &mut Vec<Range<u64>>,
@@ -251,10 +257,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let sync = self.item();
         self.session.push_sync(sync)?;
         for r in rows.iter() {
-            match sent.last_mut() {
-                Some(last) if last.end == r.start => last.end = r.end,
-                _ => sent.push(r.clone()),
-            }
+            push_range(sent, r.clone());
         }
         let seen = std::mem::take(open);
         Ok(Window {

@@ -289,15 +289,9 @@ impl<'b> BindWriter<'b> {
     /// [`EncodeError::TooManyParams`]) and the frame length.
     #[inline]
     pub fn finish(mut self, result_formats: &[i16]) -> Result<(), EncodeError> {
-        if self.failed {
-            return Err(POISONED);
-        }
-        let count = count_u16(self.count)?;
-        patch_u16(self.buf, self.count_pos, count);
+        self.patch_count()?;
         put_i16_list(self.buf, result_formats)?;
-        // The length counts itself but not the tag.
-        let len = len_i32(self.buf.len() - self.start - 1)?;
-        patch_i32(self.buf, self.start + 1, len);
+        self.patch_len(self.buf.len())?;
         self.finished = true;
         Ok(())
     }
@@ -312,16 +306,30 @@ impl<'b> BindWriter<'b> {
         const TAIL: [u8; 12] = [0, 0, b'E', 0, 0, 0, 9, 0, 0, 0, 0, 0];
         /// The bytes of `TAIL` that belong to the Bind.
         const BIND_PART: usize = 2;
+        self.patch_count()?;
+        self.patch_len(self.buf.len() + BIND_PART)?;
+        self.buf.extend_from_slice(&TAIL);
+        self.finished = true;
+        Ok(())
+    }
+
+    /// Refuses a poisoned writer, then patches the parameter count.
+    #[inline]
+    fn patch_count(&mut self) -> Result<(), EncodeError> {
         if self.failed {
             return Err(POISONED);
         }
         let count = count_u16(self.count)?;
         patch_u16(self.buf, self.count_pos, count);
-        // The length counts itself but not the tag.
-        let len = len_i32(self.buf.len() + BIND_PART - self.start - 1)?;
+        Ok(())
+    }
+
+    /// Patches the frame length for a Bind ending at `end`: it counts itself but not the
+    /// tag.
+    #[inline]
+    fn patch_len(&mut self, end: usize) -> Result<(), EncodeError> {
+        let len = len_i32(end - self.start - 1)?;
         patch_i32(self.buf, self.start + 1, len);
-        self.buf.extend_from_slice(&TAIL);
-        self.finished = true;
         Ok(())
     }
 }
