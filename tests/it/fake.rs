@@ -484,15 +484,18 @@ fn polled_options() -> pgline::conn::ExecuteManyOptions {
     }
 }
 
-#[tokio::test]
-async fn a_silent_server_during_a_polled_load_trips_the_deadline_and_breaks_the_connection() {
-    // The server reads every row and never answers one.
-    let (port, _s) = polled_load_server(vec![Step::Blackhole(Duration::from_secs(10))]).await;
+/// Runs an endless polled load against `polled_load_server(rest)` with the given query
+/// timeout; returns its error, how long it took, and the connection.
+async fn failed_polled_load(
+    rest: Vec<Step>,
+    timeout: Duration,
+) -> (pgline::conn::LoadError, Duration, Connection) {
+    let (port, _s) = polled_load_server(rest).await;
     let mut config = cfg();
     config
         .host("127.0.0.1")
         .port(port)
-        .query_timeout(Some(Duration::from_millis(500)));
+        .query_timeout(Some(timeout));
     let mut c = Connection::connect(&config).await.unwrap();
     let t = Instant::now();
     let e = c
@@ -502,13 +505,24 @@ async fn a_silent_server_during_a_polled_load_trips_the_deadline_and_breaks_the_
             polled_options(),
         )
         .await
-        .expect_err("no answer ever comes");
+        .expect_err("an endless load against this server fails");
+    (e, t.elapsed(), c)
+}
+
+#[tokio::test]
+async fn a_silent_server_during_a_polled_load_trips_the_deadline_and_breaks_the_connection() {
+    // The server reads every row and never answers one.
+    let (e, took, c) = failed_polled_load(
+        vec![Step::Blackhole(Duration::from_secs(10))],
+        Duration::from_millis(500),
+    )
+    .await;
     assert!(e.error.is_timeout(), "{e}");
     assert!(
         c.is_io_polled(),
         "the load was polling its socket when the deadline hit"
     );
-    assert!(t.elapsed() < Duration::from_secs(3));
+    assert!(took < Duration::from_secs(3));
     assert_eq!(e.report.rows_committed, 0, "{}", e.report);
     assert!(c.is_broken());
 }
@@ -517,29 +531,17 @@ async fn a_silent_server_during_a_polled_load_trips_the_deadline_and_breaks_the_
 async fn a_huge_declared_length_mid_polled_load_breaks_the_connection_without_allocating_it() {
     // Long enough for the load to outgrow its first window and poll, then a frame header
     // claiming 2 GiB.
-    let (port, _s) = polled_load_server(vec![
-        Step::Blackhole(Duration::from_millis(600)),
-        Step::Raw(b"2\x7f\xff\xff\xff".to_vec()),
-        Step::Blackhole(Duration::from_secs(10)),
-    ])
+    let (e, took, c) = failed_polled_load(
+        vec![
+            Step::Blackhole(Duration::from_millis(600)),
+            Step::Raw(b"2\x7f\xff\xff\xff".to_vec()),
+            Step::Blackhole(Duration::from_secs(10)),
+        ],
+        Duration::from_secs(10),
+    )
     .await;
-    let mut config = cfg();
-    config
-        .host("127.0.0.1")
-        .port(port)
-        .query_timeout(Some(Duration::from_secs(10)));
-    let mut c = Connection::connect(&config).await.unwrap();
-    let t = Instant::now();
-    let e = c
-        .execute_many_with(
-            "INSERT INTO t VALUES ($1, $2)",
-            endless_rows(),
-            polled_options(),
-        )
-        .await
-        .expect_err("the frame is refused");
     assert!(e.error.is_protocol(), "{e}");
-    assert!(t.elapsed() < Duration::from_secs(5));
+    assert!(took < Duration::from_secs(5));
     assert_eq!(e.report.rows_committed, 0, "{}", e.report);
     assert!(c.is_broken());
     assert!(

@@ -6,7 +6,7 @@ use pgline::types::oid;
 use pgline::Connection;
 use std::time::Duration;
 
-use crate::support::conn::{assert_answers, connect, table};
+use crate::support::conn::{assert_answers, backend_pid, connect, table, terminate_backend};
 
 const N: i32 = 1000;
 const BAD: i32 = 500;
@@ -531,19 +531,10 @@ async fn a_polled_load_dropped_mid_stream_leaves_a_usable_event_driven_connectio
 async fn a_backend_terminated_mid_load_ends_a_polled_load_with_an_error_not_a_hang() {
     let mut c = connect().await;
     let (_, sql) = setup(&mut c, "em_polled_kill").await;
-    let pid = c
-        .query_one("SELECT pg_backend_pid()", &[])
-        .await
-        .unwrap()
-        .get::<i32>(0)
-        .unwrap();
+    let pid = backend_pid(&mut c).await;
     let killer = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let mut admin = connect().await;
-        admin
-            .query("SELECT pg_terminate_backend($1)", &[&pid])
-            .await
-            .unwrap();
+        terminate_backend(pid).await;
     });
     let load = c.execute_many(&sql, counted_rows(i32::MAX));
     let r = tokio::time::timeout(Duration::from_secs(30), load)

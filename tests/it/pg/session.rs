@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use pgline::protocol::backend::TransactionStatus;
 
-use crate::support::conn::{assert_answers, connect, table};
+use crate::support::conn::{assert_answers, backend_pid, connect, table, terminate_backend};
 
 #[tokio::test]
 async fn transactions_commit_roll_back_and_roll_back_on_drop() {
@@ -93,17 +93,8 @@ async fn raise_notice_reaches_the_notice_handler() {
 #[tokio::test]
 async fn terminated_backend_gives_typed_fatal_and_a_broken_connection() {
     let mut victim = connect().await;
-    let pid = victim
-        .query_one("SELECT pg_backend_pid()", &[])
-        .await
-        .unwrap()
-        .get::<i32>(0)
-        .unwrap();
-    let mut admin = connect().await;
-    admin
-        .query("SELECT pg_terminate_backend($1)", &[&pid])
-        .await
-        .unwrap();
+    let pid = backend_pid(&mut victim).await;
+    terminate_backend(pid).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     let err = victim.query("SELECT 1", &[]).await.unwrap_err();
     assert!(err.code() == Some("57P01") || err.is_closed(), "{err:?}");

@@ -11,7 +11,7 @@ mod restart;
 use std::time::Duration;
 
 use pgline::pool::PoolConfig;
-use pgline::{Config, Connection};
+use pgline::Config;
 
 use crate::support::conn::{config, table};
 use crate::support::proxy::Proxy;
@@ -43,13 +43,7 @@ pub(crate) async fn start_proxy() -> Proxy {
 }
 
 /// The backend process id.
-pub(crate) async fn pid(c: &mut Connection) -> i32 {
-    c.query_one("SELECT pg_backend_pid()", &[])
-        .await
-        .unwrap()
-        .get(0)
-        .unwrap()
-}
+pub(crate) use crate::support::conn::backend_pid as pid;
 
 /// Backends of `app` right now.
 pub(crate) async fn backends(app: &str) -> i64 {

@@ -23,6 +23,24 @@ pub async fn connect() -> Connection {
         .expect("connect as postgres")
 }
 
+/// The backend process id of `c`.
+pub async fn backend_pid(c: &mut Connection) -> i32 {
+    c.query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0)
+        .unwrap()
+}
+
+/// Terminates backend `pid` from a separate superuser connection.
+pub async fn terminate_backend(pid: i32) {
+    connect()
+        .await
+        .query("SELECT pg_terminate_backend($1)", &[&pid])
+        .await
+        .unwrap();
+}
+
 /// A fresh table name, unique within the run.
 pub fn table(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
