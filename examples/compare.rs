@@ -321,6 +321,15 @@ async fn main() {
     );
     let line =
         |name: &str, s: &Samples| println!("{:<40} {:>12.0} {:>12.3}", name, s.rate(), s.cpu());
+    // pgline's case against a peer's, same rounds.
+    let ratio = |ours: &Samples, theirs: &Samples| {
+        println!(
+            "{:<40} {:>40.2}x rows/s, {:.2}x CPU",
+            "  ratio",
+            ours.rate() / theirs.rate(),
+            ours.cpu() / theirs.cpu()
+        )
+    };
     line("ceiling: pre-encoded Bind/Execute, 1 Sync", &ceiling);
     line("pgline execute_many (1 tx)", &em);
     println!(
@@ -329,39 +338,19 @@ async fn main() {
         em.rate() / ceiling.rate() * 100.0
     );
     line("tokio-postgres pipelined execute (1 tx)", &tpp);
-    println!(
-        "{:<40} {:>40.2}x rows/s, {:.2}x CPU",
-        "  ratio",
-        em.rate() / tpp.rate(),
-        em.cpu() / tpp.cpu()
-    );
+    ratio(&em, &tpp);
     if apg.rate.is_empty() {
         println!("asyncpg executemany: not run (needs python3 with asyncpg: pip install asyncpg)");
     } else {
         line("asyncpg executemany (1 tx)", &apg);
-        println!(
-            "{:<40} {:>40.2}x rows/s, {:.2}x CPU",
-            "  ratio",
-            em.rate() / apg.rate(),
-            em.cpu() / apg.cpu()
-        );
+        ratio(&em, &apg);
     }
     line("pgline binary COPY", &pcopy);
     line("tokio-postgres binary COPY", &tcopy);
-    println!(
-        "{:<40} {:>40.2}x rows/s, {:.2}x CPU",
-        "  ratio",
-        pcopy.rate() / tcopy.rate(),
-        pcopy.cpu() / tcopy.cpu()
-    );
+    ratio(&pcopy, &tcopy);
     line("pgline read 1M rows", &pr);
     line("tokio-postgres read 1M rows", &tr);
-    println!(
-        "{:<40} {:>40.2}x rows/s, {:.2}x CPU",
-        "  ratio",
-        pr.rate() / tr.rate(),
-        pr.cpu() / tr.cpu()
-    );
+    ratio(&pr, &tr);
     let (pp, tt) = (p50(p_lat), p50(t_lat));
     println!(
         "prepared SELECT 1 p50: pgline {:.1} µs, tokio-postgres {:.1} µs ({:.2}x); CPU/query {:.1} vs {:.1} µs",
