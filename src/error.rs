@@ -265,6 +265,12 @@ impl Error {
         matches!(self.0.kind, Kind::Encode)
     }
 
+    /// TLS could not be set up: refused by the server, a failed handshake, or a server
+    /// certificate that did not pass the checks `sslmode` asks for (the message says which).
+    pub fn is_tls(&self) -> bool {
+        matches!(self.0.kind, Kind::Tls)
+    }
+
     /// The configuration is invalid.
     pub fn is_config(&self) -> bool {
         matches!(self.0.kind, Kind::Config)

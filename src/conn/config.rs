@@ -3,38 +3,29 @@
 //!
 //! Recognised keys (URL query parameters or `key=value` pairs): `host`, `hostaddr` (taken
 //! as `host`), `port`, `user`, `password`, `dbname`, `application_name`,
-//! `connect_timeout` (seconds), `options`, `sslmode` (`disable`, `prefer`, `require`),
-//! `require_auth` (comma list of `password`, `md5`, `scram-sha-256`, `none`),
+//! `connect_timeout` (seconds), `options`, the TLS keys (`sslmode`, `sslnegotiation`,
+//! `sslrootcert`, `sslcert`, `sslkey`, `sslpassword`, `sslcrl`, `sslcrldir`, `sslsni`,
+//! `sslcertmode`, `ssl_min_protocol_version`, `ssl_max_protocol_version`, `sslkeylogfile`,
+//! `channel_binding`, `gssencmode`: see [`super::tls`] for what each does), `require_auth` (comma list of `password`, `md5`, `scram-sha-256`, `none`),
 //! `query_timeout` (seconds, pgline's own), `statement_cache_capacity` (pgline's own),
 //! `profile` (`auto`, `postgres`, `iris`), `protocol_version` (`3.0`). Unknown keys are an
 //! error, as in libpq: a typo must not be silently ignored.
 //!
 //! Environment variables used by [`Config::from_env`] and [`Config::parse`]: `PGHOST`,
 //! `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`, `PGAPPNAME`, `PGCONNECT_TIMEOUT`,
-//! `PGOPTIONS`, `PGSSLMODE`, `PGREQUIREAUTH`.
+//! `PGOPTIONS`, `PGSSLMODE`, `PGSSLNEGOTIATION`, `PGSSLROOTCERT`, `PGSSLCERT`, `PGSSLKEY`,
+//! `PGSSLCRL`, `PGSSLCRLDIR`, `PGSSLSNI`, `PGSSLCERTMODE`, `PGSSLMINPROTOCOLVERSION`,
+//! `PGSSLMAXPROTOCOLVERSION`, `PGCHANNELBINDING`, `PGGSSENCMODE`, `PGREQUIREAUTH`.
 
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+pub use super::tls::{
+    ChannelBindingMode, RootCert, SslCertMode, SslMode, SslNegotiation, TlsSettings, TlsVersion,
+};
 use crate::error::Error;
 use crate::protocol::Limits;
-
-/// Whether to ask the server for TLS first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum SslMode {
-    /// Never send SSLRequest.
-    Disable,
-    /// Send SSLRequest and continue in plaintext when the server answers `N`. This build
-    /// has no TLS: a server that answers `S` is refused with a clear error. Probing first
-    /// also keeps old iris-pgwire servers happy (they hang on a StartupMessage that is not
-    /// preceded by an SSLRequest).
-    #[default]
-    Prefer,
-    /// Require TLS. Not supported by this build: connecting fails with `Unsupported`.
-    Require,
-}
 
 /// Which authentication exchanges the client accepts (libpq's `require_auth`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,7 +113,7 @@ pub struct Config {
     pub(crate) params: Vec<(String, String)>,
     pub(crate) connect_timeout: Option<Duration>,
     pub(crate) query_timeout: Option<Duration>,
-    pub(crate) ssl_mode: SslMode,
+    pub(crate) tls: TlsSettings,
     pub(crate) auth: AuthPolicy,
     pub(crate) limits: Limits,
     pub(crate) statement_cache_capacity: usize,
@@ -145,7 +136,7 @@ impl Default for Config {
             params: Vec::new(),
             connect_timeout: Some(Duration::from_secs(30)),
             query_timeout: None,
-            ssl_mode: SslMode::default(),
+            tls: TlsSettings::default(),
             auth: AuthPolicy::default(),
             limits: Limits::default(),
             statement_cache_capacity: 100,
@@ -171,7 +162,7 @@ impl fmt::Debug for Config {
             .field("params", &self.params)
             .field("connect_timeout", &self.connect_timeout)
             .field("query_timeout", &self.query_timeout)
-            .field("ssl_mode", &self.ssl_mode)
+            .field("tls", &self.tls)
             .field("auth", &self.auth)
             .field("limits", &self.limits)
             .field("statement_cache_capacity", &self.statement_cache_capacity)
@@ -204,6 +195,18 @@ impl Config {
             ("PGCONNECT_TIMEOUT", "connect_timeout"),
             ("PGOPTIONS", "options"),
             ("PGSSLMODE", "sslmode"),
+            ("PGSSLNEGOTIATION", "sslnegotiation"),
+            ("PGSSLROOTCERT", "sslrootcert"),
+            ("PGSSLCERT", "sslcert"),
+            ("PGSSLKEY", "sslkey"),
+            ("PGSSLCRL", "sslcrl"),
+            ("PGSSLCRLDIR", "sslcrldir"),
+            ("PGSSLSNI", "sslsni"),
+            ("PGSSLCERTMODE", "sslcertmode"),
+            ("PGSSLMINPROTOCOLVERSION", "ssl_min_protocol_version"),
+            ("PGSSLMAXPROTOCOLVERSION", "ssl_max_protocol_version"),
+            ("PGCHANNELBINDING", "channel_binding"),
+            ("PGGSSENCMODE", "gssencmode"),
             ("PGREQUIREAUTH", "require_auth"),
         ] {
             if let Some(v) = get(var) {
@@ -310,14 +313,6 @@ impl Config {
             "options" => self.options = Some(value.to_string()),
             "connect_timeout" => self.connect_timeout = parse_seconds(key, value)?,
             "query_timeout" => self.query_timeout = parse_seconds(key, value)?,
-            "sslmode" => {
-                self.ssl_mode = match value {
-                    "disable" => SslMode::Disable,
-                    "allow" | "prefer" => SslMode::Prefer,
-                    "require" | "verify-ca" | "verify-full" => SslMode::Require,
-                    _ => return Err(Error::config(format!("invalid sslmode {value:?}"))),
-                }
-            }
             "require_auth" => self.auth = AuthPolicy::parse(value)?,
             "statement_cache_capacity" => {
                 self.statement_cache_capacity = value.parse().map_err(|_| {
@@ -340,9 +335,11 @@ impl Config {
                 }
             }
             other => {
-                return Err(Error::config(format!(
-                    "unknown connection parameter {other:?}"
-                )))
+                if !self.tls.set(other, value)? {
+                    return Err(Error::config(format!(
+                        "unknown connection parameter {other:?}"
+                    )));
+                }
             }
         }
         Ok(self)
@@ -408,10 +405,50 @@ impl Config {
         self
     }
 
-    /// TLS negotiation mode.
+    /// `sslmode`: whether to use TLS and what to verify (see [`super::tls`]).
     pub fn ssl_mode(&mut self, mode: SslMode) -> &mut Self {
-        self.ssl_mode = mode;
+        self.tls.mode = Some(mode);
         self
+    }
+
+    /// `sslrootcert`: the trusted roots (a PEM file, or the platform's store).
+    pub fn ssl_root_cert(&mut self, root: RootCert) -> &mut Self {
+        self.tls.root_cert = Some(root);
+        self
+    }
+
+    /// `sslcert` and `sslkey`: a client certificate chain and its private key (PEM).
+    pub fn ssl_client_cert(
+        &mut self,
+        cert: impl Into<std::path::PathBuf>,
+        key: impl Into<std::path::PathBuf>,
+    ) -> &mut Self {
+        self.tls.cert = Some(cert.into());
+        self.tls.key = Some(key.into());
+        self
+    }
+
+    /// `sslnegotiation`: SSLRequest first, or TLS at once.
+    pub fn ssl_negotiation(&mut self, negotiation: SslNegotiation) -> &mut Self {
+        self.tls.negotiation = negotiation;
+        self
+    }
+
+    /// `channel_binding`: whether SCRAM binds to the TLS channel.
+    pub fn channel_binding(&mut self, mode: ChannelBindingMode) -> &mut Self {
+        self.tls.channel_binding = mode;
+        self
+    }
+
+    /// All TLS settings, for the rarer keys (`sslcrl`, `sslsni`, version bounds, ...);
+    /// [`set`](Self::set) takes them by libpq's names too.
+    pub fn tls_settings_mut(&mut self) -> &mut TlsSettings {
+        &mut self.tls
+    }
+
+    /// The TLS settings.
+    pub fn get_tls(&self) -> &TlsSettings {
+        &self.tls
     }
 
     /// Which authentication exchanges to accept.
@@ -640,7 +677,7 @@ mod tests {
         assert_eq!(c.dbname.as_deref(), Some("my db"));
         assert_eq!(c.application_name.as_deref(), Some("app"));
         assert_eq!(c.connect_timeout, Some(Duration::from_secs(5)));
-        assert_eq!(c.ssl_mode, SslMode::Disable);
+        assert_eq!(c.tls.mode, Some(SslMode::Disable));
     }
 
     #[test]
@@ -703,6 +740,36 @@ mod tests {
     fn debug_output_never_contains_the_password() {
         let c: Config = "password=hunter2".parse().unwrap();
         assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn tls_keys_are_taken_by_their_libpq_names_in_every_form() {
+        let url: Config =
+            "postgres://u@h/db?sslmode=verify-full&sslrootcert=%2Ftmp%2Fca.pem&channel_binding=require"
+                .parse()
+                .unwrap();
+        let kv: Config =
+            "host=h user=u dbname=db sslmode=verify-full sslrootcert=/tmp/ca.pem channel_binding=require"
+                .parse()
+                .unwrap();
+        let env = Config::from_env_with(|k| match k {
+            "PGHOST" => Some("h".into()),
+            "PGUSER" => Some("u".into()),
+            "PGDATABASE" => Some("db".into()),
+            "PGSSLMODE" => Some("verify-full".into()),
+            "PGSSLROOTCERT" => Some("/tmp/ca.pem".into()),
+            "PGCHANNELBINDING" => Some("require".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(url, kv);
+        assert_eq!(kv, env);
+        assert_eq!(url.tls.mode, Some(SslMode::VerifyFull));
+        assert_eq!(
+            url.tls.root_cert,
+            Some(RootCert::File("/tmp/ca.pem".into()))
+        );
+        assert_eq!(url.tls.channel_binding, ChannelBindingMode::Require);
     }
 
     #[test]

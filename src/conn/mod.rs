@@ -15,11 +15,12 @@ pub mod row;
 pub mod session;
 mod startup;
 pub mod statement;
+pub mod tls;
 
 pub use bulk::{
     Atomicity, ExecuteManyOptions, LoadError, LoadMethod, LoadReport, RowFailure, DEFAULT_IO_TICK,
 };
-pub use config::{AuthPolicy, Config, ProfileChoice, SslMode};
+pub use config::{AuthPolicy, Config, ProfileChoice};
 #[cfg(feature = "runtime")]
 pub use driver::{
     quote_ident, BinaryCopyWriter, CancelToken, Connection, CopyIn, CopyOut, LoadMode,
@@ -29,8 +30,9 @@ pub use driver::{
 pub use event::{Event, Expect, Item};
 pub use params::Params;
 pub use row::{Column, Row, RowIndex, SimpleRow};
-pub use session::{Session, SessionConfig, StartupStatus};
+pub use session::{Session, SessionConfig, StartupStatus, TlsStart};
 pub use statement::Statement;
+pub use tls::{ChannelBindingMode, RootCert, SslMode, SslNegotiation, TlsSettings};
 
 #[cfg(test)]
 mod tests;

@@ -3,12 +3,13 @@
 //! # Driving it
 //!
 //! ```text
-//!   Session::new(..)            encodes the StartupMessage into the outbound buffer
+//!   Session::new(..)            encodes the StartupMessage (or SSLRequest) into the outbound buffer
 //!   loop {
 //!       write outbound_mut() to the socket (and clear what was written)
 //!       read bytes; handle_bytes(&mut read_buf)    frames + decodes + dispatches
 //!       while let Some(ev) = poll_event() { .. }   results, in server order
 //!       NeedScramProof? compute it off-thread, then provide_scram_proof(..)
+//!       NeedTls? run the TLS handshake on the socket, then tls_established(..)
 //!   }
 //!   commands (after startup): start_simple_query, push_parse, push_bind, push_execute,
 //!   push_describe_*, push_close, push_sync, push_flush — each encodes its message and
@@ -54,7 +55,7 @@ use std::collections::{HashMap, VecDeque};
 
 use bytes::BytesMut;
 
-use super::auth::{ScramPending, ScramProof};
+use super::auth::{CertificateHashError, ScramPending, ScramProof};
 use super::event::{Event, Expect, Item};
 use super::startup::{Startup, StartupCtx, Step};
 use crate::error::{DbError, Error};
@@ -99,6 +100,8 @@ pub enum StartupStatus {
     InProgress,
     /// The driver must compute the SCRAM proof and call `provide_scram_proof`.
     NeedScramProof,
+    /// The driver must run the TLS handshake and call `tls_established`.
+    NeedTls,
     /// Ready for queries.
     Done,
 }
@@ -107,6 +110,10 @@ pub enum StartupStatus {
 pub struct Session {
     out: BytesMut,
     phase: Phase,
+    /// The StartupMessage, held back until TLS is settled.
+    startup_packet: Option<BytesMut>,
+    /// Whether startup went on over TLS.
+    tls_used: bool,
     startup_ctx: Option<StartupCtx>,
     pending_proof: Option<ScramPending>,
     expect: VecDeque<Expect>,
@@ -175,6 +182,21 @@ impl std::fmt::Debug for Session {
     }
 }
 
+/// How a session starts with respect to TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsStart {
+    /// Plaintext: the StartupMessage goes first.
+    Off,
+    /// SSLRequest first. `required`: an `N` answer fails the connect; otherwise the
+    /// session goes on in plaintext.
+    Request {
+        /// Whether TLS is mandatory.
+        required: bool,
+    },
+    /// The TLS handshake at once (`sslnegotiation=direct`).
+    Direct,
+}
+
 /// Startup parameters for [`Session::new`].
 pub struct SessionConfig {
     /// Startup parameters (`user`, `database`, ...), in order.
@@ -193,29 +215,52 @@ pub struct SessionConfig {
     pub limits: Limits,
     /// Force a dialect instead of detecting it from `server_version`.
     pub quirks: Option<Quirks>,
+    /// TLS negotiation.
+    pub tls: TlsStart,
+    /// `channel_binding`.
+    pub channel_binding: super::tls::ChannelBindingMode,
 }
 
 impl Session {
     /// A session in startup: the StartupMessage (protocol 3.0) is already encoded into the
     /// outbound buffer.
     pub fn new(cfg: SessionConfig) -> Result<Self, Error> {
-        let mut out = BytesMut::with_capacity(8 * 1024);
         let params: Vec<(&str, &str)> = cfg
             .params
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
-        frontend::write_startup(&mut out, crate::protocol::PROTOCOL_3_0, &params)
+        let mut startup_packet = BytesMut::new();
+        frontend::write_startup(&mut startup_packet, crate::protocol::PROTOCOL_3_0, &params)
             .map_err(Error::encode)?;
+        let mut out = BytesMut::with_capacity(8 * 1024);
+        let (state, held) = match cfg.tls {
+            TlsStart::Off => {
+                out.extend_from_slice(&startup_packet);
+                (Startup::ExpectAuth, None)
+            }
+            TlsStart::Request { required } => {
+                frontend::write_ssl_request(&mut out);
+                (
+                    Startup::ExpectSslResponse { required },
+                    Some(startup_packet),
+                )
+            }
+            TlsStart::Direct => (Startup::AwaitTls, Some(startup_packet)),
+        };
         Ok(Self {
             out,
-            phase: Phase::Startup(Box::new(Startup::ExpectAuth)),
+            phase: Phase::Startup(Box::new(state)),
+            startup_packet: held,
+            tls_used: false,
             startup_ctx: Some(StartupCtx {
                 user: cfg.user,
                 password: cfg.password,
                 policy: cfg.policy,
                 nonce: cfg.nonce,
                 skip_server_signature: cfg.skip_server_signature,
+                channel_binding: cfg.channel_binding,
+                tls: None,
             }),
             pending_proof: None,
             expect: VecDeque::new(),
@@ -242,6 +287,8 @@ impl Session {
         Self {
             out: BytesMut::new(),
             phase: Phase::Ready,
+            startup_packet: None,
+            tls_used: false,
             startup_ctx: None,
             pending_proof: None,
             expect: VecDeque::new(),
@@ -306,6 +353,7 @@ impl Session {
     /// Startup progress.
     pub fn startup_status(&self) -> StartupStatus {
         match &self.phase {
+            Phase::Startup(s) if matches!(**s, Startup::AwaitTls) => StartupStatus::NeedTls,
             Phase::Startup(_) if self.pending_proof.is_some() => StartupStatus::NeedScramProof,
             Phase::Startup(_) => StartupStatus::InProgress,
             _ => StartupStatus::Done,
@@ -398,11 +446,91 @@ impl Session {
         }
     }
 
+    /// The TLS handshake the session asked for ([`StartupStatus::NeedTls`]) succeeded:
+    /// sends the StartupMessage, now encrypted. `binding` is the `tls-server-end-point`
+    /// data of the server's certificate ([`tls_server_end_point`](super::auth::tls_server_end_point)),
+    /// or why there is none; `channel_binding` decides what that means.
+    pub fn tls_established(&mut self, binding: Result<Vec<u8>, CertificateHashError>) {
+        let awaiting = matches!(&self.phase, Phase::Startup(s) if matches!(**s, Startup::AwaitTls));
+        if !awaiting {
+            self.fail(Error::protocol(
+                "tls_established without a pending TLS handshake",
+            ));
+            return;
+        }
+        if let Some(ctx) = self.startup_ctx.as_mut() {
+            ctx.tls = Some(binding);
+        }
+        self.send_startup_packet();
+    }
+
+    /// Whether startup ran over TLS (the server accepted it and the handshake finished).
+    pub fn is_tls(&self) -> bool {
+        self.tls_used
+    }
+
+    fn send_startup_packet(&mut self) {
+        if let Some(packet) = self.startup_packet.take() {
+            self.out.extend_from_slice(&packet);
+        }
+        self.tls_used = self
+            .startup_ctx
+            .as_ref()
+            .is_some_and(|ctx| ctx.tls.is_some());
+        self.phase = Phase::Startup(Box::new(Startup::ExpectAuth));
+    }
+
+    /// The one-byte answer to SSLRequest. Exactly one byte is taken: anything the server
+    /// sent behind it arrived before TLS was set up (or before our StartupMessage), so a
+    /// man in the middle could have written it; it is refused, as libpq does since 14.1.
+    fn handle_ssl_response(&mut self, required: bool, buf: &mut BytesMut) {
+        let Some(&answer) = buf.first() else { return };
+        bytes::Buf::advance(buf, 1);
+        if !buf.is_empty() {
+            self.fail(Error::protocol(format!(
+                "server sent {} unencrypted bytes after its answer to SSLRequest: refused                  (possible injection, CVE-2021-23222)",
+                buf.len()
+            )));
+            return;
+        }
+        match answer {
+            b'S' => self.phase = Phase::Startup(Box::new(Startup::AwaitTls)),
+            b'N' if required => self.fail(Error::new(
+                crate::error::Kind::Tls,
+                "the server does not support TLS, but sslmode requires it",
+            )),
+            b'N' => self.send_startup_packet(),
+            // The server is not authenticated: its text must not be shown (CVE-2024-10977).
+            b'E' => self.fail(Error::new(
+                crate::error::Kind::Tls,
+                "the server answered SSLRequest with an error (a server too old for TLS negotiation?)",
+            )),
+            b => self.fail(Error::protocol(format!(
+                "invalid response to SSLRequest: 0x{b:02x}"
+            ))),
+        }
+    }
+
     // ----- input --------------------------------------------------------------------------
 
     /// Frames and handles every complete message in `buf`. Stops at the first error,
     /// which breaks the session.
     pub fn handle_bytes(&mut self, buf: &mut BytesMut) {
+        if let Phase::Startup(s) = &self.phase {
+            match **s {
+                Startup::ExpectSslResponse { required } => {
+                    self.handle_ssl_response(required, buf);
+                    return;
+                }
+                Startup::AwaitTls if !buf.is_empty() => {
+                    self.fail(Error::protocol(
+                        "server sent unencrypted bytes before the TLS handshake: refused",
+                    ));
+                    return;
+                }
+                _ => {}
+            }
+        }
         while !self.is_broken() {
             if self.run_fast_path(buf) {
                 continue;

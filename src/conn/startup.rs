@@ -2,7 +2,10 @@
 //! (rustls' `Expect*` style), each consumed by value.
 //!
 //! ```text
-//!  StartupMessage sent
+//!  SSLRequest sent ──► ExpectSslResponse ──'S'──► AwaitTls ◄── (sslnegotiation=direct)
+//!                           │ 'N' (TLS optional)       │ driver: handshake, certificate hash
+//!                           ▼                          ▼
+//!                  StartupMessage sent ◄───────────────┘   (or sent at once: sslmode=disable)
 //!        │
 //!        ▼
 //!   ExpectAuth ──R Ok──────────────────────────────────────────────┐
@@ -19,15 +22,26 @@
 //!                        ExpectReady: ParameterStatus*, BackendKeyData, ReadyForQuery ─► done
 //! ```
 //!
-//! ErrorResponse in any state fails the connect with the server's error. Every other
-//! unexpected message goes through [`unexpected`], which names what was expected.
+//! The answer to SSLRequest is one byte, not a message: the session takes exactly that
+//! byte, and any byte the server sent behind it before TLS is set up is a protocol error
+//! (buffered-bytes injection, CVE-2021-23222). ErrorResponse in any other state fails the
+//! connect with the server's error. Every other unexpected message goes through
+//! [`unexpected`], which names what was expected.
+//!
+//! `channel_binding=require` refuses, in `ExpectAuth`, every request that cannot bind
+//! (AuthenticationOk, cleartext, MD5, SCRAM without `-PLUS`, or no TLS) before a password
+//! byte is written.
 //! AuthenticationOk before a verified SASLFinal fails the connect: a server that skips
 //! SCRAM's final step has not proven it knows the password.
 
 use bytes::BytesMut;
 
-use super::auth::{md5_password, AuthError, ScramClient, ScramPending, ScramProof, SCRAM_SHA_256};
+use super::auth::{
+    md5_password, AuthError, CertificateHashError, ChannelBinding, ScramClient, ScramPending,
+    ScramProof, SCRAM_SHA_256, SCRAM_SHA_256_PLUS,
+};
 use super::config::AuthPolicy;
+use super::tls::ChannelBindingMode;
 use crate::error::Error;
 use crate::protocol::backend::{Authentication, BackendKeyData, BackendMessage};
 use crate::protocol::frontend::{write_password, write_sasl_initial_response, write_sasl_response};
@@ -41,10 +55,21 @@ pub(crate) struct StartupCtx {
     pub(crate) nonce: String,
     /// Accept a server signature that cannot be verified (iris-pgwire opt-in).
     pub(crate) skip_server_signature: bool,
+    /// `channel_binding`.
+    pub(crate) channel_binding: ChannelBindingMode,
+    /// The TLS channel, once established: the `tls-server-end-point` data, or why there
+    /// is none. `None` while the connection is not encrypted.
+    pub(crate) tls: Option<Result<Vec<u8>, CertificateHashError>>,
 }
 
 /// The startup states.
 pub(crate) enum Startup {
+    /// SSLRequest sent; `required`: whether an `N` answer fails the connect.
+    ExpectSslResponse {
+        required: bool,
+    },
+    /// The driver must run the TLS handshake (after `S`, or at once for direct TLS).
+    AwaitTls,
     ExpectAuth,
     ExpectPasswordResult,
     ExpectSaslContinue(ScramClient),
@@ -78,6 +103,46 @@ fn need_password(ctx: &StartupCtx) -> Result<&[u8], Error> {
         .ok_or_else(|| Error::auth("the server asked for a password and none is configured"))
 }
 
+/// `channel_binding=require` refuses an authentication request that cannot bind.
+fn refuse_unbound(ctx: &StartupCtx, what: &str) -> Result<(), Error> {
+    if ctx.channel_binding == ChannelBindingMode::Require {
+        return Err(Error::auth(format!(
+            "channel_binding=require, but the server {what}, which has no channel binding: refused"
+        )));
+    }
+    Ok(())
+}
+
+/// The GS2 channel-binding choice for a SASL request offering `mechanisms`.
+fn choose_binding(ctx: &StartupCtx, mechanisms: &[String]) -> Result<ChannelBinding, Error> {
+    let plus_offered = mechanisms.iter().any(|m| m == SCRAM_SHA_256_PLUS);
+    Ok(match (ctx.channel_binding, &ctx.tls, plus_offered) {
+        (ChannelBindingMode::Disable, _, _) => ChannelBinding::None,
+        (_, Some(Ok(hash)), true) => ChannelBinding::TlsServerEndPoint(hash.clone()),
+        (ChannelBindingMode::Require, None, _) => {
+            return Err(Error::auth(
+                "channel_binding=require, but the connection is not encrypted (no TLS)",
+            ))
+        }
+        (ChannelBindingMode::Require, Some(Err(e)), _) => {
+            return Err(Error::auth(format!(
+                "channel_binding=require, but no binding is possible: {e}"
+            )))
+        }
+        (ChannelBindingMode::Require, Some(Ok(_)), false) => {
+            return Err(Error::auth(format!(
+                "channel_binding=require, but the server offered no {SCRAM_SHA_256_PLUS}                  (offered: {})",
+                mechanisms.join(", ")
+            )))
+        }
+        // RFC 5802 §6: `y` tells a server that does support binding that the client saw
+        // no -PLUS offer, so a stripped offer is detected.
+        (ChannelBindingMode::Prefer, Some(Ok(_)), false) => ChannelBinding::NotOffered,
+        // No hash for this certificate (or no TLS): the client cannot bind.
+        (ChannelBindingMode::Prefer, _, _) => ChannelBinding::None,
+    })
+}
+
 impl Startup {
     /// Feeds one message (not async messages: the session takes those out first). Replies
     /// are encoded into `out`.
@@ -91,8 +156,13 @@ impl Startup {
             return Err(Error::db(f));
         }
         match self {
+            Self::ExpectSslResponse { .. } | Self::AwaitTls => Err(Error::protocol(format!(
+                "server sent {} before TLS negotiation finished",
+                msg.name()
+            ))),
             Self::ExpectAuth => match msg {
                 BackendMessage::Authentication(Authentication::Ok) => {
+                    refuse_unbound(ctx, "authenticated the client without a password exchange")?;
                     if !ctx.policy.none {
                         return Err(Error::auth(
                             "server authenticated without a password exchange, which require_auth forbids",
@@ -101,6 +171,7 @@ impl Startup {
                     Ok(Step::Next(Self::ExpectReady(None)))
                 }
                 BackendMessage::Authentication(Authentication::CleartextPassword) => {
+                    refuse_unbound(ctx, "asked for a cleartext password")?;
                     if !ctx.policy.cleartext {
                         return Err(Error::auth(
                             "server asked for a cleartext password, which is refused (allow it with require_auth=password)",
@@ -110,6 +181,7 @@ impl Startup {
                     Ok(Step::Next(Self::ExpectPasswordResult))
                 }
                 BackendMessage::Authentication(Authentication::Md5Password { salt }) => {
+                    refuse_unbound(ctx, "asked for an MD5 password")?;
                     if !ctx.policy.md5 {
                         return Err(Error::auth(
                             "server asked for MD5 authentication, which require_auth forbids",
@@ -125,15 +197,26 @@ impl Startup {
                             "server asked for SCRAM-SHA-256, which require_auth forbids",
                         ));
                     }
-                    if !mechanisms.iter().any(|m| m == SCRAM_SHA_256) {
+                    let binding = choose_binding(ctx, &mechanisms)?;
+                    let plus = matches!(binding, ChannelBinding::TlsServerEndPoint(_));
+                    if !plus && !mechanisms.iter().any(|m| m == SCRAM_SHA_256) {
                         return Err(Error::auth(format!(
                             "server offers no supported SASL mechanism (offered: {})",
                             mechanisms.join(", ")
                         )));
                     }
-                    let scram = ScramClient::new(&ctx.user, need_password(ctx)?, &ctx.nonce);
-                    write_sasl_initial_response(out, SCRAM_SHA_256, scram.client_first_message())
-                        .map_err(Error::encode)?;
+                    let scram = ScramClient::with_channel_binding(
+                        &ctx.user,
+                        need_password(ctx)?,
+                        &ctx.nonce,
+                        binding,
+                    );
+                    write_sasl_initial_response(
+                        out,
+                        scram.mechanism(),
+                        scram.client_first_message(),
+                    )
+                    .map_err(Error::encode)?;
                     Ok(Step::Next(Self::ExpectSaslContinue(scram)))
                 }
                 BackendMessage::Authentication(other) => Err(Error::auth(format!(

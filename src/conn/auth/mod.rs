@@ -9,10 +9,14 @@
 //! Every check on server input returns an [`AuthError`]; nothing here panics on what the
 //! server sends (see the reliability checklist, group G).
 //!
-//! Limitations: no channel binding (`SCRAM-SHA-256-PLUS` is never chosen, the GS2 header is
-//! `n,,`), and SASLprep is partial (no NFKC, no bidi or unassigned-code-point tables; see
+//! Channel binding (`SCRAM-SHA-256-PLUS`, `tls-server-end-point`) needs the server's
+//! certificate, which only the driver sees: it hands [`tls_server_end_point`]'s hash in,
+//! and the startup machine picks the mechanism (see `channel_binding` in the config docs).
+//!
+//! Limitation: SASLprep is partial (no NFKC, no bidi or unassigned-code-point tables; see
 //! [`ScramClient`]).
 
+mod channel_binding;
 mod md5;
 mod saslprep;
 mod scram;
@@ -21,11 +25,16 @@ mod tests;
 
 use std::fmt;
 
+pub use self::channel_binding::{tls_server_end_point, CertificateHashError};
 pub use self::md5::md5_password;
-pub use self::scram::{ScramClient, ScramPending, ScramProof};
+pub use self::scram::{
+    ChannelBinding, ScramClient, ScramPending, ScramProof, TLS_SERVER_END_POINT,
+};
 
 /// The SASL mechanism name pgline implements (RFC 7677 §3).
 pub const SCRAM_SHA_256: &str = "SCRAM-SHA-256";
+/// The same with channel binding (RFC 5802 §6, RFC 7677 §3).
+pub const SCRAM_SHA_256_PLUS: &str = "SCRAM-SHA-256-PLUS";
 
 /// Default cap on the server's SCRAM iteration count (`i=`), as in pgx.
 ///
@@ -37,8 +46,9 @@ pub const MAX_ITERATIONS: u32 = 10_000_000;
 /// Picks the SASL mechanism to answer an `AuthenticationSASL` request with.
 ///
 /// Returns [`SCRAM_SHA_256`] if the server offers it (`SCRAM-SHA-256-PLUS` alone is not
-/// enough: pgline does no channel binding), else [`AuthError::UnsupportedMechanism`] with
-/// the server's list, so the error says what was offered.
+/// enough: it needs the TLS channel, which the startup machine handles), else
+/// [`AuthError::UnsupportedMechanism`] with the server's list, so the error says what was
+/// offered.
 pub fn select_mechanism<'a, I>(offered: I) -> Result<&'static str, AuthError>
 where
     I: IntoIterator<Item = &'a str>,

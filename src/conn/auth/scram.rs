@@ -1,5 +1,5 @@
-//! SCRAM-SHA-256 client (RFC 5802, RFC 7677) without channel binding, as three state
-//! structs consumed in order. **No IO, no clock, no RNG**: the client nonce is injected and
+//! SCRAM-SHA-256 and SCRAM-SHA-256-PLUS client (RFC 5802, RFC 7677; channel binding
+//! `tls-server-end-point`, RFC 5929), as three state structs consumed in order. **No IO, no clock, no RNG**: the client nonce is injected and
 //! PBKDF2 runs only in [`ScramPending::compute`], which the driver calls off the runtime.
 #![cfg_attr(
     not(test),
@@ -23,10 +23,8 @@ use super::{AuthError, MAX_ITERATIONS};
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// GS2 header: no channel binding, no authzid (RFC 5802 §7 `gs2-header`, `gs2-cbind-flag` "n").
-const GS2_HEADER: &[u8] = b"n,,";
-/// `c=` attribute of client-final: base64 of the GS2 header (RFC 5802 §7 `channel-binding`).
-const CHANNEL_BINDING: &[u8] = b"c=biws";
+/// The channel-binding type pgline implements (RFC 5929 §4), the one PostgreSQL offers.
+pub const TLS_SERVER_END_POINT: &str = "tls-server-end-point";
 /// SHA-256 output length; also the required length of `v=` (RFC 7677 §3).
 const SIG_LEN: usize = 32;
 
@@ -66,7 +64,47 @@ pub struct ScramClient {
     nonce: Vec<u8>,
     /// GS2 header followed by client-first-message-bare.
     client_first: Vec<u8>,
+    /// Length of the GS2 header at the front of `client_first`.
+    gs2_len: usize,
+    /// The channel-binding data sent in client-final's `c=` after the GS2 header.
+    cbind_data: Vec<u8>,
     max_iterations: u32,
+}
+
+/// What the client says about channel binding in its GS2 header (RFC 5802 §7
+/// `gs2-cbind-flag`), and the data it binds to.
+#[derive(Clone, PartialEq, Eq)]
+pub enum ChannelBinding {
+    /// `n`: the client does not bind (no TLS, or `channel_binding=disable`).
+    None,
+    /// `y`: the client could bind but the server offered no `-PLUS` mechanism. A server
+    /// that does support binding must then fail the exchange (downgrade protection).
+    NotOffered,
+    /// `p=tls-server-end-point`: bind to this hash of the server's certificate
+    /// ([`tls_server_end_point`](super::tls_server_end_point)); the mechanism is then
+    /// `SCRAM-SHA-256-PLUS`.
+    TlsServerEndPoint(Vec<u8>),
+}
+
+impl fmt::Debug for ChannelBinding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::None => f.write_str("None"),
+            Self::NotOffered => f.write_str("NotOffered"),
+            Self::TlsServerEndPoint(h) => write!(f, "TlsServerEndPoint({} bytes)", h.len()),
+        }
+    }
+}
+
+impl ChannelBinding {
+    /// RFC 5802 §7 `gs2-header` (no authzid).
+    fn gs2_header(&self) -> &'static [u8] {
+        match self {
+            Self::None => b"n,,",
+            Self::NotOffered => b"y,,",
+            Self::TlsServerEndPoint(_) => b"p=tls-server-end-point,,",
+        }
+    }
 }
 
 /// SCRAM-SHA-256 client, second state: the server-first message has been validated and
@@ -95,6 +133,17 @@ impl ScramClient {
         password: impl AsRef<[u8]>,
         nonce: impl AsRef<[u8]>,
     ) -> Self {
+        Self::with_channel_binding(user, password, nonce, ChannelBinding::None)
+    }
+
+    /// As [`new`](Self::new), saying `binding` in the GS2 header and binding client-final
+    /// to its data (RFC 5802 §6, §7 `channel-binding`).
+    pub fn with_channel_binding(
+        user: impl AsRef<[u8]>,
+        password: impl AsRef<[u8]>,
+        nonce: impl AsRef<[u8]>,
+        binding: ChannelBinding,
+    ) -> Self {
         let nonce = nonce.as_ref();
         debug_assert!(
             nonce.iter().all(|&b| is_printable(b)),
@@ -105,8 +154,9 @@ impl ScramClient {
         // RFC 5802 §7: client-first-message = gs2-header client-first-message-bare,
         // client-first-message-bare = username "," nonce.
         let user = saslprep(user.as_ref());
-        let mut client_first = Vec::with_capacity(GS2_HEADER.len() + user.len() + nonce.len() + 6);
-        client_first.extend_from_slice(GS2_HEADER);
+        let gs2 = binding.gs2_header();
+        let mut client_first = Vec::with_capacity(gs2.len() + user.len() + nonce.len() + 6);
+        client_first.extend_from_slice(gs2);
         client_first.extend_from_slice(b"n=");
         // RFC 5802 §5.1 `n`: "the characters ',' or '=' in usernames are sent as '=2C' and
         // '=3D' respectively".
@@ -124,7 +174,22 @@ impl ScramClient {
             password: saslprep(password.as_ref()).into_owned(),
             nonce,
             client_first,
+            gs2_len: gs2.len(),
+            cbind_data: match binding {
+                ChannelBinding::TlsServerEndPoint(hash) => hash,
+                ChannelBinding::None | ChannelBinding::NotOffered => Vec::new(),
+            },
             max_iterations: MAX_ITERATIONS,
+        }
+    }
+
+    /// The SASL mechanism this client speaks: `SCRAM-SHA-256-PLUS` when it binds to the
+    /// TLS channel, else `SCRAM-SHA-256`.
+    pub fn mechanism(&self) -> &'static str {
+        if self.client_first.starts_with(b"p=") {
+            super::SCRAM_SHA_256_PLUS
+        } else {
+            super::SCRAM_SHA_256
         }
     }
 
@@ -142,9 +207,21 @@ impl ScramClient {
     }
 
     fn client_first_bare(&self) -> &[u8] {
-        self.client_first
-            .strip_prefix(GS2_HEADER)
+        self.client_first.get(self.gs2_len..).unwrap_or_default()
+    }
+
+    /// RFC 5802 §7 `channel-binding`: `c=` and the base64 of the GS2 header followed by
+    /// the channel-binding data (none unless binding).
+    fn channel_binding_attr(&self) -> Vec<u8> {
+        let mut cbind_input = self
+            .client_first
+            .get(..self.gs2_len)
             .unwrap_or_default()
+            .to_vec();
+        cbind_input.extend_from_slice(&self.cbind_data);
+        let mut attr = b"c=".to_vec();
+        attr.extend_from_slice(BASE64.encode(cbind_input).as_bytes());
+        attr
     }
 
     /// Parses and validates the server-first message (the data of
@@ -187,9 +264,7 @@ impl ScramClient {
         let iterations = parse_iterations(iterations, self.max_iterations)?;
 
         // RFC 5802 §7: client-final-message-without-proof = channel-binding "," nonce.
-        let mut client_final_without_proof =
-            Vec::with_capacity(CHANNEL_BINDING.len() + 3 + server_nonce.len());
-        client_final_without_proof.extend_from_slice(CHANNEL_BINDING);
+        let mut client_final_without_proof = self.channel_binding_attr();
         client_final_without_proof.extend_from_slice(b",r=");
         client_final_without_proof.extend_from_slice(server_nonce);
 
@@ -256,7 +331,8 @@ impl ScramPending {
 }
 
 impl ScramProof {
-    /// `c=biws,r=<nonce>,p=<proof>`: the data of the `SASLResponse`.
+    /// `c=<binding>,r=<nonce>,p=<proof>` (`c=biws` without channel binding): the data of
+    /// the `SASLResponse`.
     pub fn client_final_message(&self) -> &[u8] {
         &self.client_final
     }

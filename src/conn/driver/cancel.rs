@@ -1,14 +1,19 @@
 //! CancelRequest: asks the server, over a separate connection, to cancel the query
-//! running on this one.
+//! running on this one. When the connection runs TLS, so does the cancel connection (as
+//! libpq 17 does), with the same settings: the secret key never crosses the network in
+//! the clear.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use super::tls::TlsConnector;
 use super::Socket;
+use crate::conn::session::TlsStart;
 use crate::error::Error;
-use crate::protocol::frontend::write_cancel_request;
+use crate::protocol::frontend::{write_cancel_request, write_ssl_request};
 
 /// Cancels the running query of one connection. Cheap to clone; usable from any task.
 ///
@@ -20,6 +25,8 @@ pub struct CancelToken {
     port: u16,
     process_id: i32,
     secret: Vec<u8>,
+    /// The connection's TLS configuration and how its TLS started, when it runs TLS.
+    tls: Option<(Arc<TlsConnector>, TlsStart)>,
 }
 
 impl std::fmt::Debug for CancelToken {
@@ -28,6 +35,7 @@ impl std::fmt::Debug for CancelToken {
             .field("host", &self.host)
             .field("port", &self.port)
             .field("process_id", &self.process_id)
+            .field("tls", &self.tls.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -39,13 +47,26 @@ impl CancelToken {
             port: 0,
             process_id,
             secret,
+            tls: None,
         }
     }
 
-    pub(crate) fn with_addr(mut self, host: &str, port: u16) -> Self {
+    pub(crate) fn with_addr(
+        mut self,
+        host: &str,
+        port: u16,
+        tls: Option<Arc<TlsConnector>>,
+        start: TlsStart,
+    ) -> Self {
         self.host = host.to_string();
         self.port = port;
+        self.tls = tls.map(|t| (t, start));
         self
+    }
+
+    /// Whether the cancel request goes over TLS.
+    pub fn uses_tls(&self) -> bool {
+        self.tls.is_some()
     }
 
     /// The backend process ID this token targets.
@@ -60,6 +81,9 @@ impl CancelToken {
             let mut s = Socket::connect(&self.host, self.port)
                 .await
                 .map_err(Error::io)?;
+            if let Some((connector, start)) = &self.tls {
+                start_tls(&mut s, connector, *start).await?;
+            }
             let mut buf = BytesMut::new();
             write_cancel_request(&mut buf, self.process_id, &self.secret).map_err(Error::encode)?;
             s.write_all(&buf).await.map_err(Error::io)?;
@@ -72,4 +96,34 @@ impl CancelToken {
             .await
             .unwrap_or_else(|_| Err(Error::timeout("cancel request timed out")))
     }
+}
+
+/// Sets up TLS on the cancel connection the way the main connection's started.
+#[cfg(feature = "rustls")]
+async fn start_tls(s: &mut Socket, connector: &TlsConnector, start: TlsStart) -> Result<(), Error> {
+    if start != TlsStart::Direct {
+        let mut buf = BytesMut::new();
+        write_ssl_request(&mut buf);
+        s.write_all(&buf).await.map_err(Error::io)?;
+        // Exactly one byte: anything behind it is left for the handshake, which fails on it.
+        let mut answer = [0u8; 1];
+        s.read_exact(&mut answer).await.map_err(Error::io)?;
+        if answer != *b"S" {
+            return Err(Error::new(
+                crate::error::Kind::Tls,
+                "the server refused TLS for the cancel request, which the connection used",
+            ));
+        }
+    }
+    s.start_tls(connector).await.map(|_| ())
+}
+
+#[cfg(not(feature = "rustls"))]
+async fn start_tls(
+    _s: &mut Socket,
+    connector: &TlsConnector,
+    _start: TlsStart,
+) -> Result<(), Error> {
+    let _ = write_ssl_request;
+    match *connector {}
 }

@@ -17,6 +17,7 @@ mod load;
 mod pipeline;
 mod query;
 mod socket;
+mod tls;
 mod transaction;
 
 use std::collections::VecDeque;
@@ -25,9 +26,12 @@ use std::io;
 use std::pin::Pin;
 use std::task::Poll;
 
+use std::sync::Arc;
+
 use base64::Engine as _;
 use bytes::{Buf, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use futures::future::BoxFuture;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 pub use cancel::CancelToken;
 pub use copy::{BinaryCopyWriter, CopyIn, CopyOut};
@@ -39,13 +43,14 @@ pub use transaction::Transaction;
 
 use super::config::{Config, ProfileChoice, SslMode};
 use super::event::{Event, Item};
-use super::session::{Session, SessionConfig, StartupStatus};
+use super::session::{Session, SessionConfig, StartupStatus, TlsStart};
 use super::statement::StatementCache;
 use crate::error::{DbError, Error};
 use crate::iris::Quirks;
 use crate::protocol::backend::{NotificationResponse, TransactionStatus};
 use crate::protocol::framing::peek_header;
 use crate::protocol::frontend;
+use tls::{Binding, TlsConnector, TlsPlan};
 
 /// How much spare room the read buffer keeps for one read.
 const READ_CHUNK: usize = 64 * 1024;
@@ -103,10 +108,33 @@ pub struct Connection<S = Socket> {
     set_polled: Option<SetPolled<S>>,
     /// Whether the transport is in polled IO now.
     polled: bool,
+    /// Runs the TLS handshake on the transport, where it can (only [`Socket`] can).
+    start_tls: Option<StartTls<S>>,
+    /// The TLS configuration of this connection, when it may use TLS.
+    tls: Option<Arc<TlsConnector>>,
 }
 
 /// How a transport is switched to polled IO (`Some(tick)`) and back (`None`).
 type SetPolled<S> = fn(&mut S, Option<std::time::Duration>) -> io::Result<()>;
+
+/// How a transport runs the TLS handshake (returning the channel-binding data).
+type StartTls<S> = for<'a> fn(&'a mut S, &'a TlsConnector) -> BoxFuture<'a, Result<Binding, Error>>;
+
+#[cfg(feature = "rustls")]
+fn socket_start_tls<'a>(
+    s: &'a mut Socket,
+    connector: &'a TlsConnector,
+) -> BoxFuture<'a, Result<Binding, Error>> {
+    Box::pin(s.start_tls(connector))
+}
+
+#[cfg(not(feature = "rustls"))]
+fn socket_start_tls<'a>(
+    _s: &'a mut Socket,
+    connector: &'a TlsConnector,
+) -> BoxFuture<'a, Result<Binding, Error>> {
+    match *connector {}
+}
 
 impl<S> std::fmt::Debug for Connection<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -139,26 +167,46 @@ macro_rules! timed {
 pub(crate) use timed;
 
 impl Connection<Socket> {
-    /// Connects over TCP (or a Unix socket) and authenticates, within the connect
-    /// timeout, which covers TCP connect, authentication and the first ReadyForQuery.
+    /// Connects over TCP (or a Unix socket), negotiates TLS as `sslmode` says (see
+    /// [`crate::conn::tls`]) and authenticates, within the connect timeout, which covers
+    /// every attempt (`allow` and `prefer` may make two), the TLS handshake,
+    /// authentication and the first ReadyForQuery.
     pub async fn connect(config: &Config) -> Result<Self, Error> {
         let fut = async {
-            let stream = Socket::connect(&config.host, config.port)
-                .await
-                .map_err(|e| {
-                    Error::with_source(
-                        crate::error::Kind::Io,
-                        format!("cannot connect to {}:{}", config.host, config.port),
-                        e,
-                    )
-                })?;
-            let mut conn = Self::connect_stream(stream, config).await?;
-            conn.set_polled = Some(Socket::set_polled);
-            conn.cancel = conn
-                .cancel
-                .take()
-                .map(|c| c.with_addr(&config.host, config.port));
-            Ok(conn)
+            let plan = TlsPlan::resolve(config)?;
+            let attempts = plan.attempts();
+            let mut last = None;
+            for (i, &attempt) in attempts.iter().enumerate() {
+                let stream = Socket::connect(&config.host, config.port)
+                    .await
+                    .map_err(|e| {
+                        Error::with_source(
+                            crate::error::Kind::Io,
+                            format!("cannot connect to {}:{}", config.host, config.port),
+                            e,
+                        )
+                    })?;
+                let tls = plan.connector.clone();
+                match Self::start(stream, config, attempt, tls, Some(socket_start_tls)).await {
+                    Ok(mut conn) => {
+                        conn.set_polled = Some(Socket::set_polled);
+                        let tls = conn.stream.is_tls().then(|| conn.tls.clone()).flatten();
+                        conn.cancel = conn
+                            .cancel
+                            .take()
+                            .map(|c| c.with_addr(&config.host, config.port, tls, attempt));
+                        return Ok(conn);
+                    }
+                    Err((e, tls_used)) => {
+                        let more = i + 1 < attempts.len();
+                        if !(more && plan.retry_after(attempt, tls_used, &e)) {
+                            return Err(e);
+                        }
+                        last = Some(e);
+                    }
+                }
+            }
+            Err(last.unwrap_or_else(|| Error::protocol("no connection attempt was made")))
         };
         match config.connect_timeout {
             None => fut.await,
@@ -183,11 +231,36 @@ impl Connection<Socket> {
 impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// Runs startup over an already-connected stream (duplex pipes and fake servers in
     /// tests use this). No connect timeout is applied here.
-    pub async fn connect_stream(mut stream: S, config: &Config) -> Result<Self, Error> {
-        negotiate_ssl(&mut stream, config.ssl_mode).await?;
+    ///
+    /// TLS cannot be set up over such a stream: `sslmode=disable` starts in plaintext,
+    /// other modes send SSLRequest first, and a server that answers `S` is refused.
+    pub async fn connect_stream(stream: S, config: &Config) -> Result<Self, Error> {
+        let start = match config.tls.effective_mode(false)? {
+            SslMode::Disable | SslMode::Allow => TlsStart::Off,
+            mode => TlsStart::Request {
+                required: mode.requires_tls(),
+            },
+        };
+        Self::start(stream, config, start, None, None)
+            .await
+            .map_err(|(e, _)| e)
+    }
+
+    /// Runs startup over `stream`. On failure, also says whether TLS was in use.
+    async fn start(
+        stream: S,
+        config: &Config,
+        tls_start: TlsStart,
+        tls: Option<Arc<TlsConnector>>,
+        start_tls: Option<StartTls<S>>,
+    ) -> Result<Self, (Error, bool)> {
         let mut nonce_bytes = [0u8; 18];
-        getrandom::fill(&mut nonce_bytes)
-            .map_err(|e| Error::auth(format!("no randomness for the SCRAM nonce: {e}")))?;
+        getrandom::fill(&mut nonce_bytes).map_err(|e| {
+            (
+                Error::auth(format!("no randomness for the SCRAM nonce: {e}")),
+                false,
+            )
+        })?;
         let nonce = base64::engine::general_purpose::STANDARD.encode(nonce_bytes);
         let forced = match config.profile {
             ProfileChoice::Auto => None,
@@ -205,7 +278,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             skip_server_signature: skip_sig,
             limits: config.limits,
             quirks: forced,
-        })?;
+            tls: tls_start,
+            channel_binding: config.tls.channel_binding,
+        })
+        .map_err(|e| (e, false))?;
         let mut conn = Self {
             stream,
             rbuf: BytesMut::with_capacity(READ_CHUNK),
@@ -221,8 +297,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             cancel: None,
             set_polled: None,
             polled: false,
+            start_tls,
+            tls,
         };
-        conn.run_startup().await?;
+        if let Err(e) = conn.run_startup().await {
+            return Err((e, conn.session.is_tls()));
+        }
         if let Some(k) = conn.session.backend_key() {
             conn.cancel = Some(CancelToken::new(k.process_id(), k.secret_key().to_vec()));
         }
@@ -246,9 +326,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                         self.session.provide_scram_proof(proof);
                     }
                 }
+                StartupStatus::NeedTls => {
+                    let binding = match (self.start_tls, self.tls.clone()) {
+                        (Some(start), Some(connector)) => start(&mut self.stream, &connector).await,
+                        _ => Err(no_tls_here()),
+                    };
+                    match binding {
+                        Ok(binding) => self.session.tls_established(binding),
+                        Err(e) => {
+                            self.session.mark_broken(e.clone());
+                            return Err(e);
+                        }
+                    }
+                }
                 StartupStatus::InProgress => self.step_io().await,
             }
         }
+    }
+
+    /// Whether this connection is encrypted with TLS.
+    pub fn is_tls(&self) -> bool {
+        self.session.is_tls()
     }
 
     // ----- the IO loop --------------------------------------------------------------------
@@ -618,36 +716,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     }
 }
 
-/// SSLRequest negotiation. Reads exactly one byte: a server that sends more after its
-/// answer (CVE-2021-23222, buffer stuffing) cannot inject data into the plaintext stream.
-async fn negotiate_ssl<S: AsyncRead + AsyncWrite + Unpin>(
-    stream: &mut S,
-    mode: SslMode,
-) -> Result<(), Error> {
-    if mode == SslMode::Disable {
-        return Ok(());
-    }
-    let mut buf = BytesMut::new();
-    frontend::write_ssl_request(&mut buf);
-    stream.write_all(&buf).await.map_err(Error::io)?;
-    let mut answer = [0u8; 1];
-    stream.read_exact(&mut answer).await.map_err(Error::io)?;
-    match answer {
-        [b'N'] if mode == SslMode::Require => Err(Error::new(
-            crate::error::Kind::Tls,
-            "sslmode=require but the server does not offer TLS",
-        )),
-        [b'N'] => Ok(()),
-        [b'S'] => Err(Error::unsupported(
-            "the server accepted TLS, but this build of pgline has no TLS support: use sslmode=disable",
-        )),
-        // The server is not authenticated yet: its text must not be shown (CVE-2024-10977).
-        [b'E'] => Err(Error::new(
-            crate::error::Kind::Tls,
-            "server sent an error response during SSL negotiation",
-        )),
-        [b] => Err(Error::protocol(format!(
-            "invalid response to SSLRequest: 0x{b:02x}"
-        ))),
-    }
+/// The server accepted TLS, but this connection has no way to run it.
+fn no_tls_here() -> Error {
+    let why = if cfg!(feature = "rustls") {
+        "the server accepted TLS, but TLS needs a connection made by Connection::connect \
+         (a stream given to connect_stream cannot be upgraded): use sslmode=disable there"
+    } else {
+        "the server accepted TLS, but this build of pgline has no TLS support \
+         (enable the `rustls` feature, or use sslmode=disable)"
+    };
+    Error::new(crate::error::Kind::Tls, why)
 }

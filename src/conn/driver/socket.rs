@@ -36,9 +36,23 @@ use tokio::time::{Instant, Sleep};
 /// for every read would cost more than a tick's worth of answers.
 const POLLED_READ_MAX: usize = 128 * 1024;
 
-/// A connected socket to the server.
+/// A connected socket to the server: plaintext, or TLS over it.
 #[derive(Debug)]
 pub struct Socket {
+    transport: Transport,
+}
+
+#[derive(Debug)]
+enum Transport {
+    Plain(Raw),
+    /// TLS records over the raw socket, which can still switch to polled IO underneath.
+    #[cfg(feature = "rustls")]
+    Tls(Box<super::tls::TlsStream<Raw>>),
+}
+
+/// The raw byte stream: TCP or a Unix-domain socket, event-driven or polled.
+#[derive(Debug)]
+pub(crate) struct Raw {
     inner: Inner,
 }
 
@@ -113,17 +127,62 @@ impl Socket {
         if host.starts_with('/') {
             let path = format!("{}/.s.PGSQL.{port}", host.trim_end_matches('/'));
             let s = UnixStream::connect(path).await?;
-            return Ok(Self {
-                inner: Inner::Unix(s),
-            });
+            return Ok(Self::plain(Inner::Unix(s)));
         }
         let s = TcpStream::connect((host, port)).await?;
         s.set_nodelay(true)?;
-        Ok(Self {
-            inner: Inner::Tcp(s),
-        })
+        Ok(Self::plain(Inner::Tcp(s)))
     }
 
+    fn plain(inner: Inner) -> Self {
+        Self {
+            transport: Transport::Plain(Raw { inner }),
+        }
+    }
+
+    /// Whether the socket carries TLS.
+    pub fn is_tls(&self) -> bool {
+        match self.transport {
+            Transport::Plain(_) => false,
+            #[cfg(feature = "rustls")]
+            Transport::Tls(_) => true,
+        }
+    }
+
+    /// Runs the TLS handshake over this plaintext socket and carries TLS from then on.
+    /// On failure the socket is gone (every later IO call fails).
+    #[cfg(feature = "rustls")]
+    pub(crate) async fn start_tls(
+        &mut self,
+        connector: &super::tls::TlsConnector,
+    ) -> Result<super::tls::Binding, crate::error::Error> {
+        let gone = Transport::Plain(Raw { inner: Inner::Gone });
+        let raw = match std::mem::replace(&mut self.transport, gone) {
+            Transport::Plain(raw) => raw,
+            tls @ Transport::Tls(_) => {
+                self.transport = tls;
+                return Err(crate::error::Error::protocol("TLS is already running"));
+            }
+        };
+        let (stream, binding) = super::tls::handshake(connector, raw).await?;
+        self.transport = Transport::Tls(Box::new(stream));
+        Ok(binding)
+    }
+
+    /// Switches to polled IO with the given tick (`Some`) or back to event-driven IO
+    /// (`None`); under TLS, the socket beneath it switches. Must run inside the tokio
+    /// runtime that will drive the socket. On an error the socket is unusable and every
+    /// later IO call fails.
+    pub(crate) fn set_polled(&mut self, tick: Option<Duration>) -> io::Result<()> {
+        match &mut self.transport {
+            Transport::Plain(raw) => raw.set_polled(tick),
+            #[cfg(feature = "rustls")]
+            Transport::Tls(tls) => tls.get_mut().0.set_polled(tick),
+        }
+    }
+}
+
+impl Raw {
     /// Switches to polled IO with the given tick (`Some`) or back to event-driven IO
     /// (`None`). Must run inside the tokio runtime that will drive the socket. On an
     /// error the socket is unusable and every later IO call fails.
@@ -204,7 +263,7 @@ fn polled_write(
     }
 }
 
-impl AsyncRead for Socket {
+impl AsyncRead for Raw {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -222,7 +281,7 @@ impl AsyncRead for Socket {
     }
 }
 
-impl AsyncWrite for Socket {
+impl AsyncWrite for Raw {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -261,6 +320,50 @@ impl AsyncWrite for Socket {
             #[cfg(unix)]
             Inner::PolledUnix(s, _) => Poll::Ready(s.shutdown(std::net::Shutdown::Write)),
             Inner::Gone => Poll::Ready(Err(gone())),
+        }
+    }
+}
+
+impl AsyncRead for Socket {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match &mut self.get_mut().transport {
+            Transport::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            #[cfg(feature = "rustls")]
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Socket {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match &mut self.get_mut().transport {
+            Transport::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            #[cfg(feature = "rustls")]
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match &mut self.get_mut().transport {
+            Transport::Plain(s) => Pin::new(s).poll_flush(cx),
+            #[cfg(feature = "rustls")]
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match &mut self.get_mut().transport {
+            Transport::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            #[cfg(feature = "rustls")]
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }

@@ -30,6 +30,8 @@ fn session(policy: AuthPolicy, password: Option<&str>, skip_sig: bool) -> Sessio
         skip_server_signature: skip_sig,
         limits: Limits::default(),
         quirks: None,
+        tls: crate::conn::session::TlsStart::Off,
+        channel_binding: crate::conn::tls::ChannelBindingMode::Prefer,
     })
     .expect("session")
 }
