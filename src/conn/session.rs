@@ -488,7 +488,7 @@ impl Session {
         bytes::Buf::advance(buf, 1);
         if !buf.is_empty() {
             self.fail(Error::protocol(format!(
-                "server sent {} unencrypted bytes after its answer to SSLRequest: refused                  (possible injection, CVE-2021-23222)",
+                "server sent {} unencrypted bytes after its answer to SSLRequest: refused (possible injection, CVE-2021-23222)",
                 buf.len()
             )));
             return;
@@ -500,10 +500,10 @@ impl Session {
                 "the server does not support TLS, but sslmode requires it",
             )),
             b'N' => self.send_startup_packet(),
-            // The server is not authenticated: its text must not be shown (CVE-2024-10977).
-            b'E' => self.fail(Error::new(
-                crate::error::Kind::Tls,
-                "the server answered SSLRequest with an error (a server too old for TLS negotiation?)",
+            // The server is not authenticated: its text must not be shown (CVE-2024-10977),
+            // and, as in libpq since that fix, there is no plaintext retry after it.
+            b'E' => self.fail(Error::protocol(
+                "server sent an error response during SSL exchange",
             )),
             b => self.fail(Error::protocol(format!(
                 "invalid response to SSLRequest: 0x{b:02x}"

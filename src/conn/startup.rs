@@ -131,7 +131,7 @@ fn choose_binding(ctx: &StartupCtx, mechanisms: &[String]) -> Result<ChannelBind
         }
         (ChannelBindingMode::Require, Some(Ok(_)), false) => {
             return Err(Error::auth(format!(
-                "channel_binding=require, but the server offered no {SCRAM_SHA_256_PLUS}                  (offered: {})",
+                "channel_binding=require, but the server offered no {SCRAM_SHA_256_PLUS} (offered: {})",
                 mechanisms.join(", ")
             )))
         }

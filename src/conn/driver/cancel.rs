@@ -87,6 +87,7 @@ impl CancelToken {
             let mut buf = BytesMut::new();
             write_cancel_request(&mut buf, self.process_id, &self.secret).map_err(Error::encode)?;
             s.write_all(&buf).await.map_err(Error::io)?;
+            s.flush().await.map_err(Error::io)?;
             let mut sink = [0u8; 64];
             // The server answers nothing and closes the socket.
             while s.read(&mut sink).await.map_err(Error::io)? > 0 {}
@@ -105,6 +106,7 @@ async fn start_tls(s: &mut Socket, connector: &TlsConnector, start: TlsStart) ->
         let mut buf = BytesMut::new();
         write_ssl_request(&mut buf);
         s.write_all(&buf).await.map_err(Error::io)?;
+        s.flush().await.map_err(Error::io)?;
         // Exactly one byte: anything behind it is left for the handshake, which fails on it.
         let mut answer = [0u8; 1];
         s.read_exact(&mut answer).await.map_err(Error::io)?;

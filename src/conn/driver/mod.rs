@@ -417,7 +417,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     Poll::Pending => break,
                 }
             }
-            if wrote && out.is_empty() {
+            // Flush whenever our side is written out, not only after a write in this
+            // round: a TLS stream may hold records it could not send last time (the socket
+            // was full), and only a flush sends them and registers for writability. On a
+            // plain socket it is a no-op.
+            if out.is_empty() {
                 if let Poll::Ready(Err(e)) = Pin::new(&mut *stream).poll_flush(cx) {
                     return Poll::Ready(Err(e));
                 }
