@@ -129,15 +129,28 @@ async fn ssl_request_answered_with_an_error_does_not_show_the_servers_text() {
 
 #[tokio::test]
 async fn ssl_accepted_with_extra_bytes_is_refused_without_reading_them() {
-    // 'S' followed by buffer-stuffed plaintext (CVE-2021-23222): we read one byte only
-    // and refuse TLS (unsupported in this build), so nothing is injected.
+    // 'S' followed by buffer-stuffed plaintext (CVE-2021-23222): the session takes the one
+    // answer byte and refuses what follows it as an injection, before any TLS is tried.
     let (io, _s) = pipe(vec![
         recv_ssl_request(),
         Step::Raw(b"SZ\0\0\0\x05I".to_vec()),
         Step::Sleep(Duration::from_secs(1)),
     ]);
     let err = Connection::connect_stream(io, &cfg()).await.unwrap_err();
-    assert!(err.is_unsupported(), "{err}");
+    assert!(err.is_protocol(), "{err}");
+    assert!(err.to_string().contains("injection"), "{err}");
+}
+
+#[tokio::test]
+async fn ssl_accepted_over_connect_stream_is_a_tls_error_saying_the_stream_cannot_be_upgraded() {
+    let (io, _s) = pipe(vec![
+        recv_ssl_request(),
+        Step::Raw(b"S".to_vec()),
+        Step::Sleep(Duration::from_secs(1)),
+    ]);
+    let err = Connection::connect_stream(io, &cfg()).await.unwrap_err();
+    assert!(err.is_tls(), "{err}");
+    assert!(err.to_string().contains("connect_stream"), "{err}");
 }
 
 #[tokio::test]
@@ -548,4 +561,206 @@ async fn a_huge_declared_length_mid_polled_load_breaks_the_connection_without_al
         !c.is_io_polled(),
         "the failed load still restores event-driven IO"
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// TLS negotiation and channel binding over a real TCP socket (`Connection::connect`)
+// ---------------------------------------------------------------------------------------
+
+/// A one-connection TCP fake: runs `script`, then records every byte the client sends
+/// until it closes the connection (or 5 s pass). The task returns those bytes.
+async fn listen_then_record(
+    script: Vec<Step>,
+) -> (u16, tokio::task::JoinHandle<Result<Vec<u8>, String>>) {
+    use tokio::io::AsyncReadExt;
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    let h = tokio::spawn(async move {
+        let (mut s, _) = l.accept().await.map_err(|e| e.to_string())?;
+        crate::support::fake_server::run(&mut s, script).await?;
+        let mut rest = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut rest)).await;
+        Ok(rest)
+    });
+    (port, h)
+}
+
+fn tcp_cfg(port: u16) -> Config {
+    let mut c = cfg();
+    c.host("127.0.0.1").port(port);
+    c
+}
+
+/// The tagged frontend messages in `bytes` (what a client sends after its StartupMessage).
+fn frontend_messages(bytes: &[u8]) -> Vec<pgline::protocol::frontend::FrontendMessage> {
+    let mut buf = bytes::BytesMut::from(bytes);
+    let mut v = Vec::new();
+    while let Some(m) =
+        pgline::protocol::framing::decode_frontend(&mut buf, 1 << 20, AuthStage::Password)
+            .unwrap_or_else(|e| panic!("undecodable client bytes {bytes:?}: {e}"))
+    {
+        v.push(m);
+    }
+    assert!(buf.is_empty(), "a partial message at the end: {bytes:?}");
+    v
+}
+
+/// AuthenticationOk, BackendKeyData and ReadyForQuery as one segment: a forged login.
+fn forged_login() -> Vec<u8> {
+    use pgline::protocol::backend::{BackendKeyData, ReadyForQuery, TransactionStatus};
+    let mut buf = bytes::BytesMut::new();
+    for m in [
+        BackendMessage::Authentication(Authentication::Ok),
+        BackendMessage::BackendKeyData(BackendKeyData::new(
+            4242,
+            bytes::Bytes::from_static(&[1, 2, 3, 4]),
+        )),
+        BackendMessage::ReadyForQuery(ReadyForQuery::new(TransactionStatus::Idle)),
+    ] {
+        m.encode(&mut buf).unwrap();
+    }
+    buf.to_vec()
+}
+
+/// Connects with `mode` to a fake that answers the SSLRequest with `answer` and a forged
+/// login in ONE write; returns the connect error and what the fake received afterwards.
+async fn connect_with_injection(
+    mode: pgline::conn::SslMode,
+    answer: u8,
+) -> (pgline::Error, Vec<u8>) {
+    let mut bytes = vec![answer];
+    bytes.extend_from_slice(&forged_login());
+    let (port, server) = listen_then_record(vec![recv_ssl_request(), Step::Raw(bytes)]).await;
+    let mut config = tcp_cfg(port);
+    config.ssl_mode(mode);
+    let err = match Connection::connect(&config).await {
+        Ok(c) => panic!("logged in on injected bytes: {c:?}"),
+        Err(e) => e,
+    };
+    let received = server.await.unwrap().unwrap();
+    (err, received)
+}
+
+fn assert_injection_refused(err: &pgline::Error, received: &[u8]) {
+    assert!(err.is_protocol(), "{err}");
+    assert!(err.to_string().contains("CVE-2021-23222"), "{err}");
+    // No StartupMessage, no TLS ClientHello: the client stopped at the answer.
+    assert!(
+        received.is_empty(),
+        "the client went on and sent {received:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_login_injected_behind_an_n_answer_is_refused_under_sslmode_prefer() {
+    let (err, received) = connect_with_injection(pgline::conn::SslMode::Prefer, b'N').await;
+    assert_injection_refused(&err, &received);
+}
+
+#[tokio::test]
+async fn a_login_injected_behind_an_s_answer_is_refused_under_sslmode_prefer() {
+    let (err, received) = connect_with_injection(pgline::conn::SslMode::Prefer, b'S').await;
+    assert_injection_refused(&err, &received);
+}
+
+#[tokio::test]
+async fn a_login_injected_behind_an_s_answer_is_refused_under_sslmode_require() {
+    let (err, received) = connect_with_injection(pgline::conn::SslMode::Require, b'S').await;
+    assert_injection_refused(&err, &received);
+}
+
+#[tokio::test]
+async fn sslmode_require_against_a_server_without_tls_is_a_tls_error_before_startup() {
+    let (port, server) =
+        listen_then_record(vec![recv_ssl_request(), Step::Raw(b"N".to_vec())]).await;
+    let mut config = tcp_cfg(port);
+    config.ssl_mode(pgline::conn::SslMode::Require);
+    let err = Connection::connect(&config).await.unwrap_err();
+    assert!(err.is_tls(), "{err}");
+    let received = server.await.unwrap().unwrap();
+    assert!(
+        received.is_empty(),
+        "no StartupMessage in plaintext: {received:?}"
+    );
+}
+
+#[tokio::test]
+async fn sslmode_prefer_against_a_server_without_tls_logs_in_over_plaintext() {
+    let mut script = accept_trust("16.0");
+    script.push(recv_query("select 1"));
+    script.extend(one_int_result(b"1"));
+    let (port, server) = listen(script).await;
+    let mut c = Connection::connect(&tcp_cfg(port)).await.unwrap();
+    assert!(!c.is_tls());
+    assert_eq!(c.parameter("server_version"), Some("16.0"));
+    let r = c.simple_query("select 1").await.unwrap();
+    assert_eq!(r[0].rows[0].get(0).unwrap(), Some("1"));
+    server.await.unwrap().unwrap();
+}
+
+/// Under `sslmode=prefer` (the fake answers `N`) and `channel_binding=require`, the fake
+/// sends `request` after the StartupMessage; returns the connect error and what the fake
+/// received after that request.
+async fn channel_binding_require_against(request: Authentication) -> (pgline::Error, Vec<u8>) {
+    let (port, server) = listen_then_record(vec![
+        recv_ssl_request(),
+        Step::Raw(b"N".to_vec()),
+        recv_startup(),
+        auth(request),
+    ])
+    .await;
+    let mut config = tcp_cfg(port);
+    config
+        .password("pw")
+        // Every method allowed, so that channel_binding alone is what refuses.
+        .auth_policy(pgline::conn::AuthPolicy::any())
+        .channel_binding(pgline::conn::ChannelBindingMode::Require);
+    let err = match Connection::connect(&config).await {
+        Ok(c) => panic!("connected without channel binding: {c:?}"),
+        Err(e) => e,
+    };
+    let received = server.await.unwrap().unwrap();
+    (err, received)
+}
+
+fn assert_no_password_sent(err: &pgline::Error, received: &[u8]) {
+    use pgline::protocol::frontend::FrontendMessage;
+    assert!(err.is_auth(), "{err}");
+    assert!(err.to_string().contains("channel_binding=require"), "{err}");
+    let sent = frontend_messages(received);
+    assert!(
+        !sent
+            .iter()
+            .any(|m| matches!(m, FrontendMessage::PasswordMessage(_)) || m.tag() == b'p'),
+        "a password went out: {sent:?}"
+    );
+}
+
+#[tokio::test]
+async fn channel_binding_require_never_sends_a_cleartext_password() {
+    let (err, received) = channel_binding_require_against(Authentication::CleartextPassword).await;
+    assert_no_password_sent(&err, &received);
+}
+
+#[tokio::test]
+async fn channel_binding_require_never_sends_an_md5_password() {
+    let (err, received) =
+        channel_binding_require_against(Authentication::Md5Password { salt: [1, 2, 3, 4] }).await;
+    assert_no_password_sent(&err, &received);
+}
+
+#[tokio::test]
+async fn channel_binding_require_never_sends_scram_over_plaintext() {
+    let (err, received) = channel_binding_require_against(Authentication::Sasl(vec![
+        "SCRAM-SHA-256-PLUS".into(),
+        "SCRAM-SHA-256".into(),
+    ]))
+    .await;
+    assert_no_password_sent(&err, &received);
+}
+
+#[tokio::test]
+async fn channel_binding_require_refuses_a_server_that_skips_authentication() {
+    let (err, received) = channel_binding_require_against(Authentication::Ok).await;
+    assert_no_password_sent(&err, &received);
 }

@@ -417,6 +417,167 @@ fn scram_rejects_server_final_without_v_or_e() {
 }
 
 // ---------------------------------------------------------------------------------------
+// Channel binding (RFC 5802 §6, §7; tls-server-end-point, RFC 5929 §4)
+// ---------------------------------------------------------------------------------------
+
+/// A stand-in `tls-server-end-point` hash (SHA-256 sized).
+const CERT_HASH: [u8; 32] = [0x5a; 32];
+
+fn bound_client(binding: ChannelBinding) -> ScramClient {
+    ScramClient::with_channel_binding("user", "pencil", RFC_NONCE, binding)
+}
+
+fn client_final(client: ScramClient) -> Vec<u8> {
+    match client.handle_server_first(RFC_SERVER_FIRST) {
+        Ok(pending) => pending.compute().client_final_message().to_vec(),
+        Err(e) => panic!("RFC server-first rejected: {e}"),
+    }
+}
+
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[test]
+fn scram_mechanism_is_plus_only_when_binding_to_the_tls_channel() {
+    assert_eq!(rfc_client().mechanism(), SCRAM_SHA_256);
+    assert_eq!(
+        bound_client(ChannelBinding::None).mechanism(),
+        SCRAM_SHA_256
+    );
+    assert_eq!(
+        bound_client(ChannelBinding::NotOffered).mechanism(),
+        SCRAM_SHA_256
+    );
+    assert_eq!(
+        bound_client(ChannelBinding::TlsServerEndPoint(CERT_HASH.to_vec())).mechanism(),
+        SCRAM_SHA_256_PLUS
+    );
+}
+
+#[test]
+fn scram_without_binding_is_the_same_as_new() {
+    assert_eq!(
+        bound_client(ChannelBinding::None).client_first_message(),
+        rfc_client().client_first_message()
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&client_final(bound_client(ChannelBinding::None))),
+        String::from_utf8_lossy(RFC_CLIENT_FINAL)
+    );
+}
+
+#[test]
+fn scram_plus_client_first_starts_with_the_tls_server_end_point_header() {
+    assert_eq!(
+        bound_client(ChannelBinding::TlsServerEndPoint(CERT_HASH.to_vec())).client_first_message(),
+        b"p=tls-server-end-point,,n=user,r=rOprNGfwEbeRWgbNEkqO"
+    );
+}
+
+#[test]
+fn scram_client_first_says_y_when_the_server_offered_no_plus() {
+    assert_eq!(
+        bound_client(ChannelBinding::NotOffered).client_first_message(),
+        b"y,,n=user,r=rOprNGfwEbeRWgbNEkqO"
+    );
+}
+
+#[test]
+fn scram_plus_client_final_binds_the_gs2_header_and_the_certificate_hash() {
+    let got = client_final(bound_client(ChannelBinding::TlsServerEndPoint(
+        CERT_HASH.to_vec(),
+    )));
+    let mut cbind_input = b"p=tls-server-end-point,,".to_vec();
+    cbind_input.extend_from_slice(&CERT_HASH);
+    let prefix = format!(
+        "c={},r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=",
+        b64(&cbind_input)
+    );
+    let got = String::from_utf8_lossy(&got);
+    assert!(
+        got.starts_with(&prefix),
+        "{got} does not start with {prefix}"
+    );
+    // The binding is part of AuthMessage, so the proof is not the unbound one.
+    assert_ne!(got, String::from_utf8_lossy(RFC_CLIENT_FINAL));
+}
+
+#[test]
+fn scram_client_final_says_c_esws_when_the_server_offered_no_plus() {
+    let got = client_final(bound_client(ChannelBinding::NotOffered));
+    assert!(
+        got.starts_with(b"c=eSws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p="),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+    assert_ne!(&got[..], RFC_CLIENT_FINAL);
+}
+
+#[test]
+fn scram_plus_proof_depends_on_the_certificate_hash() {
+    let a = client_final(bound_client(ChannelBinding::TlsServerEndPoint(vec![1; 32])));
+    let b = client_final(bound_client(ChannelBinding::TlsServerEndPoint(vec![2; 32])));
+    let proof = |m: &[u8]| m.rsplit(|&c| c == b',').next().map(<[u8]>::to_vec);
+    assert_ne!(proof(&a), proof(&b));
+}
+
+#[test]
+fn channel_binding_debug_output_shows_the_hash_length_only() {
+    let shown = format!(
+        "{:?}",
+        ChannelBinding::TlsServerEndPoint(CERT_HASH.to_vec())
+    );
+    assert_eq!(shown, "TlsServerEndPoint(32 bytes)");
+}
+
+proptest! {
+    /// Differential check against postgres-protocol's client for `y` and `p=` bindings
+    /// (empty user, as it sends): client-first and client-final must be byte-identical.
+    #[test]
+    fn scram_binding_agrees_with_postgres_protocol_for_empty_user(
+        password in "[ -~]{0,24}",
+        server_part in "[!-+--~]{1,16}",
+        salt in proptest::collection::vec(any::<u8>(), 1..24),
+        iterations in 1u32..8,
+        hash in proptest::option::of(proptest::collection::vec(any::<u8>(), 20..64)),
+    ) {
+        use postgres_protocol::authentication::sasl::{
+            ChannelBinding as TheirBinding, ScramSha256,
+        };
+
+        let (their_binding, our_binding, header): (_, _, &[u8]) = match &hash {
+            Some(h) => (
+                TheirBinding::tls_server_end_point(h.clone()),
+                ChannelBinding::TlsServerEndPoint(h.clone()),
+                b"p=tls-server-end-point,,n=,r=",
+            ),
+            None => (TheirBinding::unrequested(), ChannelBinding::NotOffered, b"y,,n=,r="),
+        };
+        let mut theirs = ScramSha256::new(password.as_bytes(), their_binding);
+        let their_first = theirs.message().to_vec();
+        let nonce = their_first.strip_prefix(header).unwrap_or_default().to_vec();
+        prop_assert!(!nonce.is_empty());
+
+        let ours = ScramClient::with_channel_binding("", &password, &nonce, our_binding);
+        prop_assert_eq!(ours.client_first_message(), &their_first[..]);
+
+        let server_first = format!(
+            "r={}{server_part},s={},i={iterations}",
+            String::from_utf8_lossy(&nonce),
+            b64(&salt)
+        );
+        prop_assert!(theirs.update(server_first.as_bytes()).is_ok());
+        let proof = ours.handle_server_first(server_first.as_bytes()).map(ScramPending::compute);
+        prop_assert!(proof.is_ok());
+        if let Ok(proof) = proof {
+            prop_assert_eq!(proof.client_final_message(), theirs.message());
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // Mechanism selection and Display
 // ---------------------------------------------------------------------------------------
 
