@@ -3,7 +3,11 @@
 //! std-only (no tokio). [`TempCluster::start`] runs `initdb` into a fresh directory under
 //! `/tmp`, configures a fast, non-durable server on `127.0.0.1` (a free port unless one is
 //! given), writes a `pg_hba.conf` with one role per authentication method (see
-//! [`TRUST_USER`] and friends) and starts it with `pg_ctl -w`.
+//! [`TRUST_USER`] and friends) and starts it with `pg_ctl -w`. With
+//! [`ClusterOptions::tls`] it also serves TLS with the caller's certificate; the harness
+//! makes its own with rcgen, so no `openssl` is needed. The `pg_hba.conf` lines for
+//! [`CERT_USER`], [`NOSSL_DB`] and [`SSLONLY_DB`] are there either way; without TLS the
+//! `hostssl` ones simply never match.
 //!
 //! PostgreSQL refuses to run as root: when the effective uid is 0, every server process is
 //! run as the `postgres` OS user (`runuser -u postgres --`, falling back to `su`).
@@ -42,18 +46,44 @@ pub const SCRAM_UTF8_USER: &str = "pgline_scram_utf8";
 pub const SCRAM_UTF8_USER_PW: &str = "p\u{e4}ssw\u{f6}rd-\u{3a9}\u{3bc}\u{3ad}\u{3b3}\u{3b1}";
 /// The superuser; `trust` over `127.0.0.1` and the unix socket.
 pub const SUPERUSER: &str = "postgres";
+/// A role without a password that authenticates with `cert` over TLS: the client must
+/// present a certificate, signed by [`ClusterTls::client_ca_pem`], whose CN is this name.
+/// Without TLS (or on a cluster without a client CA) it cannot log in.
+pub const CERT_USER: &str = "pgline_cert";
+/// A database that every role reaches over plain TCP only (`trust`); any TLS connection to
+/// it is rejected by `pg_hba.conf`, whoever the user.
+pub const NOSSL_DB: &str = "pgline_nossl";
+/// The opposite of [`NOSSL_DB`]: a database that refuses every plain TCP connection, whoever
+/// the user. Over TLS each role authenticates as it does for any other database.
+pub const SSLONLY_DB: &str = "pgline_sslonly";
 
 const HOST: &str = "127.0.0.1";
 
 /// The `pg_hba.conf` written by [`TempCluster::start`]. Order matters: first match wins.
+///
+/// The `pgline_nossl` and `pgline_sslonly` lines come before the per-role lines so that they
+/// hold for every role, the superuser included. The `hostssl` lines never match on a
+/// cluster without `ssl = on` (there, `pgline_sslonly` is unreachable). Tests assert these
+/// line numbers (`pg_hba.conf:N` in the server log), so add new lines just above the last
+/// one.
 const PG_HBA: &str = "\
 local all all trust
+hostssl pgline_nossl all 127.0.0.1/32 reject
+hostnossl pgline_nossl all 127.0.0.1/32 trust
+hostnossl pgline_sslonly all 127.0.0.1/32 reject
 host all postgres 127.0.0.1/32 trust
 host all pgline_trust 127.0.0.1/32 trust
 host all pgline_password 127.0.0.1/32 password
 host all pgline_md5 127.0.0.1/32 md5
+hostssl all pgline_cert 127.0.0.1/32 cert
 host all all 127.0.0.1/32 scram-sha-256
 ";
+
+/// Names of the TLS files in the data directory. Relative paths in `postgresql.conf` are
+/// resolved against the data directory.
+const SERVER_CERT_FILE: &str = "server.crt";
+const SERVER_KEY_FILE: &str = "server.key";
+const CLIENT_CA_FILE: &str = "root.crt";
 
 /// Options for [`TempCluster::start`].
 #[derive(Debug, Clone, Default)]
@@ -64,6 +94,36 @@ pub struct ClusterOptions {
     pub port: Option<u16>,
     /// Extra `postgresql.conf` lines, appended after the defaults (so they win).
     pub extra_conf: Vec<String>,
+    /// Serve TLS (`ssl = on`) with this certificate; plain TCP only when `None`.
+    pub tls: Option<ClusterTls>,
+}
+
+/// The server's TLS material, in PEM.
+///
+/// [`TempCluster::start`] writes it into the data directory (`server.crt`, `server.key`
+/// with mode 0600, `root.crt`), owned by the OS user that runs the server, and turns on
+/// `ssl`. PostgreSQL does not check the certificate's validity dates or names when it
+/// loads it, so an expired certificate or one for another host name serves as well.
+#[derive(Clone)]
+pub struct ClusterTls {
+    /// The server certificate (`ssl_cert_file`), optionally followed by intermediates.
+    pub cert_pem: String,
+    /// The certificate's private key (`ssl_key_file`): PKCS#8, PKCS#1 or SEC1 PEM.
+    pub key_pem: String,
+    /// CA certificates trusted to sign client certificates (`ssl_ca_file`). Required by the
+    /// `cert` method, so [`CERT_USER`] can only log in when this is set. When it is set,
+    /// the server asks every TLS client for a certificate, but only `cert` requires one.
+    pub client_ca_pem: Option<String>,
+}
+
+/// The private key is left out.
+impl fmt::Debug for ClusterTls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClusterTls")
+            .field("cert_pem", &self.cert_pem)
+            .field("client_ca_pem", &self.client_ca_pem)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why a cluster could not be started or a command against it failed.
@@ -217,6 +277,11 @@ impl TempCluster {
         HOST
     }
 
+    /// The directory holding the server binaries the cluster runs, `psql` among them.
+    pub fn bin_dir(&self) -> &Path {
+        &self.bin_dir
+    }
+
     /// The data directory (`PGDATA`).
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
@@ -363,9 +428,46 @@ impl TempCluster {
             "shared_buffers = 128MB".into(),
             "log_connections = on".into(),
         ];
+        if let Some(tls) = &opts.tls {
+            lines.extend(self.write_tls_files(tls)?);
+        }
         lines.extend(opts.extra_conf.iter().cloned());
         self.append_conf(&lines)?;
         fs::write(self.data_dir.join("pg_hba.conf"), PG_HBA).map_err(io_err("writing pg_hba.conf"))
+    }
+
+    /// Writes the TLS files into the data directory and returns the `postgresql.conf`
+    /// lines that use them.
+    ///
+    /// The server refuses to start unless the key file is owned by the user it runs as
+    /// (or root) and is not readable by others, so it is created with mode 0600 and, when
+    /// we are root, handed to `postgres` before the server starts.
+    fn write_tls_files(&self, tls: &ClusterTls) -> Result<Vec<String>, ClusterError> {
+        let mut files = vec![
+            (SERVER_CERT_FILE, &tls.cert_pem, 0o644),
+            (SERVER_KEY_FILE, &tls.key_pem, 0o600),
+        ];
+        let mut lines = vec![
+            "ssl = on".to_owned(),
+            format!("ssl_cert_file = '{SERVER_CERT_FILE}'"),
+            format!("ssl_key_file = '{SERVER_KEY_FILE}'"),
+        ];
+        if let Some(ca) = &tls.client_ca_pem {
+            files.push((CLIENT_CA_FILE, ca, 0o644));
+            lines.push(format!("ssl_ca_file = '{CLIENT_CA_FILE}'"));
+        }
+        for (name, pem, mode) in &files {
+            write_new_file(&self.data_dir.join(name), pem.as_bytes(), *mode)?;
+        }
+        if self.as_postgres {
+            let mut chown = Command::new("chown");
+            chown.arg("postgres:postgres");
+            for (name, ..) in &files {
+                chown.arg(self.data_dir.join(name));
+            }
+            self.run(chown, "chown postgres:postgres (TLS files)")?;
+        }
+        Ok(lines)
     }
 
     fn append_conf(&self, lines: &[String]) -> Result<(), ClusterError> {
@@ -393,13 +495,24 @@ impl TempCluster {
              SET password_encryption = 'scram-sha-256';\n\
              CREATE ROLE {SCRAM_USER} LOGIN PASSWORD {};\n\
              CREATE ROLE {SCRAM_UTF8_USER} LOGIN PASSWORD {};\n\
-             GRANT CREATE ON SCHEMA public TO PUBLIC;\n",
+             CREATE ROLE {CERT_USER} LOGIN;\n\
+             GRANT CREATE ON SCHEMA public TO PUBLIC;\n\
+             CREATE DATABASE {NOSSL_DB};\n",
             lit(PASSWORD_USER_PW),
             lit(MD5_USER_PW),
             lit(SCRAM_USER_PW),
             lit(SCRAM_UTF8_USER_PW),
         );
-        self.psql(&sql).map(drop)
+        // CREATE DATABASE takes about a quarter of a second however small the template, and
+        // two of them run side by side about as fast as one.
+        std::thread::scope(|s| {
+            let other_db = s.spawn(|| self.psql(&format!("CREATE DATABASE {SSLONLY_DB};")));
+            let roles = self.psql(&sql);
+            let other_db = other_db
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            roles.and(other_db).map(drop)
+        })
     }
 
     /// A command for a server binary, run as `postgres` when we are root.
@@ -601,6 +714,19 @@ fn free_port() -> Result<u16, ClusterError> {
     l.local_addr()
         .map(|a| a.port())
         .map_err(io_err("reading the free port"))
+}
+
+/// Creates `path` (which must not exist) with `mode` from the start, so a private key is
+/// never readable by others, not even briefly.
+fn write_new_file(path: &Path, contents: &[u8], mode: u32) -> Result<(), ClusterError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .and_then(|mut f| f.write_all(contents))
+        .map_err(io_err(format!("writing {}", path.display())))
 }
 
 fn make_temp_dir() -> Result<PathBuf, ClusterError> {

@@ -7,15 +7,26 @@
 //! methods. Tests that need to own the server (its log, `pg_ctl`) call [`cluster`], which
 //! panics in that mode. Nothing is ever skipped: if the cluster cannot start, we panic with
 //! the reason.
+//!
+//! TLS: [`DEFAULT_SERVER_TLS`] decides whether that cluster serves TLS (with the
+//! certificates from [`tls::tls_files`]). Whichever it is, [`tls_server`] and
+//! [`plain_server`] give a harness-owned cluster with and without `ssl = on`, starting an
+//! extra one only when the default is not of that kind; [`expired_tls_server`] is always an
+//! extra one. All have the same roles and `pg_hba.conf`.
 #![allow(dead_code, unreachable_pub)]
 
 pub mod conn;
 pub mod fake_server;
 pub mod iris;
 pub mod proxy;
+pub mod tls;
 
-use pgline::cluster::{ClusterOptions, TempCluster};
+use pgline::cluster::{ClusterOptions, ClusterTls, TempCluster};
 use std::sync::OnceLock;
+
+/// Whether the default harness-owned cluster ([`server`], [`cluster`]) runs with `ssl = on`.
+/// Flip to `true` once the driver speaks TLS.
+pub const DEFAULT_SERVER_TLS: bool = true;
 
 /// The server under test: either owned by this binary or an external one.
 pub struct TestServer {
@@ -84,7 +95,11 @@ pub fn server() -> &'static TestServer {
                 local: None,
             };
         }
-        let c = start_cluster();
+        let c = if DEFAULT_SERVER_TLS {
+            start_cluster_with_tls()
+        } else {
+            start_cluster()
+        };
         TestServer {
             host: c.host().to_owned(),
             port: c.port(),
@@ -108,4 +123,49 @@ pub fn cluster() -> &'static TempCluster {
 pub fn start_cluster() -> TempCluster {
     TempCluster::start(ClusterOptions::default())
         .unwrap_or_else(|e| panic!("could not start the PostgreSQL test cluster: {e}"))
+}
+
+/// Starts a fresh cluster owned by the caller that serves TLS with the test server
+/// certificate (SAN `localhost` only) and trusts the test CA for client certificates.
+pub fn start_cluster_with_tls() -> TempCluster {
+    start_cluster_with(tls::tls_files().server_tls())
+}
+
+/// A harness-owned cluster with `ssl = on` (server certificate and client CA as in
+/// [`start_cluster_with_tls`]): the default cluster when [`DEFAULT_SERVER_TLS`] is set and
+/// the tests own it, otherwise an extra one shared by the tests that ask, started on
+/// first use.
+pub fn tls_server() -> &'static TempCluster {
+    static EXTRA: OnceLock<TempCluster> = OnceLock::new();
+    // Without the flag, don't start the default cluster just to find it is plain.
+    match DEFAULT_SERVER_TLS.then(|| server().local()).flatten() {
+        Some(c) => c,
+        None => EXTRA.get_or_init(start_cluster_with_tls),
+    }
+}
+
+/// A harness-owned cluster without TLS (it answers `N` to SSLRequest): the default cluster
+/// unless [`DEFAULT_SERVER_TLS`] is set or the tests run against an external server,
+/// otherwise an extra one shared by the tests that ask, started on first use.
+pub fn plain_server() -> &'static TempCluster {
+    static EXTRA: OnceLock<TempCluster> = OnceLock::new();
+    match (!DEFAULT_SERVER_TLS).then(|| server().local()).flatten() {
+        Some(c) => c,
+        None => EXTRA.get_or_init(start_cluster),
+    }
+}
+
+/// A shared extra cluster with `ssl = on` whose server certificate (same CA, SAN
+/// `localhost` and `127.0.0.1`) expired a year ago; started on first use.
+pub fn expired_tls_server() -> &'static TempCluster {
+    static EXTRA: OnceLock<TempCluster> = OnceLock::new();
+    EXTRA.get_or_init(|| start_cluster_with(tls::tls_files().expired_server_tls()))
+}
+
+fn start_cluster_with(tls: &ClusterTls) -> TempCluster {
+    TempCluster::start(ClusterOptions {
+        tls: Some(tls.clone()),
+        ..ClusterOptions::default()
+    })
+    .unwrap_or_else(|e| panic!("could not start the PostgreSQL test cluster with TLS: {e}"))
 }
