@@ -5,3 +5,5 @@ mod bulk;
 mod pipeline;
 mod queries;
 mod session;
+#[cfg(feature = "rustls")]
+mod tls;
