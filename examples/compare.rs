@@ -13,14 +13,24 @@
 //! when python3 has asyncpg. `PGLINE_PIN=1` pins the server to CPU 0 and the client to
 //! CPU 1, as the anchors were measured; `PGLINE_IO_TICK_US` sets `execute_many`'s longest
 //! polled-IO tick (0: event-driven).
+//!
+//! The cluster serves TLS too (a CA and a certificate for `localhost`/`127.0.0.1` made with
+//! rcgen for this run), so each round also runs `execute_many` and tokio-postgres'
+//! pipelined inserts over TLS, both verifying the server alike (pgline
+//! `sslmode=verify-full&sslrootcert=<ca.pem>`; tokio-postgres with a rustls configuration
+//! that trusts only that CA), and at the end 200 interleaved sequential connect+close
+//! cycles per client, over TLS and in plaintext, give p50/p99 latencies. Every other
+//! section stays in plaintext (`sslmode=disable`, `NoTls`, `PGSSLMODE=disable` for asyncpg).
 
-use std::time::{Duration, Instant, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures::{pin_mut, StreamExt, TryStreamExt};
 use pgline::cluster::{ClusterOptions, TempCluster};
+use pgline::conn::{ExecuteManyOptions, SslMode};
 use pgline::types::oid;
 use pgline::{Config, Connection};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::tls::MakeTlsConnect;
 use tokio_postgres::types::Type;
 use tokio_postgres::NoTls;
 
@@ -31,6 +41,8 @@ mod cpu_clock;
 mod insert;
 #[path = "shared/pin.rs"]
 mod pin;
+#[path = "shared/tls.rs"]
+mod tls;
 
 use insert::{ceiling_run, row};
 
@@ -80,8 +92,11 @@ fn asyncpg_run(host: &str, port: u16, n: u64, s: &mut Samples) -> bool {
         env!("CARGO_MANIFEST_DIR"),
         "/examples/shared/asyncpg_executemany.py"
     );
+    // Plaintext like the other peers: asyncpg's default sslmode is `prefer`, and the
+    // cluster serves TLS.
     let out = std::process::Command::new("python3")
         .args([script, host, &port.to_string(), &n.to_string()])
+        .env("PGSSLMODE", "disable")
         .output();
     let Ok(out) = out else { return false };
     if !out.status.success() {
@@ -115,31 +130,155 @@ fn p50(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
+/// `execute_many` of the workload's `n` rows in one transaction (pgline's bulk insert).
+async fn pgline_execute_many(
+    pg: &mut Connection,
+    insert: &str,
+    n: u64,
+    base: SystemTime,
+    opts: ExecuteManyOptions,
+) {
+    let r = pg
+        .execute_many_with(insert, (0..n).map(|i| row(i, base)), opts)
+        .await
+        .expect("execute_many");
+    assert!(r.is_complete());
+}
+
+/// tokio-postgres' fastest insert path for the same rows: prepared `execute` futures, all in
+/// flight at once and polled together, in one transaction.
+async fn tp_pipelined(tp: &tokio_postgres::Client, insert: &str, n: u64, base: SystemTime) {
+    tp.batch_execute("BEGIN").await.unwrap();
+    let stmt = tp.prepare(insert).await.unwrap();
+    // Pipelined: all futures in flight at once, polled together.
+    let futs = futures::stream::iter((0..n).map(|i| {
+        let stmt = &stmt;
+        async move {
+            let (a, b, c, d) = row(i, base);
+            tp.execute(stmt, &[&a, &b, &c, &d]).await.unwrap();
+        }
+    }))
+    .buffer_unordered(4096);
+    futs.collect::<Vec<()>>().await;
+    tp.batch_execute("COMMIT").await.unwrap();
+}
+
+/// The TLS protocol and cipher the server reports for the asking connection's backend.
+const SSL_INFO: &str =
+    "SELECT version || ' ' || cipher FROM pg_stat_ssl WHERE pid = pg_backend_pid() AND ssl";
+
+/// Wall time per connect+close, and the client CPU they used in all.
+#[derive(Default)]
+struct Connects {
+    wall: Vec<Duration>,
+    cpu: Duration,
+}
+
+impl Connects {
+    async fn time(&mut self, f: impl std::future::Future<Output = ()>) {
+        let c0 = cpu();
+        let t0 = Instant::now();
+        f.await;
+        self.wall.push(t0.elapsed());
+        self.cpu += cpu() - c0;
+    }
+
+    /// (p50, p99) wall time.
+    fn quantiles(&self) -> (Duration, Duration) {
+        let mut v = self.wall.clone();
+        v.sort();
+        let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+        (at(0.5), at(0.99))
+    }
+
+    fn cpu_per(&self) -> Duration {
+        self.cpu / self.wall.len() as u32
+    }
+}
+
+/// pgline: connect (TLS as `cfg` says), then Terminate and close.
+async fn pgline_connect_close(cfg: &Config) {
+    let c = Connection::connect(cfg).await.expect("pgline connect");
+    c.close().await.expect("pgline close");
+}
+
+/// tokio-postgres: connect, then drop the client, which makes the connection future send
+/// Terminate and finish; it is driven here rather than spawned.
+async fn tp_connect_close<T>(cfg: &tokio_postgres::Config, tls: T)
+where
+    T: MakeTlsConnect<tokio_postgres::Socket>,
+{
+    let (client, conn) = cfg.connect(tls).await.expect("tokio-postgres connect");
+    drop(client);
+    conn.await.expect("tokio-postgres close");
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let n: u64 = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(100_000);
-    let cluster = TempCluster::start(ClusterOptions::default()).expect("cluster");
+    let tls_files = tls::TlsMaterial::generate();
+    let cluster = TempCluster::start(ClusterOptions {
+        tls: Some(tls_files.server()),
+        ..ClusterOptions::default()
+    })
+    .expect("cluster");
     let pinned = pin::pin_if_asked(&cluster);
     let mut cfg = Config::new();
+    // The plaintext sections stay plaintext: pgline's default sslmode is `prefer`.
     cfg.host(cluster.host())
         .port(cluster.port())
         .user("postgres")
-        .dbname("postgres");
+        .dbname("postgres")
+        .ssl_mode(SslMode::Disable);
     let mut pg = Connection::connect(&cfg).await.expect("pgline connect");
-    let (tp, tp_conn) = tokio_postgres::connect(
-        &format!(
-            "host={} port={} user=postgres dbname=postgres",
-            cluster.host(),
-            cluster.port()
-        ),
-        NoTls,
-    )
-    .await
-    .expect("tokio-postgres connect");
+    assert!(!pg.is_tls());
+    let tp_str = format!(
+        "host={} port={} user=postgres dbname=postgres",
+        cluster.host(),
+        cluster.port()
+    );
+    let (tp, tp_conn) = tokio_postgres::connect(&tp_str, NoTls)
+        .await
+        .expect("tokio-postgres connect");
     tokio::spawn(tp_conn);
+
+    // The same server over TLS, verified alike on both sides: the CA of this run as the
+    // only root, and the host name (127.0.0.1, an IP SAN of the certificate).
+    let tls_url = format!(
+        "{}?sslmode=verify-full&sslrootcert={}",
+        cluster.url("postgres", None, "postgres"),
+        tls::url_path(&tls_files.ca_path())
+    );
+    let tls_cfg: Config = tls_url.parse().expect("TLS URL");
+    let mut pg_tls = Connection::connect(&tls_cfg)
+        .await
+        .expect("pgline TLS connect");
+    assert!(pg_tls.is_tls());
+    let tp_tls_cfg: tokio_postgres::Config = format!("{tp_str} sslmode=require")
+        .parse()
+        .expect("tokio-postgres TLS config");
+    let tp_tls_connector = tls_files.tokio_postgres_connector();
+    let (tp_tls, tp_tls_conn) = tp_tls_cfg
+        .connect(tp_tls_connector.clone())
+        .await
+        .expect("tokio-postgres TLS connect");
+    tokio::spawn(tp_tls_conn);
+    let ssl_info = pg_tls.prepare(SSL_INFO).await.unwrap();
+    let pg_ssl: String = pg_tls
+        .query_one(&ssl_info, &[])
+        .await
+        .expect("pgline's backend is on TLS")
+        .get::<&str>(0)
+        .unwrap()
+        .to_owned();
+    let tp_ssl: String = tp_tls
+        .query_one(SSL_INFO, &[])
+        .await
+        .expect("tokio-postgres' backend is on TLS")
+        .get(0);
     pg.batch_execute(
         "CREATE UNLOGGED TABLE t (id int8, name text, score float8, created timestamptz)",
     )
@@ -175,39 +314,30 @@ async fn main() {
     // next to execute_many in each round, since the server's pace drifts on this machine.
     let mut ceiling = Samples::default();
     let (mut apg, mut asyncpg_ok) = (Samples::default(), true);
+    let (mut em_tls, mut tpp_tls) = (Samples::default(), Samples::default());
     for _ in 0..3 {
         pg.batch_execute("TRUNCATE t").await.unwrap();
         let (wall, cpu_used) = ceiling_run(cluster.port(), insert, n, base).await;
         ceiling.add(n, wall, cpu_used);
 
         pg.batch_execute("TRUNCATE t").await.unwrap();
-        measure(n, &mut em, || async {
-            let r = pg
-                .execute_many_with(insert, (0..n).map(|i| row(i, base)), em_opts)
-                .await
-                .expect("execute_many");
-            assert!(r.is_complete());
+        measure(n, &mut em, || {
+            pgline_execute_many(&mut pg, insert, n, base, em_opts)
         })
         .await;
 
         pg.batch_execute("TRUNCATE t").await.unwrap();
-        measure(n, &mut tpp, || async {
-            tp.batch_execute("BEGIN").await.unwrap();
-            let stmt = tp.prepare(insert).await.unwrap();
-            // Pipelined: all futures in flight at once, polled together.
-            let futs = futures::stream::iter((0..n).map(|i| {
-                let stmt = &stmt;
-                let tp = &tp;
-                async move {
-                    let (a, b, c, d) = row(i, base);
-                    tp.execute(stmt, &[&a, &b, &c, &d]).await.unwrap();
-                }
-            }))
-            .buffer_unordered(4096);
-            futs.collect::<Vec<()>>().await;
-            tp.batch_execute("COMMIT").await.unwrap();
+        measure(n, &mut tpp, || tp_pipelined(&tp, insert, n, base)).await;
+
+        // The same two over TLS.
+        pg.batch_execute("TRUNCATE t").await.unwrap();
+        measure(n, &mut em_tls, || {
+            pgline_execute_many(&mut pg_tls, insert, n, base, em_opts)
         })
         .await;
+
+        pg.batch_execute("TRUNCATE t").await.unwrap();
+        measure(n, &mut tpp_tls, || tp_pipelined(&tp_tls, insert, n, base)).await;
 
         // asyncpg's executemany in a child process (on the same CPU when pinned).
         if asyncpg_ok {
@@ -311,6 +441,25 @@ async fn main() {
         .await;
     }
 
+    // Connect+close latency, sequential, the four kinds interleaved. tokio-postgres reuses
+    // one rustls ClientConfig (and so its memory of the server's key-exchange group, and
+    // any session ticket); pgline builds its rustls configuration per connect from the
+    // Config, reading sslrootcert as libpq does.
+    let connects = 200;
+    let tp_cfg: tokio_postgres::Config = tp_str.parse().expect("tokio-postgres config");
+    let (mut pc_tls, mut tc_tls) = (Connects::default(), Connects::default());
+    let (mut pc, mut tc) = (Connects::default(), Connects::default());
+    for _ in 0..connects {
+        Connects::time(&mut pc_tls, pgline_connect_close(&tls_cfg)).await;
+        Connects::time(
+            &mut tc_tls,
+            tp_connect_close(&tp_tls_cfg, tp_tls_connector.clone()),
+        )
+        .await;
+        Connects::time(&mut pc, pgline_connect_close(&cfg)).await;
+        Connects::time(&mut tc, tp_connect_close(&tp_cfg, NoTls)).await;
+    }
+
     println!(
         "\n{n} rows per load; medians of 3 interleaved runs; CPU = the client process, all threads{}\n",
         if pinned { "; server on CPU 0, client on CPU 1" } else { "" }
@@ -360,6 +509,53 @@ async fn main() {
         ps.cpu(),
         ts.cpu()
     );
-    drop(pg);
+    println!(
+        "\nTLS: pgline {pg_ssl}, tokio-postgres {tp_ssl}; both verify-full against this run's CA"
+    );
+    line("pgline execute_many over TLS (1 tx)", &em_tls);
+    println!(
+        "{:<40} {:>40.0}% of its plaintext rate",
+        "",
+        em_tls.rate() / em.rate() * 100.0
+    );
+    line("tokio-postgres pipelined over TLS", &tpp_tls);
+    println!(
+        "{:<40} {:>40.0}% of its plaintext rate",
+        "",
+        tpp_tls.rate() / tpp.rate() * 100.0
+    );
+    ratio(&em_tls, &tpp_tls);
+    println!(
+        "\n{:<40} {:>12} {:>12} {:>14}",
+        format!("connect+close, {connects} each, interleaved"),
+        "p50 µs",
+        "p99 µs",
+        "µs CPU/conn"
+    );
+    let conn_line = |name: &str, c: &Connects| {
+        let (p50, p99) = c.quantiles();
+        println!(
+            "{:<40} {:>12.0} {:>12.0} {:>14.0}",
+            name,
+            p50.as_secs_f64() * 1e6,
+            p99.as_secs_f64() * 1e6,
+            c.cpu_per().as_secs_f64() * 1e6
+        );
+    };
+    let conn_ratio = |ours: &Connects, theirs: &Connects| {
+        println!(
+            "{:<40} {:>40.2}x p50, {:.2}x CPU",
+            "  ratio",
+            ours.quantiles().0.as_secs_f64() / theirs.quantiles().0.as_secs_f64(),
+            ours.cpu_per().as_secs_f64() / theirs.cpu_per().as_secs_f64()
+        )
+    };
+    conn_line("pgline TLS (verify-full)", &pc_tls);
+    conn_line("tokio-postgres TLS (verify-full)", &tc_tls);
+    conn_ratio(&pc_tls, &tc_tls);
+    conn_line("pgline plaintext", &pc);
+    conn_line("tokio-postgres plaintext", &tc);
+    conn_ratio(&pc, &tc);
+    drop((pg, pg_tls));
     cluster.stop();
 }

@@ -20,9 +20,11 @@
 //!
 //! - [`protocol`]: the codec. Every frontend and backend message, encode and decode, with
 //!   length caps checked before allocation. No IO.
-//! - [`conn`]: the sans-IO [`conn::Session`] (startup, authentication, the expectation
-//!   queue that matches responses to requests) and the thin tokio driver
-//!   [`Connection`], the only code that awaits.
+//! - [`conn`]: the sans-IO [`conn::Session`] (startup with TLS negotiation,
+//!   authentication, the expectation queue that matches responses to requests) and the
+//!   thin tokio driver [`Connection`], the only code that awaits; [`conn::tls`] holds
+//!   libpq's TLS parameters and the `sslmode` table, and the driver runs the handshake
+//!   with rustls (feature `rustls`, on by default).
 //! - [`types`]: [`ToSql`]/[`FromSql`], binary and text encodings.
 //! - [`iris`]: the server dialect flags ([`iris::Quirks`]) and the manual of iris-pgwire's
 //!   deviations.

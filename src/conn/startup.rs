@@ -131,9 +131,9 @@ fn choose_binding(ctx: &StartupCtx, mechanisms: &[String]) -> Result<ChannelBind
         }
         (ChannelBindingMode::Require, Some(Ok(_)), false) => {
             return Err(Error::auth(format!(
-                "channel_binding=require, but the server offered no {SCRAM_SHA_256_PLUS} (offered: {})",
-                mechanisms.join(", ")
-            )))
+            "channel_binding=require, but the server offered no {SCRAM_SHA_256_PLUS} (offered: {})",
+            mechanisms.join(", ")
+        )))
         }
         // RFC 5802 §6: `y` tells a server that does support binding that the client saw
         // no -PLUS offer, so a stripped offer is detected.

@@ -54,8 +54,9 @@
 //!   "server signature is 20 bytes"; the one opt-in,
 //!   [`Config::danger_iris_skip_scram_server_signature`](crate::Config::danger_iris_skip_scram_server_signature),
 //!   is honoured only with `profile=iris` (auth happens before the server version is
-//!   known) and logs a warning (`log` crate) on every connect that uses it. This build has
-//!   no TLS, so channel binding can never be required alongside it.
+//!   known) and logs a warning (`log` crate) on every connect that uses it. iris-pgwire
+//!   answers SSLRequest with `N`, so `channel_binding=require` (or any `sslmode` from
+//!   `require` up) fails against it with a clear error, never silently.
 //! * **Missing ReadyForQuery** (legacy error path): every operation has a deadline; when
 //!   it passes, the connection is marked broken and refuses work, so one request's
 //!   results never shift onto the next.
