@@ -178,3 +178,55 @@ async fn demo_without_a_url_starts_its_own_cluster_and_reports_both_methods() {
     assert!(stdout.contains("table held 20000 rows"), "{stdout}");
     assert!(text(&out.stderr).contains("stopped the throwaway cluster"));
 }
+
+/// `pgline query` against the TLS-enabled test cluster: with the defaults (sslmode=prefer)
+/// and with verify-full, the server sees an encrypted session; a wrong CA or a host name
+/// the certificate does not name fails, saying which.
+#[cfg(feature = "rustls")]
+#[test]
+fn query_connects_over_tls_by_default_and_with_verify_full_and_says_why_verification_fails() {
+    let server = crate::support::tls_server();
+    let files = crate::support::tls::tls_files();
+    let ssl = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
+    let plain_url = server.url("postgres", None, "postgres");
+    let out = pgline(&["query", "--url", &plain_url, ssl]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).lines().any(|l| l.trim() == "t"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let verified = format!(
+        "postgres://postgres@localhost:{}/postgres?sslmode=verify-full&sslrootcert={}",
+        server.port(),
+        files.ca.display()
+    );
+    let out = pgline(&["query", "--url", &verified, ssl]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).lines().any(|l| l.trim() == "t"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let wrong_ca = verified.replace(
+        &files.ca.display().to_string(),
+        &files.wrong_ca.display().to_string(),
+    );
+    let out = pgline(&["query", "--url", &wrong_ca, "SELECT 1"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("not signed by a trusted root"),
+        "{}",
+        text(&out.stderr)
+    );
+    let wrong_host = verified.replace("@localhost:", "@127.0.0.1:");
+    let out = pgline(&["query", "--url", &wrong_host, "SELECT 1"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("does not match the host name"),
+        "{}",
+        text(&out.stderr)
+    );
+}
