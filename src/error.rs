@@ -140,6 +140,18 @@ impl Error {
         Self::from_db(DbError::from_fields(fields))
     }
 
+    /// A server-kind error the client infers from a reply that carries no ErrorResponse
+    /// (e.g. COMMIT answered with the tag ROLLBACK): SQLSTATE `code`, severity ERROR.
+    pub(crate) fn inferred_db(code: &str, message: impl Into<String>) -> Self {
+        Self::from_db(DbError {
+            severity: "ERROR".into(),
+            severity_nonlocalized: Some("ERROR".into()),
+            code: code.into(),
+            message: message.into(),
+            ..DbError::default()
+        })
+    }
+
     pub(crate) fn from_db(db: DbError) -> Self {
         Self(Box::new(Inner {
             kind: Kind::Db,

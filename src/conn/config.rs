@@ -549,6 +549,16 @@ impl Config {
             v.push(("options".into(), o.clone()));
         }
         v.push(("client_encoding".into(), "UTF8".into()));
+        // Text-format dates and times are read in ISO only. A startup parameter outranks
+        // ALTER ROLE/DATABASE settings, and PgBouncer tracks DateStyle, so this holds
+        // whatever the role's default is (unless the caller sets DateStyle itself).
+        if !self
+            .params
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("DateStyle"))
+        {
+            v.push(("DateStyle".into(), "ISO, MDY".into()));
+        }
         for (k, val) in &self.params {
             v.push((k.clone(), val.clone()));
         }
@@ -575,9 +585,18 @@ fn parse_seconds(key: &str, value: &str) -> Result<Option<Duration>, Error> {
     if !secs.is_finite() || secs < 0.0 {
         return Err(Error::config(format!("invalid {key} {value:?}")));
     }
+    if secs > MAX_SECONDS {
+        return Err(Error::config(format!(
+            "{key} {value:?} is out of range: at most {MAX_SECONDS} seconds (one year); 0 means no limit"
+        )));
+    }
     // libpq: 0 means wait forever.
     Ok((secs > 0.0).then(|| Duration::from_secs_f64(secs)))
 }
+
+/// The longest duration a connection parameter may give: a year. Longer is a typo (or
+/// `1e20`), and `Duration::from_secs_f64` would panic on some of them.
+const MAX_SECONDS: f64 = 365.0 * 24.0 * 3600.0;
 
 fn percent_decode(s: &str) -> Result<String, Error> {
     let bytes = s.as_bytes();
@@ -770,6 +789,40 @@ mod tests {
             Some(RootCert::File("/tmp/ca.pem".into()))
         );
         assert_eq!(url.tls.channel_binding, ChannelBindingMode::Require);
+    }
+
+    #[test]
+    fn out_of_range_durations_are_config_errors_not_panics() {
+        for v in ["1e20", "1e300", "31536001", "-1", "NaN", "inf"] {
+            for key in ["connect_timeout", "query_timeout"] {
+                let e = format!("{key}={v}").parse::<Config>().unwrap_err();
+                assert!(e.is_config(), "{key}={v}: {e}");
+            }
+        }
+        let env = Config::from_env_with(|k| (k == "PGCONNECT_TIMEOUT").then(|| "1e20".into()));
+        assert!(env.unwrap_err().to_string().contains("PGCONNECT_TIMEOUT"));
+        let c: Config = "connect_timeout=31536000".parse().unwrap();
+        assert_eq!(c.connect_timeout, Some(Duration::from_secs(31_536_000)));
+    }
+
+    #[test]
+    fn startup_asks_for_iso_datestyle_unless_the_caller_sets_one() {
+        let c = Config::new();
+        let p = c.startup_params();
+        assert!(
+            p.contains(&("DateStyle".into(), "ISO, MDY".into())),
+            "{p:?}"
+        );
+        let mut c = Config::new();
+        c.param("datestyle", "ISO, DMY");
+        let p = c.startup_params();
+        assert_eq!(
+            p.iter()
+                .filter(|(k, _)| k.eq_ignore_ascii_case("datestyle"))
+                .count(),
+            1,
+            "{p:?}"
+        );
     }
 
     #[test]

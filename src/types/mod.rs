@@ -50,7 +50,8 @@
 //! string: that is how `numeric`, `uuid` or `json` are read without a dedicated type.
 //!
 //! Text-format timestamps assume `DateStyle = ISO` (the server default, and what the
-//! connection sets); `BC` dates and `±infinity` are rejected as [`ConversionError::Invalid`]
+//! connection asks for in its startup packet; a later `SET DateStyle` to another style
+//! makes text timestamps fail to decode with an error that says so); `BC` dates and `±infinity` are rejected as [`ConversionError::Invalid`]
 //! because `SystemTime` conversions here cover the Common Era only.
 #![cfg_attr(
     not(test),

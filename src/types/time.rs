@@ -173,7 +173,11 @@ fn parse_timestamp(raw: &[u8], lenient: bool) -> Result<i128, ConversionError> {
             "infinity cannot be represented",
         ));
     }
-    parse_iso(s, lenient).ok_or(ConversionError::invalid(RUST, "not an ISO timestamp"))
+    parse_iso(s, lenient).ok_or(ConversionError::invalid(
+        RUST,
+        "not an ISO timestamp: text-format dates and times are read in DateStyle ISO only \
+         (pgline asks for it at connect; was DateStyle changed with SET?)",
+    ))
 }
 
 fn parse_iso(s: &[u8], lenient: bool) -> Option<i128> {

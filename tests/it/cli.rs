@@ -230,3 +230,34 @@ fn query_connects_over_tls_by_default_and_with_verify_full_and_says_why_verifica
         text(&out.stderr)
     );
 }
+
+/// A connect timeout too large for a `Duration` is a clear configuration error (exit 1),
+/// never a panic (exit 101), from the URL and from `PGCONNECT_TIMEOUT`.
+#[test]
+fn huge_connect_timeouts_are_config_errors_not_panics() {
+    let url = format!("{}?connect_timeout=1e20", url());
+    let out = pgline(&["query", "--url", &url, "SELECT 1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("connect_timeout"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_pgline"))
+        .args([
+            "query",
+            "--url",
+            &crate::support::server().url("postgres", None, "postgres"),
+            "SELECT 1",
+        ])
+        .env_remove("DATABASE_URL")
+        .env("PGCONNECT_TIMEOUT", "1e20")
+        .output()
+        .expect("run pgline");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("PGCONNECT_TIMEOUT"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -37,12 +37,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Transaction<'_, S> {
     /// Commits. A COMMIT the server turns into a rollback (the transaction had failed) is
-    /// reported as an error.
+    /// reported as a server error with SQLSTATE `25P02`; the connection stays usable.
     pub async fn commit(mut self) -> Result<(), Error> {
         self.done = true;
         let r = self.conn.simple_query("COMMIT").await?;
         if r.first().and_then(|r| r.tag.as_deref()) == Some("ROLLBACK") {
-            return Err(Error::protocol(
+            // The server's way of saying the transaction had failed: a server-kind error
+            // (25P02, in_failed_sql_transaction), and the connection is idle and usable.
+            return Err(Error::inferred_db(
+                "25P02",
                 "COMMIT was answered with ROLLBACK: the transaction had failed and was rolled back",
             ));
         }

@@ -7,3 +7,4 @@ mod queries;
 mod session;
 #[cfg(feature = "rustls")]
 mod tls;
+mod truth;

@@ -1,0 +1,81 @@
+//! Failures that tell the truth (issue 15, point 8): a failed transaction's COMMIT is a
+//! server error that leaves the connection usable, text timestamps survive a role whose
+//! DateStyle is not ISO, and a later switch away from ISO fails with an error that says so.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use pgline::Connection;
+
+use crate::support::conn::{assert_answers, config, connect, table};
+
+#[tokio::test]
+async fn commit_of_a_failed_transaction_is_a_server_error_and_the_connection_stays_usable() {
+    let mut c = connect().await;
+    let t = table("failed_commit");
+    c.batch_execute(&format!("CREATE TABLE {t} (id int PRIMARY KEY)"))
+        .await
+        .unwrap();
+    let mut tx = c.begin().await.unwrap();
+    tx.execute(format!("INSERT INTO {t} VALUES (1)").as_str(), &[])
+        .await
+        .unwrap();
+    tx.execute(format!("INSERT INTO {t} VALUES (1)").as_str(), &[])
+        .await
+        .expect_err("duplicate key");
+    let err = tx.commit().await.expect_err("the transaction had failed");
+    assert_eq!(err.code(), Some("25P02"), "{err}");
+    assert!(!err.breaks_connection(), "{err}");
+    assert!(!c.is_broken());
+    assert_answers(&mut c, 7).await;
+    let n: i64 = c
+        .query_one(format!("SELECT count(*) FROM {t}").as_str(), &[])
+        .await
+        .unwrap()
+        .get(0)
+        .unwrap();
+    assert_eq!(n, 0, "nothing of the failed transaction was committed");
+}
+
+#[tokio::test]
+async fn a_role_whose_datestyle_is_not_iso_still_reads_text_timestamps() {
+    let role = table("pgline_dmy");
+    let mut admin = connect().await;
+    admin
+        .batch_execute(&format!(
+            "CREATE ROLE {role} LOGIN PASSWORD 'dmy-pw'; ALTER ROLE {role} SET DateStyle = 'SQL, DMY'"
+        ))
+        .await
+        .unwrap();
+    let mut cfg = config(&role, Some("dmy-pw"));
+    cfg.prefer_text_format(true);
+    let mut c = Connection::connect(&cfg)
+        .await
+        .expect("connect as the role");
+    let style: String = c
+        .query_one("SHOW DateStyle", &[])
+        .await
+        .unwrap()
+        .get(0)
+        .unwrap();
+    assert_eq!(
+        style, "ISO, MDY",
+        "the startup packet outranks the role setting"
+    );
+    let expected = UNIX_EPOCH + Duration::from_secs(1_705_313_472);
+    let sql = "SELECT '2024-01-15 10:11:12+00'::timestamptz";
+    let got: SystemTime = c.query_one(sql, &[]).await.unwrap().get(0).unwrap();
+    assert_eq!(got, expected);
+
+    // Switched away from ISO later: the value is refused with an error that names
+    // DateStyle, never misread, and the connection goes on.
+    c.batch_execute("SET DateStyle = 'SQL, DMY'").await.unwrap();
+    let row = c.query_one(sql, &[]).await.unwrap();
+    let err = row.get::<SystemTime>(0).expect_err("SQL style is not ISO");
+    assert!(err.to_string().contains("DateStyle"), "{err}");
+    assert_answers(&mut c, 3).await;
+    drop(c);
+    admin
+        .batch_execute(&format!("DROP ROLE {role}"))
+        .await
+        .unwrap();
+}
