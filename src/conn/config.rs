@@ -3,7 +3,8 @@
 //!
 //! Recognised keys (URL query parameters or `key=value` pairs): `host`, `hostaddr` (taken
 //! as `host`), `port`, `user`, `password`, `dbname`, `application_name`,
-//! `connect_timeout` (seconds), `options`, the TLS keys (`sslmode`, `sslnegotiation`,
+//! `connect_timeout` (seconds), `keepalives`, `keepalives_idle`, `keepalives_interval`,
+//! `keepalives_count`, `tcp_user_timeout` (see [`Keepalives`]), `options`, the TLS keys (`sslmode`, `sslnegotiation`,
 //! `sslrootcert`, `sslcert`, `sslkey`, `sslpassword`, `sslcrl`, `sslcrldir`, `sslsni`,
 //! `sslcertmode`, `ssl_min_protocol_version`, `ssl_max_protocol_version`, `sslkeylogfile`,
 //! `channel_binding`, `gssencmode`: see [`super::tls`] for what each does), `require_auth` (comma list of `password`, `md5`, `scram-sha-256`, `none`),
@@ -87,6 +88,43 @@ impl AuthPolicy {
     }
 }
 
+/// TCP keepalives and the user timeout: how long a dead peer or a silent network can go
+/// unnoticed on an idle or blocked TCP connection (ignored for Unix-domain sockets).
+///
+/// libpq's parameters: `keepalives` (`1` on, `0` off), `keepalives_idle`,
+/// `keepalives_interval` (seconds), `keepalives_count`, `tcp_user_timeout` (milliseconds).
+/// libpq leaves idle/interval/count to the system (on Linux: 2 hours idle, then 9 probes
+/// 75 s apart, over 2 hours before a dead server is noticed); pgline's defaults notice it
+/// after about two minutes: probes after 60 s idle, every 15 s, 4 unanswered probes.
+/// A value of `0` means the system default, as in libpq.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keepalives {
+    /// `keepalives`: whether to send them at all.
+    pub enabled: bool,
+    /// `keepalives_idle`: idle time before the first probe; `None` = system default.
+    pub idle: Option<Duration>,
+    /// `keepalives_interval`: time between unanswered probes; `None` = system default.
+    pub interval: Option<Duration>,
+    /// `keepalives_count`: unanswered probes before the connection is dropped; `None` =
+    /// system default.
+    pub count: Option<u32>,
+    /// `tcp_user_timeout`: how long written data may stay unacknowledged before the
+    /// connection is dropped (Linux); `None` = system default.
+    pub user_timeout: Option<Duration>,
+}
+
+impl Default for Keepalives {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            idle: Some(Duration::from_secs(60)),
+            interval: Some(Duration::from_secs(15)),
+            count: Some(4),
+            user_timeout: None,
+        }
+    }
+}
+
 /// Which server dialect to speak. See [`crate::iris`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -112,6 +150,7 @@ pub struct Config {
     pub(crate) options: Option<String>,
     pub(crate) params: Vec<(String, String)>,
     pub(crate) connect_timeout: Option<Duration>,
+    pub(crate) keepalives: Keepalives,
     pub(crate) query_timeout: Option<Duration>,
     pub(crate) tls: TlsSettings,
     pub(crate) auth: AuthPolicy,
@@ -135,6 +174,7 @@ impl Default for Config {
             options: None,
             params: Vec::new(),
             connect_timeout: Some(Duration::from_secs(30)),
+            keepalives: Keepalives::default(),
             query_timeout: None,
             tls: TlsSettings::default(),
             auth: AuthPolicy::default(),
@@ -161,6 +201,7 @@ impl fmt::Debug for Config {
             .field("options", &self.options)
             .field("params", &self.params)
             .field("connect_timeout", &self.connect_timeout)
+            .field("keepalives", &self.keepalives)
             .field("query_timeout", &self.query_timeout)
             .field("tls", &self.tls)
             .field("auth", &self.auth)
@@ -312,6 +353,37 @@ impl Config {
             "application_name" => self.application_name = Some(value.to_string()),
             "options" => self.options = Some(value.to_string()),
             "connect_timeout" => self.connect_timeout = parse_seconds(key, value)?,
+            "keepalives" => {
+                self.keepalives.enabled = match value.trim() {
+                    "1" => true,
+                    "0" => false,
+                    _ => {
+                        return Err(Error::config(format!(
+                            "invalid keepalives {value:?} (0, 1)"
+                        )))
+                    }
+                }
+            }
+            "keepalives_idle" => self.keepalives.idle = parse_seconds(key, value)?,
+            "keepalives_interval" => self.keepalives.interval = parse_seconds(key, value)?,
+            "keepalives_count" => {
+                let n: u32 = value
+                    .trim()
+                    .parse()
+                    .map_err(|_| Error::config(format!("invalid keepalives_count {value:?}")))?;
+                self.keepalives.count = (n > 0).then_some(n);
+            }
+            "tcp_user_timeout" => {
+                let ms: u64 = value.trim().parse().map_err(|_| {
+                    Error::config(format!("invalid tcp_user_timeout {value:?} (milliseconds)"))
+                })?;
+                if ms > 365 * 24 * 3600 * 1000 {
+                    return Err(Error::config(format!(
+                        "tcp_user_timeout {value:?} is out of range (at most a year)"
+                    )));
+                }
+                self.keepalives.user_timeout = (ms > 0).then(|| Duration::from_millis(ms));
+            }
             "query_timeout" => self.query_timeout = parse_seconds(key, value)?,
             "require_auth" => self.auth = AuthPolicy::parse(value)?,
             "statement_cache_capacity" => {
@@ -396,6 +468,12 @@ impl Config {
     /// Deadline for TCP connect plus authentication plus the first ReadyForQuery.
     pub fn connect_timeout(&mut self, t: Option<Duration>) -> &mut Self {
         self.connect_timeout = t;
+        self
+    }
+
+    /// TCP keepalives and `tcp_user_timeout` (see [`Keepalives`]).
+    pub fn keepalives(&mut self, k: Keepalives) -> &mut Self {
+        self.keepalives = k;
         self
     }
 
@@ -528,6 +606,11 @@ impl Config {
     /// The connect deadline.
     pub fn get_connect_timeout(&self) -> Option<Duration> {
         self.connect_timeout
+    }
+
+    /// The TCP keepalive settings.
+    pub fn get_keepalives(&self) -> Keepalives {
+        self.keepalives
     }
 
     /// The server dialect choice.
@@ -823,6 +906,35 @@ mod tests {
             1,
             "{p:?}"
         );
+    }
+
+    #[test]
+    fn keepalives_are_on_by_default_and_take_libpqs_names() {
+        let d = Config::new().keepalives;
+        assert!(d.enabled);
+        assert_eq!(d.idle, Some(Duration::from_secs(60)));
+        let c: Config =
+            "keepalives=1 keepalives_idle=5 keepalives_interval=2 keepalives_count=3 tcp_user_timeout=9000"
+                .parse()
+                .unwrap();
+        assert_eq!(
+            c.keepalives,
+            Keepalives {
+                enabled: true,
+                idle: Some(Duration::from_secs(5)),
+                interval: Some(Duration::from_secs(2)),
+                count: Some(3),
+                user_timeout: Some(Duration::from_secs(9)),
+            }
+        );
+        let off: Config = "keepalives=0 keepalives_idle=0".parse().unwrap();
+        assert!(!off.keepalives.enabled);
+        assert_eq!(off.keepalives.idle, None, "0 = the system default");
+        assert!("keepalives=yes".parse::<Config>().unwrap_err().is_config());
+        assert!("tcp_user_timeout=-5"
+            .parse::<Config>()
+            .unwrap_err()
+            .is_config());
     }
 
     #[test]

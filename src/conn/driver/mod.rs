@@ -186,6 +186,9 @@ impl Connection<Socket> {
                             e,
                         )
                     })?;
+                stream.set_keepalives(&config.keepalives).map_err(|e| {
+                    Error::with_source(crate::error::Kind::Io, "cannot set TCP keepalives", e)
+                })?;
                 let tls = plan.connector.clone();
                 match Self::start(stream, config, attempt, tls, Some(socket_start_tls)).await {
                     Ok(mut conn) => {
@@ -220,6 +223,12 @@ impl Connection<Socket> {
     /// defaults) and connects.
     pub async fn connect_str(url: &str) -> Result<Self, Error> {
         Self::connect(&Config::parse(url)?).await
+    }
+
+    /// Whether TCP keepalives are on for this connection's socket (see
+    /// [`Keepalives`](crate::conn::Keepalives); always false over a Unix-domain socket).
+    pub fn tcp_keepalive(&self) -> bool {
+        self.stream.keepalive_on()
     }
 
     /// A token that cancels the query running on this connection, from another task.

@@ -134,6 +134,55 @@ impl Socket {
         Ok(Self::plain(Inner::Tcp(s)))
     }
 
+    /// Applies TCP keepalives and the user timeout (a no-op for Unix-domain sockets).
+    pub(crate) fn set_keepalives(&self, k: &crate::conn::config::Keepalives) -> io::Result<()> {
+        let Some(sock) = self.raw().tcp() else {
+            return Ok(());
+        };
+        sock.set_keepalive(k.enabled)?;
+        if k.enabled {
+            let mut ka = socket2::TcpKeepalive::new();
+            if let Some(idle) = k.idle {
+                ka = ka.with_time(idle);
+            }
+            #[cfg(any(
+                target_os = "linux",
+                target_os = "macos",
+                target_os = "freebsd",
+                windows
+            ))]
+            if let Some(interval) = k.interval {
+                ka = ka.with_interval(interval);
+            }
+            #[cfg(any(target_os = "linux", target_os = "macos", target_os = "freebsd"))]
+            if let Some(count) = k.count {
+                ka = ka.with_retries(count);
+            }
+            sock.set_tcp_keepalive(&ka)?;
+        }
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        if let Some(t) = k.user_timeout {
+            sock.set_tcp_user_timeout(Some(t))?;
+        }
+        Ok(())
+    }
+
+    /// Whether TCP keepalives are on (false for Unix-domain sockets).
+    pub(crate) fn keepalive_on(&self) -> bool {
+        self.raw()
+            .tcp()
+            .is_some_and(|s| s.keepalive().unwrap_or(false))
+    }
+
+    /// The byte stream beneath TLS, or the plain one.
+    fn raw(&self) -> &Raw {
+        match &self.transport {
+            Transport::Plain(raw) => raw,
+            #[cfg(feature = "rustls")]
+            Transport::Tls(tls) => tls.get_ref().0,
+        }
+    }
+
     fn plain(inner: Inner) -> Self {
         Self {
             transport: Transport::Plain(Raw { inner }),
@@ -183,6 +232,15 @@ impl Socket {
 }
 
 impl Raw {
+    /// The TCP socket, for options std and tokio do not set.
+    fn tcp(&self) -> Option<socket2::SockRef<'_>> {
+        match &self.inner {
+            Inner::Tcp(s) => Some(socket2::SockRef::from(s)),
+            Inner::PolledTcp(s, _) => Some(socket2::SockRef::from(s)),
+            _ => None,
+        }
+    }
+
     /// Switches to polled IO with the given tick (`Some`) or back to event-driven IO
     /// (`None`). Must run inside the tokio runtime that will drive the socket. On an
     /// error the socket is unusable and every later IO call fails.

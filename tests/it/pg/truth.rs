@@ -79,3 +79,16 @@ async fn a_role_whose_datestyle_is_not_iso_still_reads_text_timestamps() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn tcp_keepalives_are_on_by_default_and_off_with_keepalives_0() {
+    let c = connect().await;
+    assert!(
+        c.tcp_keepalive(),
+        "a dead peer must not go unnoticed for hours"
+    );
+    let mut cfg = config("postgres", None);
+    cfg.set("keepalives", "0").unwrap();
+    let c = Connection::connect(&cfg).await.unwrap();
+    assert!(!c.tcp_keepalive());
+}
