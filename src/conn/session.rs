@@ -48,8 +48,10 @@
 //! PostgreSQL, switches to `Aborted` (the server skips to Sync); on a server without
 //! skip-to-Sync ([`Quirks::no_skip_after_error`]) the error answers only the front
 //! expectation and later responses are believed; ReadyForQuery with no Sync pending is a
-//! protocol error. Any protocol violation, FATAL error or EOF breaks the session: every
-//! pending item is failed once with the cause and nothing is delivered after that.
+//! protocol error, and so is a simple Query's ReadyForQuery after a RowDescription whose
+//! CommandComplete has not arrived (unless [`Quirks::command_complete_may_be_missing`]).
+//! Any protocol violation, FATAL error or EOF breaks the session: every pending item is
+//! failed once with the cause and nothing is delivered after that.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -130,7 +132,9 @@ pub struct Session {
     limits: Limits,
     pending_syncs: usize,
     copy: Copy,
-    /// Row shape (field count) of the result being read, when known.
+    /// Row shape (field count) of the result being read, when known. `Some` from a
+    /// RowDescription until the CommandComplete, error or ReadyForQuery that closes the
+    /// result: a simple Query's ReadyForQuery while it is `Some` ends a result early.
     shape: Option<u16>,
     /// Last item that got an `Aborted` event, to emit one per item.
     last_aborted: Option<Item>,
@@ -980,6 +984,18 @@ impl Session {
             }
             (Expect::SimpleQuery { item, .. }, BackendMessage::EmptyQueryResponse) => {
                 self.events.push_back(Event::EmptyQuery(item));
+            }
+            (Expect::SimpleQuery { .. }, BackendMessage::ReadyForQuery(_))
+                if self.shape.is_some() && !self.quirks.command_complete_may_be_missing =>
+            {
+                // A RowDescription opened a result (`shape`) that no CommandComplete (or
+                // error) closed. > "The response to a SELECT query … normally consists
+                // of RowDescription, zero or more DataRow messages, and then
+                // CommandComplete" (Protocol, *Simple Query*): ending the Query here
+                // would hand back the partial rows as a complete result.
+                return Err(Error::protocol(
+                    "server sent ReadyForQuery in the middle of a result (no CommandComplete)",
+                ));
             }
             (Expect::SimpleQuery { item, .. }, BackendMessage::ReadyForQuery(r)) => {
                 self.pop();

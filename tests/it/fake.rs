@@ -380,6 +380,33 @@ async fn surplus_ready_for_query_is_a_protocol_error_on_postgres() {
 }
 
 #[tokio::test]
+async fn ready_for_query_before_command_complete_fails_a_simple_query_and_breaks_the_connection() {
+    let mut script = accept_trust("15.0");
+    script.push(recv_query("select x from t"));
+    let mut partial = one_int_result(b"1");
+    partial.remove(2); // RowDescription, DataRow, then ReadyForQuery: no CommandComplete
+    script.extend(partial);
+    // What a confused server might send next: more rows and the real end.
+    script.push(send(BackendMessage::DataRow(
+        DataRow::new(&[Some(b"2")]).unwrap(),
+    )));
+    script.push(send(BackendMessage::CommandComplete(CommandComplete::new(
+        "SELECT 2",
+    ))));
+    script.push(idle());
+    script.push(Step::Sleep(Duration::from_secs(1)));
+    let (io, _s) = pipe(script);
+    let mut c = Connection::connect_stream(io, &cfg()).await.unwrap();
+    let err = c.simple_query("select x from t").await.unwrap_err();
+    assert!(
+        err.is_protocol(),
+        "the partial result is not returned as complete: {err:?}"
+    );
+    assert!(c.is_broken());
+    assert!(c.simple_query("select 1").await.unwrap_err().is_broken());
+}
+
+#[tokio::test]
 async fn fewer_results_than_requests_trip_the_deadline() {
     let mut script = accept_trust("15.0");
     script.push(recv_query("select 1"));

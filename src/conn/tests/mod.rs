@@ -3,6 +3,7 @@
 
 mod pipeline;
 mod runs;
+mod simple;
 mod startup;
 
 use bytes::BytesMut;
