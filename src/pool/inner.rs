@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
+use super::backoff::retry_cannot_help;
 use super::config::{PoolConfig, SessionReset};
 use super::metrics::{Counters, Reason, Status};
 use crate::error::Error;
@@ -264,8 +265,8 @@ impl Shared {
                     self.counters
                         .connect_failures
                         .fetch_add(1, Ordering::Relaxed);
-                    // Retrying cannot fix these.
-                    if e.is_auth() || e.is_config() || e.is_unsupported() {
+                    // Retrying cannot fix these: the caller gets the error now.
+                    if retry_cannot_help(&e) {
                         return Err(e);
                     }
                     *last_err = Some(e);

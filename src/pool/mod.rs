@@ -61,8 +61,14 @@
 //! Connecting retries with exponential backoff and jitter while the server is down.
 //! Everything happens within `acquire_timeout`: past it, `get` fails with an error for
 //! which [`Error::is_pool_timeout`](crate::Error::is_pool_timeout) (and `is_timeout`)
-//! is true, carrying the last connect error as its source. Authentication and
-//! configuration errors are returned at once, since retrying cannot fix them.
+//! is true, carrying the last connect error as its source.
+//!
+//! Errors that retrying cannot fix are returned by `get` at once, as they are (not as a
+//! pool timeout): authentication failures (the server's `28P01` invalid password and
+//! `28000` rejected by `pg_hba.conf`, and the client's own refusals, for which
+//! [`Error::is_auth`](crate::Error::is_auth) is true, such as `require_auth` or
+//! `channel_binding`), a database that does not exist (`3D000`), and
+//! configuration errors.
 //!
 //! # What happens on return
 //!
@@ -112,6 +118,7 @@
 //! counters (created, closed by reason, connect failures, timeouts, total and maximum
 //! wait). No metrics dependency.
 
+mod backoff;
 mod config;
 mod guard;
 mod inner;

@@ -3,6 +3,7 @@
 //! item, in `checklist.rs`.
 
 mod checklist;
+mod failures;
 mod hygiene;
 mod lifecycle;
 mod load;

@@ -1,0 +1,81 @@
+//! Connect failures (issue 15, point 7): authentication and missing-database errors come
+//! back from `get` at once, with the server's error, not after the acquire timeout.
+
+use std::time::{Duration, Instant};
+
+use pgline::cluster::{MD5_USER, MD5_USER_PW, SCRAM_USER, SSLONLY_DB};
+use pgline::conn::SslMode;
+use pgline::pool::{Pool, PoolConfig};
+use pgline::Config;
+
+use crate::support::conn::config;
+
+/// Retrying for the whole acquire timeout would take this long ...
+const ACQUIRE: Duration = Duration::from_secs(30);
+/// ... and a failure returned at once comes back well within this.
+const AT_ONCE: Duration = Duration::from_secs(10);
+
+/// `get` on a fresh pool for `conn` with a 30 s acquire timeout: its error, and how long
+/// it took.
+async fn first_get_error(conn: Config) -> (pgline::Error, Duration, Pool) {
+    let pool = Pool::new(PoolConfig::new(conn).acquire_timeout(ACQUIRE)).unwrap();
+    let t = Instant::now();
+    let e = pool.get().await.expect_err("get must fail");
+    (e, t.elapsed(), pool)
+}
+
+#[tokio::test]
+async fn a_wrong_password_fails_get_at_once_with_the_servers_28p01() {
+    let (e, took, pool) = first_get_error(config(SCRAM_USER, Some("wrong"))).await;
+    assert!(!e.is_pool_timeout(), "{e:?}");
+    assert_eq!(e.code(), Some("28P01"), "{e:?}");
+    assert!(took < AT_ONCE, "{took:?}");
+    assert_eq!(pool.status().connect_failures, 1, "{:?}", pool.status());
+}
+
+#[tokio::test]
+async fn a_wrong_password_fails_every_later_get_at_once_too() {
+    let pool = Pool::new(
+        PoolConfig::new(config(SCRAM_USER, Some("wrong")))
+            .acquire_timeout(ACQUIRE)
+            .backoff(ACQUIRE, ACQUIRE),
+    )
+    .unwrap();
+    // Authentication failures do not feed the reconnect backoff: a 30 s backoff would
+    // otherwise hold up the later calls.
+    let t = Instant::now();
+    for _ in 0..3 {
+        let e = pool.get().await.expect_err("wrong password");
+        assert_eq!(e.code(), Some("28P01"), "{e:?}");
+    }
+    assert!(t.elapsed() < AT_ONCE, "{:?}", t.elapsed());
+}
+
+#[tokio::test]
+async fn a_database_that_does_not_exist_fails_get_at_once_with_3d000() {
+    let mut conn = config("postgres", None);
+    conn.dbname("pgline_no_such_database");
+    let (e, took, _pool) = first_get_error(conn).await;
+    assert!(!e.is_pool_timeout(), "{e:?}");
+    assert_eq!(e.code(), Some("3D000"), "{e:?}");
+    assert!(took < AT_ONCE, "{took:?}");
+}
+
+#[tokio::test]
+async fn a_pg_hba_rejection_fails_get_at_once_with_28000() {
+    let mut conn = config("postgres", None);
+    conn.dbname(SSLONLY_DB).ssl_mode(SslMode::Disable);
+    let (e, took, _pool) = first_get_error(conn).await;
+    assert!(!e.is_pool_timeout(), "{e:?}");
+    assert_eq!(e.code(), Some("28000"), "{e:?}");
+    assert!(took < AT_ONCE, "{took:?}");
+}
+
+#[tokio::test]
+async fn a_client_side_auth_refusal_fails_get_at_once() {
+    let mut conn = config(MD5_USER, Some(MD5_USER_PW));
+    conn.set("require_auth", "scram-sha-256").unwrap();
+    let (e, took, _pool) = first_get_error(conn).await;
+    assert!(e.is_auth(), "{e:?}");
+    assert!(took < AT_ONCE, "{took:?}");
+}
