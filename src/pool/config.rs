@@ -188,8 +188,11 @@ impl PoolConfig {
     }
 
     /// Reconnection backoff while the server is unreachable: the first delay and the cap
-    /// (defaults 50 ms and 5 s). Delays double per failed attempt, with jitter (each delay
-    /// is drawn between half and all of the nominal value).
+    /// (defaults 50 ms and 5 s). Delays double per consecutive failed attempt of the whole
+    /// pool (not per `get`; one successful connection resets them), with jitter (each
+    /// delay is drawn between half and all of the nominal value). A `get` waiting out a
+    /// delay takes a connection returned meanwhile at once. Errors that retrying cannot
+    /// fix (authentication, missing database) are returned at once and never delayed.
     pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
         self.backoff_initial = initial;
         self.backoff_max = max;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
-use super::backoff::retry_cannot_help;
+use super::backoff::{retry_cannot_help, Backoff};
 use super::config::{PoolConfig, SessionReset};
 use super::metrics::{Counters, Reason, Status};
 use crate::error::Error;
@@ -94,6 +94,25 @@ impl Drop for Waiting<'_> {
     }
 }
 
+/// Counts a `get` that may sleep waiting for a connection (backoff, or a full pool) while
+/// it holds a slot, so that returning or creating a connection knows to wake it.
+struct Sleeping<'a>(&'a AtomicUsize);
+
+impl<'a> Sleeping<'a> {
+    fn new(n: &'a AtomicUsize) -> Self {
+        // SeqCst pairs with `wake_sleepers`: either this task's next look at the idle
+        // queue sees the connection, or the task that queued it sees this count.
+        n.fetch_add(1, Ordering::SeqCst);
+        Self(n)
+    }
+}
+
+impl Drop for Sleeping<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// The state shared by the [`Pool`](super::Pool) handles, the guards and the reaper.
 pub(crate) struct Shared {
     pub(crate) cfg: PoolConfig,
@@ -110,6 +129,14 @@ pub(crate) struct Shared {
     waiters: AtomicUsize,
     /// Signalled whenever a permit is given back (close waits on it).
     released: Notify,
+    /// Signalled when a connection is queued idle or created, or the pool closes, if a
+    /// `get` is sleeping (`sleepers > 0`): it looks at the idle queue again at once rather
+    /// than waiting out its backoff.
+    available: Notify,
+    sleepers: AtomicUsize,
+    /// Reconnection backoff for the whole pool: every `get` and the reaper. Never locked
+    /// across an await.
+    backoff: Mutex<Backoff>,
     rng: AtomicU64,
     pub(crate) counters: Counters,
 }
@@ -128,6 +155,7 @@ impl Shared {
         cfg.max_size = cfg.max_size.max(1);
         cfg.min_idle = cfg.min_idle.min(cfg.max_size);
         let sem = Arc::new(Semaphore::new(cfg.max_size));
+        let backoff = Mutex::new(Backoff::new(cfg.backoff_initial, cfg.backoff_max));
         Self {
             cfg,
             sem,
@@ -137,6 +165,9 @@ impl Shared {
             in_use: AtomicUsize::new(0),
             waiters: AtomicUsize::new(0),
             released: Notify::new(),
+            available: Notify::new(),
+            sleepers: AtomicUsize::new(0),
+            backoff,
             rng: AtomicU64::new(seed()),
             counters: Counters::default(),
         }
@@ -146,6 +177,19 @@ impl Shared {
         // The lock is never held across user code, so a poisoned lock still holds a
         // consistent queue.
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn backoff(&self) -> MutexGuard<'_, Backoff> {
+        // Plain data, never locked across user code or an await.
+        self.backoff.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Wakes every `get` sleeping in `checkout`, if there is one. Costs one atomic load
+    /// when none is.
+    fn wake_sleepers(&self) {
+        if self.sleepers.load(Ordering::SeqCst) > 0 {
+            self.available.notify_waiters();
+        }
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -184,17 +228,6 @@ impl Shared {
             return Duration::ZERO;
         }
         Duration::from_nanos(self.random() % ns.saturating_add(1))
-    }
-
-    /// The delay before reconnection attempt `attempt + 1`: doubling from the initial
-    /// delay up to the cap, each drawn between half and all of its nominal value.
-    pub(crate) fn backoff(&self, attempt: u32) -> Duration {
-        let nominal = self
-            .cfg
-            .backoff_initial
-            .saturating_mul(1u32 << attempt.min(20))
-            .min(self.cfg.backoff_max);
-        nominal / 2 + self.random_upto(nominal / 2)
     }
 
     // ----- checkout -----------------------------------------------------------------------
@@ -243,24 +276,44 @@ impl Shared {
         Ok((live, permit))
     }
 
+    /// Finds or makes a connection for a `get` that holds a slot. While the pool is
+    /// backing off (the server did not answer the last attempts, whichever `get` or the
+    /// reaper made them), it sleeps until the next attempt is due, and wakes early when a
+    /// connection is returned or created.
     async fn checkout(
         self: &Arc<Self>,
         deadline: Instant,
         last_err: &mut Option<Error>,
     ) -> Result<Live, Error> {
-        let mut attempt = 0;
         loop {
+            // Registered before looking at the idle queue, so a connection queued after
+            // the look still wakes this task.
+            let _sleeping = Sleeping::new(&self.sleepers);
+            let wake = self.available.notified();
+            tokio::pin!(wake);
+            wake.as_mut().enable();
             if let Some(live) = self.checked_idle(deadline).await {
                 return Ok(live);
             }
-            if Instant::now() >= deadline {
+            if self.is_closed() {
+                return Err(Error::pool_closed());
+            }
+            let now = Instant::now();
+            if now >= deadline {
                 return Err(Error::pool_timeout(last_err.take()));
+            }
+            let pause = self.backoff().wait_until(now);
+            if let Some(at) = pause {
+                let _ = tokio::time::timeout_at(at.min(deadline), wake).await;
+                continue;
             }
             match self.open(deadline).await {
                 Ok(Some(live)) => return Ok(live),
                 // Full: a connection is between states (being retired, or returned by
                 // a reset task); look at the idle queue again shortly.
-                Ok(None) => tokio::time::sleep(Duration::from_millis(1)).await,
+                Ok(None) => {
+                    let _ = tokio::time::timeout(Duration::from_millis(1), wake).await;
+                }
                 Err(e) => {
                     self.counters
                         .connect_failures
@@ -269,10 +322,8 @@ impl Shared {
                     if retry_cannot_help(&e) {
                         return Err(e);
                     }
+                    // `open` recorded the failure: the next pass waits out the backoff.
                     *last_err = Some(e);
-                    let wake = later(Instant::now(), self.backoff(attempt)).min(deadline);
-                    attempt = attempt.saturating_add(1);
-                    tokio::time::sleep_until(wake).await;
                 }
             }
         }
@@ -340,7 +391,9 @@ impl Shared {
     }
 
     /// Opens one connection and runs the `after_connect` hook, within the connect
-    /// timeout and `deadline`. `Ok(None)`: the pool is already at `max_size`.
+    /// timeout and `deadline`, and reports the outcome to the pool's backoff (a success
+    /// also wakes sleeping `get`s: the server is back). `Ok(None)`: the pool is already
+    /// at `max_size`.
     async fn open(self: &Arc<Self>, deadline: Instant) -> Result<Option<Live>, Error> {
         let Some(mut token) = self.reserve() else {
             return Ok(None);
@@ -356,11 +409,27 @@ impl Shared {
             }
             Ok::<_, Error>(conn)
         };
-        let conn = match tokio::time::timeout(t, fut).await {
-            Ok(r) => r?,
-            Err(_) => return Err(Error::timeout("connect timed out")),
+        let r = match tokio::time::timeout(t, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::timeout("connect timed out")),
         };
         let now = Instant::now();
+        let conn = match r {
+            Ok(conn) => {
+                self.backoff().on_success();
+                self.wake_sleepers();
+                conn
+            }
+            Err(e) => {
+                // Not for errors returned at once: those do not mean the server is down,
+                // and a backoff would only delay the next caller's copy of the error.
+                if !retry_cannot_help(&e) {
+                    let random = self.random();
+                    self.backoff().on_failure(now, random);
+                }
+                return Err(e);
+            }
+        };
         let expires = self.cfg.max_lifetime.map(|l| {
             let jitter = self.random_upto(self.cfg.lifetime_jitter.min(l / 2));
             later(now, l.saturating_sub(jitter))
@@ -476,6 +545,7 @@ impl Shared {
     fn push_idle(&self, mut live: Live, now: Instant) {
         live.idle_since = now;
         self.idle().push_back(live);
+        self.wake_sleepers();
     }
 
     fn release(&self, permit: OwnedSemaphorePermit) {
@@ -535,9 +605,13 @@ impl Shared {
     }
 
     /// Opens connections until `min_idle` are idle (or the pool is full). Stops at the
-    /// first failure; the next pass retries.
+    /// first failure, and makes no attempt while the pool is backing off; a later pass
+    /// retries.
     pub(crate) async fn refill(self: &Arc<Self>) -> Result<(), Error> {
         while !self.is_closed() && self.idle().len() < self.cfg.min_idle {
+            if self.backoff().wait_until(Instant::now()).is_some() {
+                return Ok(());
+            }
             let Ok(permit) = Arc::clone(&self.sem).try_acquire_owned() else {
                 return Ok(());
             };
@@ -573,6 +647,7 @@ impl Shared {
         let deadline = later(Instant::now(), self.cfg.close_timeout);
         self.closed.store(true, Ordering::SeqCst);
         self.sem.close();
+        self.wake_sleepers();
         loop {
             self.close_idle(deadline).await;
             // A Notified created before the check sees every later notify_waiters; the
@@ -613,8 +688,9 @@ impl Shared {
 
 /// The reaper: wakes every `reaper_interval` while the pool exists (it holds only a weak
 /// reference, so dropping the last [`Pool`](super::Pool) stops it).
+/// While the pool backs off, it wakes when the next connection attempt is due, if that
+/// comes sooner.
 pub(crate) async fn reaper(weak: Weak<Shared>) {
-    let mut failures = 0u32;
     loop {
         let delay = {
             let Some(shared) = weak.upgrade() else { return };
@@ -622,17 +698,14 @@ pub(crate) async fn reaper(weak: Weak<Shared>) {
                 return;
             }
             shared.reap();
-            match shared.refill().await {
-                Ok(()) => {
-                    failures = 0;
-                    shared.cfg.reaper_interval
-                }
-                Err(_) => {
-                    let d = shared.backoff(failures);
-                    failures = failures.saturating_add(1);
-                    d.min(shared.cfg.reaper_interval)
-                }
-            }
+            // A failure is recorded in the pool's backoff by `open`.
+            let _ = shared.refill().await;
+            let now = Instant::now();
+            let interval = shared.cfg.reaper_interval;
+            let pause = shared.backoff().wait_until(now);
+            pause.map_or(interval, |at| {
+                at.saturating_duration_since(now).min(interval)
+            })
         };
         tokio::time::sleep(delay).await;
     }
@@ -653,7 +726,7 @@ fn seed() -> u64 {
 
 /// `at + d`, or a time decades away when that overflows (a `Duration::MAX` timeout means
 /// "no limit", not a panic).
-fn later(at: Instant, d: Duration) -> Instant {
+pub(crate) fn later(at: Instant, d: Duration) -> Instant {
     at.checked_add(d)
         .unwrap_or_else(|| at + Duration::from_secs(30 * 365 * 86_400))
 }

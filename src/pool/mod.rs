@@ -58,16 +58,21 @@
 //! A connection failing a check is closed and the next idle one is tried; when none is
 //! left a new connection is opened. So after a restart or a failover, when every idle
 //! connection died at once, one `get` evicts them all and returns a fresh connection.
-//! Connecting retries with exponential backoff and jitter while the server is down.
+//! Connecting retries with exponential backoff and jitter while the server is down. The
+//! backoff belongs to the pool, not to one `get`: it counts consecutive failed attempts,
+//! whichever `get` (or the background task) made them, so a new `get` waits out the
+//! current delay instead of starting again from zero, and one successful connection
+//! resets it. A `get` sleeping in the backoff wakes as soon as a connection is returned
+//! to the pool or created, and takes it.
 //! Everything happens within `acquire_timeout`: past it, `get` fails with an error for
 //! which [`Error::is_pool_timeout`](crate::Error::is_pool_timeout) (and `is_timeout`)
 //! is true, carrying the last connect error as its source.
 //!
 //! Errors that retrying cannot fix are returned by `get` at once, as they are (not as a
-//! pool timeout): authentication failures (the server's `28P01` invalid password and
-//! `28000` rejected by `pg_hba.conf`, and the client's own refusals, for which
-//! [`Error::is_auth`](crate::Error::is_auth) is true, such as `require_auth` or
-//! `channel_binding`), a database that does not exist (`3D000`), and
+//! pool timeout), and do not feed the backoff: authentication failures (the server's
+//! `28P01` invalid password and `28000` rejected by `pg_hba.conf`, and the client's own
+//! refusals, for which [`Error::is_auth`](crate::Error::is_auth) is true, such as
+//! `require_auth` or `channel_binding`), a database that does not exist (`3D000`), and
 //! configuration errors.
 //!
 //! # What happens on return
