@@ -5,6 +5,7 @@
 mod cli;
 mod cluster;
 mod corpus;
+mod deadlines;
 mod fake;
 mod iris;
 mod pg;

@@ -6,7 +6,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::query::rows_affected;
-use super::Connection;
+use super::{timed, Connection};
 use crate::conn::event::{Event, Item};
 use crate::conn::params::Params;
 use crate::error::Error;
@@ -85,7 +85,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
     /// Starts `COPY ... FROM STDIN` (`sql` must be such a statement).
     pub async fn copy_in(&mut self, sql: &str) -> Result<CopyIn<'_, S>, Error> {
-        let (item, response) = self.start_copy(sql, Direction::In).await?;
+        let (item, response) = timed!(self, self.start_copy(sql, Direction::In))?;
         Ok(CopyIn {
             conn: self,
             item,
@@ -100,7 +100,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 "COPY TO STDOUT is broken on this server (iris-pgwire sends column names instead of data); use query",
             ));
         }
-        let (item, response) = self.start_copy(sql, Direction::Out).await?;
+        let (item, response) = timed!(self, self.start_copy(sql, Direction::Out))?;
         Ok(CopyOut {
             conn: self,
             item,
@@ -144,16 +144,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> CopyIn<'_, S> {
         self.flush_if_full().await
     }
 
+    /// Writes while the buffer is full, within the operation deadline: a server that
+    /// stops reading cannot block the writer forever.
     async fn flush_if_full(&mut self) -> Result<(), Error> {
-        while self.conn.session.outbound_mut().len() >= COPY_FLUSH {
-            self.conn.write_some().await?;
-            if !self.conn.session.in_copy_in() {
-                // The server failed the COPY: stop sending; finish() reports the error.
-                let _ = self.conn.session.outbound_mut().split();
-                break;
-            }
-        }
-        Ok(())
+        let conn = &mut *self.conn;
+        timed!(conn, flush_full(conn))
     }
 
     /// Ends the data (CopyDone) and waits for the result: the number of rows copied.
@@ -176,25 +171,48 @@ impl<S: AsyncRead + AsyncWrite + Unpin> CopyIn<'_, S> {
         }
     }
 
+    /// The COPY's result, within the operation deadline.
     async fn wait(&mut self) -> Result<u64, Error> {
-        let mut rows = None;
-        let mut err = None;
-        loop {
-            match self.conn.next_event().await? {
-                Event::Complete(i, tag) if i == self.item => {
-                    rows = rows_affected(self.conn.session.quirks(), tag.as_ref());
-                }
-                Event::Failed(i, e) if i == self.item => {
-                    err.get_or_insert(e);
-                }
-                Event::Ready(i, _) if i == self.item => break,
-                _ => {}
+        let (conn, item) = (&mut *self.conn, self.item);
+        timed!(conn, wait_result(conn, item))
+    }
+}
+
+async fn flush_full<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Connection<S>,
+) -> Result<(), Error> {
+    while conn.session.outbound_mut().len() >= COPY_FLUSH {
+        conn.write_some().await?;
+        if !conn.session.in_copy_in() {
+            // The server failed the COPY: stop sending; finish() reports the error.
+            let _ = conn.session.outbound_mut().split();
+            break;
+        }
+    }
+    Ok(())
+}
+
+async fn wait_result<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Connection<S>,
+    item: Item,
+) -> Result<u64, Error> {
+    let mut rows = None;
+    let mut err = None;
+    loop {
+        match conn.next_event().await? {
+            Event::Complete(i, tag) if i == item => {
+                rows = rows_affected(conn.session.quirks(), tag.as_ref());
             }
+            Event::Failed(i, e) if i == item => {
+                err.get_or_insert(e);
+            }
+            Event::Ready(i, _) if i == item => break,
+            _ => {}
         }
-        match err {
-            Some(e) => Err(e),
-            None => Ok(rows.unwrap_or(0)),
-        }
+    }
+    match err {
+        Some(e) => Err(e),
+        None => Ok(rows.unwrap_or(0)),
     }
 }
 
@@ -356,31 +374,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> CopyOut<'_, S> {
 
     /// The next chunk, `None` at the end (after the server confirmed completion). An
     /// error mid-stream is returned as an error: a stream never ends silently short.
+    ///
+    /// Each call waits at most the operation deadline (`query_timeout`) for the next
+    /// chunk.
     pub async fn next(&mut self) -> Result<Option<Bytes>, Error> {
         if self.finished {
             return Ok(None);
         }
-        let mut err = None;
-        loop {
-            match self.conn.next_event().await? {
-                Event::CopyData(i, d) if i == self.item => return Ok(Some(d)),
-                Event::CopyDone(i) if i == self.item => {}
-                Event::Complete(i, tag) if i == self.item => {
-                    self.rows = rows_affected(self.conn.session.quirks(), tag.as_ref());
-                }
-                Event::Failed(i, e) if i == self.item => {
-                    err.get_or_insert(e);
-                }
-                Event::Ready(i, _) if i == self.item => {
-                    self.finished = true;
-                    return match err {
-                        Some(e) => Err(e),
-                        None => Ok(None),
-                    };
-                }
-                _ => {}
-            }
-        }
+        let Self {
+            conn,
+            item,
+            finished,
+            rows,
+            ..
+        } = self;
+        let conn = &mut **conn;
+        timed!(conn, next_chunk(conn, *item, finished, rows))
     }
 
     /// Rows the server reported, once the stream ended.
@@ -395,5 +404,34 @@ impl<S: AsyncRead + AsyncWrite + Unpin> CopyOut<'_, S> {
             v.extend_from_slice(&c);
         }
         Ok(v)
+    }
+}
+
+async fn next_chunk<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Connection<S>,
+    item: Item,
+    finished: &mut bool,
+    rows: &mut Option<u64>,
+) -> Result<Option<Bytes>, Error> {
+    let mut err = None;
+    loop {
+        match conn.next_event().await? {
+            Event::CopyData(i, d) if i == item => return Ok(Some(d)),
+            Event::CopyDone(i) if i == item => {}
+            Event::Complete(i, tag) if i == item => {
+                *rows = rows_affected(conn.session.quirks(), tag.as_ref());
+            }
+            Event::Failed(i, e) if i == item => {
+                err.get_or_insert(e);
+            }
+            Event::Ready(i, _) if i == item => {
+                *finished = true;
+                return match err {
+                    Some(e) => Err(e),
+                    None => Ok(None),
+                };
+            }
+            _ => {}
+        }
     }
 }

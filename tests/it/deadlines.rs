@@ -1,0 +1,92 @@
+//! Every wait of a COPY is bounded by the operation deadline (`query_timeout`): a server
+//! that stalls after CopyDone, mid-COPY-OUT, or answers a failed COPY with iris-pgwire's
+//! backend CopyFail and no ReadyForQuery cannot hang the caller (issue 15, point 2).
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use pgline::protocol::backend::{BackendMessage, CopyData, CopyResponse};
+use pgline::protocol::Format;
+use pgline::{Config, Connection};
+
+use crate::support::fake_server::steps::*;
+use crate::support::fake_server::{pipe, Step};
+
+fn cfg() -> Config {
+    let mut c = Config::new();
+    c.user("u")
+        .dbname("d")
+        .connect_timeout(Some(Duration::from_secs(5)))
+        .query_timeout(Some(Duration::from_millis(300)));
+    c
+}
+
+fn copy_in_response() -> Step {
+    send(BackendMessage::CopyInResponse(CopyResponse::new(
+        Format::Text,
+        vec![Format::Text],
+    )))
+}
+
+#[tokio::test]
+async fn copy_in_finish_against_a_server_that_never_answers_trips_the_deadline() {
+    let mut script = accept_trust("15.0");
+    script.push(recv_query("COPY t FROM STDIN"));
+    script.push(copy_in_response());
+    script.push(Step::Blackhole(Duration::from_secs(10)));
+    let (io, _s) = pipe(script);
+    let mut c = Connection::connect_stream(io, &cfg()).await.unwrap();
+    let mut copy = c.copy_in("COPY t FROM STDIN").await.unwrap();
+    copy.write(b"1\n2\n").await.unwrap();
+    let t = Instant::now();
+    let err = copy.finish().await.expect_err("no answer");
+    assert!(err.is_timeout(), "{err}");
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+}
+
+#[tokio::test]
+async fn a_backend_copy_fail_without_ready_for_query_does_not_hang_finish() {
+    // iris-pgwire (legacy) answers a failed COPY with a backend CopyFail ('f') and never
+    // sends ReadyForQuery.
+    let mut script = accept_trust("16.0 (InterSystems IRIS)");
+    script.push(recv_query("COPY t FROM STDIN"));
+    script.push(copy_in_response());
+    script.push(recv(b'd'));
+    script.push(recv(b'c'));
+    let mut f = vec![b'f'];
+    let msg = b"CopyData processing failed\0";
+    f.extend_from_slice(&(4 + msg.len() as i32).to_be_bytes());
+    f.extend_from_slice(msg);
+    script.push(Step::Raw(f));
+    script.push(Step::Blackhole(Duration::from_secs(10)));
+    let (io, _s) = pipe(script);
+    let mut c = Connection::connect_stream(io, &cfg()).await.unwrap();
+    let mut copy = c.copy_in("COPY t FROM STDIN").await.unwrap();
+    copy.write(b"1\n").await.unwrap();
+    let t = Instant::now();
+    let err = copy.finish().await.expect_err("the COPY failed");
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    assert!(err.is_timeout() || err.is_db(), "{err}");
+}
+
+#[tokio::test]
+async fn copy_out_that_stalls_mid_stream_trips_the_deadline_for_the_next_chunk() {
+    let mut script = accept_trust("15.0");
+    script.push(recv_query("COPY t TO STDOUT"));
+    script.push(send(BackendMessage::CopyOutResponse(CopyResponse::new(
+        Format::Text,
+        vec![Format::Text],
+    ))));
+    script.push(send(BackendMessage::CopyData(CopyData::new(
+        Bytes::from_static(b"1\n"),
+    ))));
+    script.push(Step::Blackhole(Duration::from_secs(10)));
+    let (io, _s) = pipe(script);
+    let mut c = Connection::connect_stream(io, &cfg()).await.unwrap();
+    let mut out = c.copy_out("COPY t TO STDOUT").await.unwrap();
+    assert_eq!(out.next().await.unwrap().as_deref(), Some(&b"1\n"[..]));
+    let t = Instant::now();
+    let err = out.next().await.expect_err("stalled");
+    assert!(err.is_timeout(), "{err}");
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+}
