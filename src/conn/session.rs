@@ -131,6 +131,10 @@ pub struct Session {
     quirks_forced: Option<Quirks>,
     limits: Limits,
     pending_syncs: usize,
+    /// Extended-protocol messages were encoded since the last Sync: the server holds an
+    /// open sync window (an implicit transaction on PostgreSQL) even when every response
+    /// has arrived, and only a Sync ends it.
+    open_window: bool,
     copy: Copy,
     /// Row shape (field count) of the result being read, when known. `Some` from a
     /// RowDescription until the CommandComplete, error or ReadyForQuery that closes the
@@ -278,6 +282,7 @@ impl Session {
             quirks_forced: cfg.quirks,
             limits: cfg.limits,
             pending_syncs: 0,
+            open_window: false,
             copy: Copy::None,
             shape: None,
             last_aborted: None,
@@ -306,6 +311,7 @@ impl Session {
             quirks_forced: Some(quirks),
             limits: Limits::default(),
             pending_syncs: 0,
+            open_window: false,
             copy: Copy::None,
             shape: None,
             last_aborted: None,
@@ -344,9 +350,26 @@ impl Session {
         }
     }
 
-    /// Whether startup finished and nothing is pending.
+    /// Whether startup finished, nothing is pending and no sync window is open.
     pub fn is_ready(&self) -> bool {
-        matches!(self.phase, Phase::Ready) && self.expect.is_empty() && self.copy == Copy::None
+        matches!(self.phase, Phase::Ready)
+            && self.expect.is_empty()
+            && self.copy == Copy::None
+            && !self.open_window
+    }
+
+    /// Whether extended-protocol messages were sent since the last Sync (see
+    /// [`prepare_drain`](Self::prepare_drain)).
+    ///
+    /// > "At completion of each series of extended-query messages, the frontend should
+    /// > issue a Sync message. [...] Sync causes the backend to close the current
+    /// > transaction if it's not inside a BEGIN/COMMIT transaction block" (Protocol,
+    /// > *Extended Query*)
+    ///
+    /// Until then, work the server already answered (an INSERT's CommandComplete) is not
+    /// committed.
+    pub fn in_open_window(&self) -> bool {
+        self.open_window
     }
 
     /// Whether startup is finished (the session accepts commands).
@@ -697,6 +720,7 @@ impl Session {
             }
         }
         self.pending_syncs = 0;
+        self.open_window = false;
         self.copy = Copy::None;
         self.startup_ctx = None;
         self.pending_proof = None;
@@ -1225,6 +1249,7 @@ impl Session {
     ) -> Result<(), Error> {
         self.check_commands()?;
         frontend::write_parse(&mut self.out, name, sql, types).map_err(Error::encode)?;
+        self.open_window = true;
         self.push(Expect::ParseComplete(item));
         Ok(())
     }
@@ -1233,6 +1258,7 @@ impl Session {
     pub fn push_describe_statement(&mut self, item: Item, name: &str) -> Result<(), Error> {
         self.check_commands()?;
         frontend::write_describe(&mut self.out, Target::Statement, name).map_err(Error::encode)?;
+        self.open_window = true;
         self.push(Expect::ParameterDescription(item));
         self.push(Expect::RowDescription(item));
         Ok(())
@@ -1242,6 +1268,7 @@ impl Session {
     pub fn push_describe_portal(&mut self, item: Item, portal: &str) -> Result<(), Error> {
         self.check_commands()?;
         frontend::write_describe(&mut self.out, Target::Portal, portal).map_err(Error::encode)?;
+        self.open_window = true;
         self.push(Expect::RowDescription(item));
         Ok(())
     }
@@ -1267,6 +1294,7 @@ impl Session {
         write(&mut w)?;
         w.finish(result_formats)
             .map_err(|e| E::from(Error::encode(e)))?;
+        self.open_window = true;
         self.push(Expect::BindComplete(item));
         Ok(())
     }
@@ -1289,6 +1317,7 @@ impl Session {
         write(&mut w)?;
         w.finish(result_formats)
             .map_err(|e| E::from(Error::encode(e)))?;
+        self.open_window = true;
         self.push(Expect::BindComplete(item));
         Ok(())
     }
@@ -1319,6 +1348,9 @@ impl Session {
                 return Ok(());
             }
         }
+        // Only a new run marks the window open: a run is extended only while it is the
+        // last entry, i.e. while no Sync has followed it (no work per bulk row).
+        self.open_window = true;
         self.expect.push_back(Expect::BindExecuteRun {
             first: item,
             count: 1,
@@ -1338,6 +1370,7 @@ impl Session {
     ) -> Result<(), Error> {
         self.check_commands()?;
         frontend::write_execute(&mut self.out, portal, max_rows).map_err(Error::encode)?;
+        self.open_window = true;
         self.push(Expect::Execute { item, columns });
         Ok(())
     }
@@ -1346,6 +1379,7 @@ impl Session {
     pub fn push_close(&mut self, item: Item, target: Target, name: &str) -> Result<(), Error> {
         self.check_commands()?;
         frontend::write_close(&mut self.out, target, name).map_err(Error::encode)?;
+        self.open_window = true;
         self.push(Expect::CloseComplete(item));
         Ok(())
     }
@@ -1354,6 +1388,7 @@ impl Session {
     pub fn push_sync(&mut self, item: Item) -> Result<(), Error> {
         self.check_commands()?;
         frontend::write_sync(&mut self.out);
+        self.open_window = false;
         self.push(Expect::Sync(item));
         Ok(())
     }
@@ -1398,13 +1433,15 @@ impl Session {
 
     /// Prepares to drain after an abandoned operation: aborts a COPY IN in progress and
     /// makes sure a sync point is queued, so that every pending expectation will be
-    /// answered. `item` is used for the Sync if one is added.
+    /// answered and no sync window stays open (even one whose responses have all
+    /// arrived: [`in_open_window`](Self::in_open_window)). `item` is used for the Sync
+    /// if one is added.
     pub fn prepare_drain(&mut self, item: Item) -> Result<(), Error> {
         self.check_commands()?;
         if self.in_copy_in() {
             self.copy_fail("operation cancelled by the client")?;
         }
-        if self.expect.back().is_some_and(|e| !e.is_sync_point()) {
+        if self.open_window || self.expect.back().is_some_and(|e| !e.is_sync_point()) {
             self.push_sync(item)?;
         }
         Ok(())

@@ -544,15 +544,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     }
 
     /// Before each operation: refuse if broken; drain what an abandoned operation left
-    /// behind (its responses are discarded, a COPY IN is aborted); close statements the
-    /// cache evicted.
+    /// behind (its responses are discarded, a COPY IN is aborted, a sync window left open
+    /// by a pipeline or row stream whose results were all read is ended with Sync); close
+    /// statements the cache evicted and statements dropped by their owners.
     pub(crate) async fn begin_op(&mut self) -> Result<(), Error> {
         // A bulk load dropped mid-way leaves the socket polled: back to event-driven IO.
         self.set_io_tick(None);
         if let Some(e) = self.session.broken_error() {
             return Err(Error::broken(e));
         }
-        if self.session.pending() > 0 || self.session.in_copy_in() {
+        if self.session.pending() > 0 || self.session.in_copy_in() || self.session.in_open_window()
+        {
             let item = self.item();
             self.session.prepare_drain(item)?;
             while self.session.pending() > 0 {

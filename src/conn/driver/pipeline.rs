@@ -51,6 +51,9 @@ pub struct Pipeline<'c, S> {
     syncs: VecDeque<Item>,
     /// Statements queued since the last Sync.
     unsynced: usize,
+    /// An error reported at a Sync whose statements were all handed out already (a
+    /// deferred constraint failing at commit): [`finish`](Self::finish) returns it.
+    sync_error: Option<Error>,
 }
 
 impl<S> std::fmt::Debug for Pipeline<'_, S> {
@@ -71,6 +74,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             slots: VecDeque::new(),
             syncs: VecDeque::new(),
             unsynced: 0,
+            sync_error: None,
         })
     }
 }
@@ -161,6 +165,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pipeline<'_, S> {
             // Every statement already has its own Sync there.
             return Ok(());
         }
+        self.push_sync()
+    }
+
+    fn push_sync(&mut self) -> Result<(), Error> {
         let item = self.conn.item();
         self.conn.session.push_sync(item)?;
         // The statements not yet in a window are the newest ones.
@@ -238,6 +246,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pipeline<'_, S> {
                         // commit) fails the window's last statement: nothing of the
                         // window is reported as a plain success.
                         s.error.get_or_insert(e);
+                    } else if self.syncs.contains(&i) {
+                        // The window's statements were already handed out (read before
+                        // their Sync): the failed commit is reported by `finish`.
+                        self.sync_error.get_or_insert(e);
                     }
                 }
                 Event::Aborted(i) => {
@@ -332,10 +344,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pipeline<'_, S> {
 
     /// Syncs, then reads every remaining result in order, and waits for every
     /// ReadyForQuery so the connection is idle afterwards.
+    ///
+    /// The pipeline always ends with a Sync, unless the last message sent was one: also
+    /// when every result was already read after a [`flush`](Self::flush). Until that
+    /// Sync the server keeps the statements' implicit transaction open, so work whose
+    /// success the caller has seen would not be committed (and a later ROLLBACK would
+    /// undo it). `Err` means the connection failed, or that this final Sync reported an
+    /// error for statements already handed out as successes (e.g. a deferred
+    /// constraint checked at commit): their work was rolled back.
     pub async fn finish(mut self) -> Result<Vec<Result<PipelineOutput, Error>>, Error> {
         let mut out = Vec::with_capacity(self.slots.len());
         while let Some(r) = self.next_result().await {
             out.push(r);
+        }
+        if self.conn.session.in_open_window() {
+            self.push_sync()?;
         }
         while !self.syncs.is_empty() {
             if let Some(e) = self.conn.session.broken_error() {
@@ -344,6 +367,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pipeline<'_, S> {
             self.io_step().await?;
             self.absorb();
         }
-        Ok(out)
+        match self.sync_error.take() {
+            Some(e) => Err(e),
+            None => Ok(out),
+        }
     }
 }

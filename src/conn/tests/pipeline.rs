@@ -411,6 +411,41 @@ fn prepare_drain_queues_a_sync_for_an_unsynced_flight() {
 }
 
 #[test]
+fn a_flight_whose_answers_all_arrived_keeps_its_window_open_until_a_sync() {
+    // An INSERT sent with Flush and answered in full: the server has not committed it
+    // (the implicit transaction ends at Sync), so the session is not idle.
+    let mut sc = Script::postgres();
+    sc.s.push_parse(1, "", "insert into t values (1)", &[])
+        .unwrap();
+    sc.s.push_bind::<crate::Error, _>(1, "", "", &[], &[], |_| Ok(()))
+        .unwrap();
+    sc.s.push_execute(1, "", 0, None).unwrap();
+    sc.s.push_flush().unwrap();
+    let _ = sc.sent();
+    sc.feed([B::ParseComplete, B::BindComplete, cc("INSERT 0 1")]);
+    assert_eq!(sc.s.pending(), 0);
+    assert!(sc.s.in_open_window());
+    assert!(!sc.s.is_ready());
+    sc.s.prepare_drain(2).unwrap();
+    assert!(matches!(sc.sent().as_slice(), [FrontendMessage::Sync]));
+    assert!(!sc.s.in_open_window());
+    sc.feed([idle()]);
+    assert!(sc.s.is_ready());
+}
+
+#[test]
+fn a_drained_session_with_no_open_window_sends_nothing() {
+    let mut sc = Script::postgres();
+    queue_rows(&mut sc, 1, 1);
+    sc.feed([B::BindComplete, cc("INSERT 0 1"), idle()]);
+    let _ = sc.sent();
+    assert!(!sc.s.in_open_window());
+    sc.s.prepare_drain(2).unwrap();
+    assert!(sc.sent().is_empty());
+    assert!(sc.s.is_ready());
+}
+
+#[test]
 fn portal_suspended_completes_an_execute_with_a_row_limit() {
     let mut sc = Script::postgres();
     sc.s.push_bind::<crate::Error, _>(1, "", "s", &[], &[], |_| Ok(()))

@@ -129,6 +129,23 @@ fn a_run_of_rows_is_one_queue_entry_that_expands_to_bind_execute_pairs() {
 }
 
 #[test]
+fn a_run_opens_the_sync_window_and_only_its_sync_closes_it() {
+    let mut s = Session::new_ready(Quirks::postgres());
+    let prefix = BindPrefix::new("", "s", &[]).expect("prefix");
+    for i in 1..=3 {
+        s.push_bind_execute_run::<crate::Error, _>(i, &prefix, |w| {
+            w.value(b"x").map_err(crate::Error::encode)
+        })
+        .expect("queue");
+    }
+    feed_in_pieces(&mut s, &bytes_of(&inserted(3)), &[]);
+    assert_eq!(s.pending(), 0, "every row answered");
+    assert!(s.in_open_window(), "but no Sync ended the window");
+    s.push_sync(1003).expect("sync");
+    assert!(!s.in_open_window());
+}
+
+#[test]
 fn rows_answered_in_one_read_become_one_complete_run_event() {
     let mut s = Session::new_ready(Quirks::postgres());
     queue_runs(&mut s, 4, 4);

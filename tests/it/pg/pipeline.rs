@@ -122,3 +122,109 @@ async fn a_dropped_pipeline_leaves_a_clean_connection() {
         "ok"
     );
 }
+
+/// Reads the next result without sending a Sync (after a `flush`).
+async fn next_unsynced<S>(p: &mut pgline::conn::Pipeline<'_, S>) -> pgline::conn::PipelineOutput
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        loop {
+            if let Some(r) = p.next_result_if_ready() {
+                return r.expect("the statement succeeds");
+            }
+            p.poll_io().await.unwrap();
+        }
+    })
+    .await
+    .expect("a result before any Sync")
+}
+
+async fn count(t: &str) -> i64 {
+    // From another connection: only committed rows are visible there.
+    connect()
+        .await
+        .query_one(format!("SELECT count(*) FROM {t}").as_str(), &[])
+        .await
+        .unwrap()
+        .get(0)
+        .unwrap()
+}
+
+/// libpq_pipeline's "finish without sync" case: a statement flushed and read, then the
+/// pipeline finished with nothing left unread. The INSERT the caller saw succeed must be
+/// committed by `finish` (which sends the Sync that ends the implicit transaction), so a
+/// later ROLLBACK on the same connection cannot take it back.
+#[tokio::test]
+async fn finish_after_every_result_was_read_still_syncs_and_commits_the_work() {
+    let mut c = connect().await;
+    let t = table("pl_nosync");
+    c.batch_execute(&format!("CREATE TABLE {t} (id int)"))
+        .await
+        .unwrap();
+    let mut p = c.pipeline().await.unwrap();
+    p.query_sql(&format!("INSERT INTO {t} VALUES ($1)"), &[&1i32])
+        .unwrap();
+    p.flush().await.unwrap();
+    assert_eq!(next_unsynced(&mut p).await.rows_affected, Some(1));
+    let rest = p.finish().await.unwrap();
+    assert!(rest.is_empty());
+    assert!(c.is_idle());
+    assert_eq!(count(&t).await, 1, "committed when finish returns");
+    c.batch_execute("ROLLBACK").await.unwrap();
+    assert_eq!(count(&t).await, 1, "ROLLBACK did not remove the INSERT");
+}
+
+#[tokio::test]
+async fn a_pipeline_dropped_after_its_results_were_read_is_synced_before_the_next_operation() {
+    let mut c = connect().await;
+    let t = table("pl_drop_read");
+    c.batch_execute(&format!("CREATE TABLE {t} (id int)"))
+        .await
+        .unwrap();
+    {
+        let mut p = c.pipeline().await.unwrap();
+        p.query_sql(&format!("INSERT INTO {t} VALUES ($1)"), &[&1i32])
+            .unwrap();
+        p.flush().await.unwrap();
+        assert_eq!(next_unsynced(&mut p).await.rows_affected, Some(1));
+    }
+    assert!(
+        !c.is_idle(),
+        "the server still holds the implicit transaction open"
+    );
+    c.batch_execute("ROLLBACK").await.unwrap();
+    assert!(c.is_idle());
+    assert_eq!(
+        count(&t).await,
+        1,
+        "the Sync went first: ROLLBACK undid nothing"
+    );
+}
+
+#[tokio::test]
+async fn an_error_at_the_final_sync_for_results_already_read_is_returned_by_finish() {
+    // A deferred unique constraint fails at commit, i.e. at the Sync finish sends, after
+    // both INSERTs were handed out as successes: finish must not report success.
+    let mut c = connect().await;
+    let t = table("pl_deferred");
+    c.batch_execute(&format!(
+        "CREATE TABLE {t} (id int, UNIQUE (id) DEFERRABLE INITIALLY DEFERRED)"
+    ))
+    .await
+    .unwrap();
+    let mut p = c.pipeline().await.unwrap();
+    for _ in 0..2 {
+        p.query_sql(&format!("INSERT INTO {t} VALUES ($1)"), &[&1i32])
+            .unwrap();
+    }
+    p.flush().await.unwrap();
+    for _ in 0..2 {
+        assert_eq!(next_unsynced(&mut p).await.rows_affected, Some(1));
+    }
+    let err = p.finish().await.unwrap_err();
+    assert_eq!(err.code(), Some("23505"), "{err:?}");
+    assert!(c.is_idle());
+    assert_eq!(count(&t).await, 0, "the window rolled back");
+    crate::support::conn::assert_answers(&mut c, 5).await;
+}
