@@ -407,6 +407,50 @@ async fn ready_for_query_before_command_complete_fails_a_simple_query_and_breaks
 }
 
 #[tokio::test]
+async fn a_dropped_statement_is_closed_in_the_same_write_as_the_next_query() {
+    use pgline::protocol::backend::ParameterDescription;
+    use pgline::protocol::frontend::{FrontendMessage, Target};
+
+    use crate::support::fake_server::Received;
+
+    let mut script = accept_trust("15.0");
+    script.extend([
+        recv(b'P'),
+        recv(b'D'),
+        recv(b'S'),
+        send(BackendMessage::ParseComplete),
+        send(BackendMessage::ParameterDescription(
+            ParameterDescription::new(vec![]),
+        )),
+        send(BackendMessage::NoData),
+        idle(),
+    ]);
+    // Close + Sync, then the Query, all read before anything is answered: the Close
+    // costs no round trip of its own.
+    script.push(Step::Recv(
+        "Close of the dropped statement",
+        Box::new(|r| {
+            matches!(r, Received::Message(FrontendMessage::Close(c))
+                if c.target == Target::Statement && c.name == "pgline_s1")
+        }),
+    ));
+    script.push(recv(b'S'));
+    script.push(recv_query("select 1"));
+    script.extend([send(BackendMessage::CloseComplete), idle()]);
+    script.extend(one_int_result(b"1"));
+    script.push(recv(b'X'));
+    let (io, server) = pipe(script);
+    let mut c = Connection::connect_stream(io, &cfg()).await.unwrap();
+    let s = c.prepare("create table t ()").await.unwrap();
+    assert_eq!(s.name(), "pgline_s1");
+    drop(s);
+    let r = c.simple_query("select 1").await.unwrap();
+    assert_eq!(r[0].rows[0].get(0).unwrap(), Some("1"));
+    c.close().await.unwrap();
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
 async fn fewer_results_than_requests_trip_the_deadline() {
     let mut script = accept_trust("15.0");
     script.push(recv_query("select 1"));

@@ -15,6 +15,33 @@ use crate::protocol::frontend::BindWriter;
 use crate::protocol::{Format, Oid};
 use crate::types::{ToSql, ValueType};
 
+impl Statement {
+    /// Closes the statement on the server now: Close + Sync, one round trip, within the
+    /// connection's [`query_timeout`](crate::Config::query_timeout). Afterwards the
+    /// server no longer knows the name (running a clone of this handle fails with
+    /// SQLSTATE 26000), the connection's statement cache forgets it, and dropping the
+    /// remaining clones sends nothing more.
+    ///
+    /// Without this call a statement is closed anyway once its last handle is dropped,
+    /// with the connection's next operation (see [`Statement`]); `close` is for when the
+    /// caller wants it gone now, or wants to know the outcome. A statement prepared on
+    /// another connection is refused without sending anything: names are per
+    /// connection, and another connection may use the same one.
+    pub async fn close<S: AsyncRead + AsyncWrite + Unpin>(
+        self,
+        conn: &mut Connection<S>,
+    ) -> Result<(), Error> {
+        if !self.belongs_to(conn.cache.close_queue()) {
+            return Err(Error::config(
+                "Statement::close: the statement was prepared on another connection",
+            ));
+        }
+        self.mark_closed();
+        conn.cache.remove(&self);
+        timed!(conn, conn.close_prepared(self.name()))
+    }
+}
+
 /// The results of one statement of a simple query.
 #[derive(Debug, Clone, Default)]
 pub struct SimpleQueryResult {
@@ -237,6 +264,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         timed!(self, self.prepare_inner(sql, types))
     }
 
+    /// Close('S') + Sync for `name`, waiting for ReadyForQuery; statements queued for
+    /// closing go out in the same write (see `begin_op`).
+    async fn close_prepared(&mut self, name: &str) -> Result<(), Error> {
+        self.begin_op().await?;
+        let item = self.item();
+        self.session
+            .push_close(item, crate::protocol::frontend::Target::Statement, name)?;
+        self.session.push_sync(item)?;
+        let mut err = None;
+        loop {
+            match self.next_event().await? {
+                Event::Failed(i, e) if i == item => {
+                    err.get_or_insert(e);
+                }
+                Event::Ready(i, _) if i == item => break,
+                _ => {}
+            }
+        }
+        err.map_or(Ok(()), Err)
+    }
+
     pub(crate) async fn prepare_inner(
         &mut self,
         sql: &str,
@@ -297,8 +345,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let mut params = if describe { Vec::new() } else { wire_types };
         let mut columns = Vec::new();
         let mut err = None;
+        let mut parsed = false;
         loop {
             match self.next_event().await? {
+                Event::ParseComplete(i) if i == item => parsed = true,
                 Event::ParameterDescription(i, d) if i == item => params = d.types().to_vec(),
                 Event::RowDescription(i, d) if i == item => columns = Column::from_description(&d),
                 Event::Failed(i, e) if i == item || i == sync => {
@@ -308,7 +358,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 _ => {}
             }
         }
+        let close_queue = self.cache.close_queue().clone();
         if let Some(e) = err {
+            if parsed {
+                // Parsed, then failed (a Describe error): nobody gets a handle that would
+                // close it, so close it with the next operation.
+                close_queue.push(name);
+            }
             return Err(e);
         }
         let text_only = self.text_only();
@@ -324,8 +380,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             })
             .collect();
         Ok(match order {
-            Some(order) => Statement::renumbered(name, sql.to_string(), order, params, columns),
-            None => Statement::new(name, sql.to_string(), params, columns),
+            Some(order) => Statement::renumbered(
+                name,
+                sql.to_string(),
+                order,
+                params,
+                columns,
+                Some(close_queue),
+            ),
+            None => Statement::new(name, sql.to_string(), params, columns, Some(close_queue)),
         })
     }
 

@@ -5,6 +5,7 @@ mod bulk;
 mod pipeline;
 mod queries;
 mod session;
+mod statements;
 #[cfg(feature = "rustls")]
 mod tls;
 mod truth;
