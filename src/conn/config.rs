@@ -8,7 +8,7 @@
 //! `sslrootcert`, `sslcert`, `sslkey`, `sslpassword`, `sslcrl`, `sslcrldir`, `sslsni`,
 //! `sslcertmode`, `ssl_min_protocol_version`, `ssl_max_protocol_version`, `sslkeylogfile`,
 //! `channel_binding`, `gssencmode`: see [`super::tls`] for what each does), `require_auth` (comma list of `password`, `md5`, `scram-sha-256`, `none`),
-//! `query_timeout` (seconds, pgline's own), `statement_cache_capacity` (pgline's own),
+//! `query_timeout` (seconds, pgline's own; default [`DEFAULT_QUERY_TIMEOUT`], `0` = none), `statement_cache_capacity` (pgline's own),
 //! `profile` (`auto`, `postgres`, `iris`), `protocol_version` (`3.0`). Unknown keys are an
 //! error, as in libpq: a typo must not be silently ignored.
 //!
@@ -87,6 +87,17 @@ impl AuthPolicy {
         Ok(p)
     }
 }
+
+/// The operation deadline when none is configured: 5 minutes.
+///
+/// libpq has none, and a server that stalls (or a peer that stops answering while its
+/// kernel still acknowledges keepalives) then hangs a call forever. pgline promises that
+/// nothing waits forever by default, so it needs one; Npgsql's is 30 s. Five minutes is
+/// far beyond what an interactive or OLTP statement should take and shorter than anyone
+/// waits on a hung service. Hitting it on a legitimately long statement costs a clear
+/// timeout error (the statement is cancelled, the connection kept), never a hang or a
+/// broken pool; analytic jobs raise it or set `query_timeout=0`.
+pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// TCP keepalives and the user timeout: how long a dead peer or a silent network can go
 /// unnoticed on an idle or blocked TCP connection (ignored for Unix-domain sockets).
@@ -175,7 +186,7 @@ impl Default for Config {
             params: Vec::new(),
             connect_timeout: Some(Duration::from_secs(30)),
             keepalives: Keepalives::default(),
-            query_timeout: None,
+            query_timeout: Some(DEFAULT_QUERY_TIMEOUT),
             tls: TlsSettings::default(),
             auth: AuthPolicy::default(),
             limits: Limits::default(),
@@ -477,7 +488,14 @@ impl Config {
         self
     }
 
-    /// Deadline for each operation. When it passes mid-request the connection is broken.
+    /// Deadline for each operation ([`DEFAULT_QUERY_TIMEOUT`] unless set; `None`, or
+    /// `query_timeout=0` in a URL, for none). When it passes with a statement running,
+    /// pgline sends a CancelRequest and drains the connection to ReadyForQuery within a
+    /// short grace, and the connection stays usable; it is broken only when that drain
+    /// fails or the server cannot cancel reliably (iris-pgwire). Bulk loads and COPY apply
+    /// it to each wait (a window of rows, a chunk), not to the whole load.
+    ///
+    /// Per statement: [`Connection::set_query_timeout`](crate::Connection::set_query_timeout).
     pub fn query_timeout(&mut self, t: Option<Duration>) -> &mut Self {
         self.query_timeout = t;
         self

@@ -20,7 +20,7 @@ pub mod tls;
 pub use bulk::{
     Atomicity, ExecuteManyOptions, LoadError, LoadMethod, LoadReport, RowFailure, DEFAULT_IO_TICK,
 };
-pub use config::{AuthPolicy, Config, Keepalives, ProfileChoice};
+pub use config::{AuthPolicy, Config, Keepalives, ProfileChoice, DEFAULT_QUERY_TIMEOUT};
 #[cfg(feature = "runtime")]
 pub use driver::{
     quote_ident, BinaryCopyWriter, CancelToken, Connection, CopyIn, CopyOut, LoadMode,

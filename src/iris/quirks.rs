@@ -54,6 +54,9 @@ pub struct Quirks {
     /// The server may send a backend `f` message (after stray CopyData/CopyDone outside
     /// COPY): dropped instead of breaking the connection.
     pub backend_copy_fail_messages: bool,
+    /// A CancelRequest may close the connection or do nothing: an operation that passes
+    /// its deadline breaks the connection instead of cancelling and draining it.
+    pub cancel_unreliable: bool,
 }
 
 impl Quirks {
@@ -82,6 +85,7 @@ impl Quirks {
             deferred_dml_errors: true,
             sync_window_not_atomic: true,
             backend_copy_fail_messages: true,
+            cancel_unreliable: true,
         }
     }
 

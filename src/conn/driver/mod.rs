@@ -144,23 +144,19 @@ impl<S> std::fmt::Debug for Connection<S> {
     }
 }
 
-/// Applies the per-operation deadline; a timeout mid-request breaks the connection,
-/// because the position in the server's response stream is then unknown.
+/// Applies the per-operation deadline. When it passes with a request in flight, the
+/// statement is cancelled (CancelRequest) and the connection drained to ReadyForQuery
+/// within a short grace, so it stays usable; only when that fails (or the server cannot
+/// cancel reliably) is the connection broken, because the position in the server's
+/// response stream is then unknown.
 macro_rules! timed {
     ($self:ident, $fut:expr) => {{
         match $self.config.query_timeout {
             None => $fut.await,
-            Some(t) => {
-                let r = tokio::time::timeout(t, $fut).await;
-                match r {
-                    Ok(r) => r,
-                    Err(_) => {
-                        let e = crate::error::Error::timeout("operation timed out");
-                        $self.session_mut().mark_broken(e.clone());
-                        Err(e)
-                    }
-                }
-            }
+            Some(t) => match tokio::time::timeout(t, $fut).await {
+                Ok(r) => r,
+                Err(_) => Err($self.recover_from_timeout(t).await),
+            },
         }
     }};
 }
@@ -360,10 +356,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
     // ----- the IO loop --------------------------------------------------------------------
 
-    pub(crate) fn session_mut(&mut self) -> &mut Session {
-        &mut self.session
-    }
-
     /// Whether the socket is in polled IO now: only while `execute_many` streams rows
     /// (see [`ExecuteManyOptions::io_tick`](crate::conn::ExecuteManyOptions::io_tick)),
     /// or after such a load was dropped mid-way, until the next operation starts.
@@ -543,6 +535,55 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         format!("pgline_s{n}")
     }
 
+    /// After an operation passed its deadline (its future was dropped at an await point,
+    /// which is always safe: see `# Cancel safety` in the crate docs): cancel what is
+    /// still running on the server and drain to ReadyForQuery, within a grace of the
+    /// deadline itself clamped to 1–5 s. Returns the timeout error to report; the
+    /// connection is broken only when this fails.
+    pub(crate) async fn recover_from_timeout(&mut self, deadline: std::time::Duration) -> Error {
+        let in_flight = self.session.pending() > 0
+            || self.session.in_copy_in()
+            || self.session.in_open_window();
+        if self.session.is_broken() || !in_flight {
+            return Error::timeout("operation timed out");
+        }
+        let token = match &self.cancel {
+            Some(t) if !self.session.quirks().cancel_unreliable => t.clone(),
+            _ => {
+                let e = Error::timeout("operation timed out (the connection is closed)");
+                self.session.mark_broken(e.clone());
+                return e;
+            }
+        };
+        let grace = deadline.clamp(
+            std::time::Duration::from_secs(1),
+            std::time::Duration::from_secs(5),
+        );
+        let recovered = tokio::time::timeout(grace, async {
+            // Best effort: the statement may have finished meanwhile.
+            let _ = token.cancel_query(grace).await;
+            let item = self.item();
+            self.session.prepare_drain(item)?;
+            while self.session.pending() > 0 {
+                self.next_event().await?;
+            }
+            Ok::<(), Error>(())
+        })
+        .await;
+        match recovered {
+            Ok(Ok(())) => Error::timeout(
+                "operation timed out: the statement was cancelled and the connection is still usable",
+            ),
+            _ => {
+                let e = Error::timeout(
+                    "operation timed out, and the server did not settle after a cancel: the connection is closed",
+                );
+                self.session.mark_broken(e.clone());
+                e
+            }
+        }
+    }
+
     /// Before each operation: refuse if broken; drain what an abandoned operation left
     /// behind (its responses are discarded, a COPY IN is aborted, a sync window left open
     /// by a pipeline or row stream whose results were all read is ended with Sync); close
@@ -656,6 +697,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// The server dialect in effect.
     pub fn quirks(&self) -> &Quirks {
         self.session.quirks()
+    }
+
+    /// Changes this connection's operation deadline (`None`: no deadline) from now on:
+    /// set it around one statement for a per-statement timeout.
+    pub fn set_query_timeout(&mut self, t: Option<std::time::Duration>) {
+        self.config.query_timeout = t;
     }
 
     /// The configuration this connection was made with.

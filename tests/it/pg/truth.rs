@@ -92,3 +92,48 @@ async fn tcp_keepalives_are_on_by_default_and_off_with_keepalives_0() {
     let c = Connection::connect(&cfg).await.unwrap();
     assert!(!c.tcp_keepalive());
 }
+
+#[tokio::test]
+async fn a_statement_past_its_deadline_is_cancelled_and_the_connection_stays_usable() {
+    use crate::support::conn::backend_pid;
+    use std::time::Instant;
+    let mut cfg = config("postgres", None);
+    cfg.query_timeout(Some(Duration::from_millis(300)));
+    let mut c = Connection::connect(&cfg).await.unwrap();
+    let pid = backend_pid(&mut c).await;
+    for extended in [false, true] {
+        let t = Instant::now();
+        let err = if extended {
+            c.query("SELECT pg_sleep(30)", &[]).await.map(|_| ())
+        } else {
+            c.simple_query("SELECT pg_sleep(30)").await.map(|_| ())
+        }
+        .expect_err("deadline");
+        assert!(err.is_timeout(), "{err}");
+        assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+        assert!(!c.is_broken(), "extended={extended}: {err}");
+        assert_answers(&mut c, 5).await;
+        assert_eq!(backend_pid(&mut c).await, pid, "the same backend goes on");
+    }
+    // Per statement: lift the deadline for one long statement.
+    c.set_query_timeout(None);
+    c.simple_query("SELECT pg_sleep(0.5)").await.unwrap();
+    c.set_query_timeout(Some(Duration::from_millis(300)));
+    assert!(c
+        .simple_query("SELECT pg_sleep(5)")
+        .await
+        .unwrap_err()
+        .is_timeout());
+    assert_answers(&mut c, 6).await;
+}
+
+#[test]
+fn every_connection_has_a_deadline_unless_the_caller_lifts_it() {
+    let c = pgline::Config::new();
+    assert_eq!(
+        c.get_query_timeout(),
+        Some(pgline::conn::DEFAULT_QUERY_TIMEOUT)
+    );
+    let none: pgline::Config = "query_timeout=0".parse().unwrap();
+    assert_eq!(none.get_query_timeout(), None);
+}
