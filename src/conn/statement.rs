@@ -1,10 +1,10 @@
 //! Prepared statements and the per-connection LRU statement cache. No IO here: a
-//! statement that is no longer used only queues its name ([`CloseQueue`]); the driver
+//! statement that is no longer used only queues its name (`CloseQueue`); the driver
 //! sends the Close with its next write.
 //!
 //! # Who closes a statement
 //!
-//! A [`Statement`] is a shared handle (`Arc`); the connection's [`StatementCache`] holds
+//! A [`Statement`] is a shared handle (`Arc`); the connection's `StatementCache` holds
 //! one clone of each statement it owns. The server-side statement is closed when the
 //! **last** handle goes away: the cache evicting it while no caller holds a clone, or the
 //! caller dropping a statement the cache never held (`prepare`). Dropping one clone while
@@ -17,6 +17,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use super::row::Column;
 use crate::protocol::Oid;
+
+mod deallocate;
+
+pub(crate) use deallocate::{deallocate_target, Deallocated};
 
 #[derive(Debug)]
 struct Inner {
@@ -254,6 +258,13 @@ impl StatementCache {
         &self.to_close
     }
 
+    /// Whether the cache holds this very statement (same SQL and server-side name).
+    pub(crate) fn holds(&self, stmt: &Statement) -> bool {
+        self.map
+            .get(stmt.sql())
+            .is_some_and(|(s, _)| s.name() == stmt.name())
+    }
+
     /// Forgets `stmt` if the cache holds this very statement (it is being closed).
     pub(crate) fn remove(&mut self, stmt: &Statement) {
         if self
@@ -269,7 +280,40 @@ impl StatementCache {
         self.map.len()
     }
 
-    /// Forgets everything (the server-side statements may be gone, e.g. after DISCARD).
+    /// Forgets the statements a command already removed on the server (see
+    /// [`Deallocated`]), queueing no Close for them: they are gone, so a Close would only
+    /// be traffic. Handles callers still hold are marked closed too, so dropping them
+    /// sends nothing either. [`Deallocated::Unknown`] (some statement, name unknown)
+    /// forgets everything like [`clear`](Self::clear), Close included, because the others
+    /// may still exist.
+    pub(crate) fn forget(&mut self, what: &Deallocated) {
+        match what {
+            Deallocated::All => {
+                for (s, _) in self.map.values() {
+                    s.mark_closed();
+                }
+                self.map.clear();
+            }
+            Deallocated::Named(name) => self.forget_named(name),
+            Deallocated::Unknown => self.clear(),
+        }
+    }
+
+    /// Forgets the cached statement named `name`, if any, without queueing a Close (the
+    /// server no longer has it).
+    pub(crate) fn forget_named(&mut self, name: &str) {
+        let sql = self
+            .map
+            .iter()
+            .find(|(_, (s, _))| s.name() == name)
+            .map(|(k, _)| k.clone());
+        if let Some((s, _)) = sql.and_then(|k| self.map.remove(&k)) {
+            s.mark_closed();
+        }
+    }
+
+    /// Forgets everything when some server-side statements may be gone and others not
+    /// (a `DEALLOCATE` whose name is unknown, a cached statement missing on the server).
     /// Their names are queued for Close like any dropped statement's: closing a statement
     /// that no longer exists is not an error ("It is not an error to issue Close against
     /// a nonexistent statement or portal name", Protocol, *Extended Query*; iris-pgwire answers
@@ -369,6 +413,43 @@ mod tests {
         let other = Statement::new("s9".into(), "select 1".into(), vec![], vec![], None);
         c.remove(&other);
         assert_eq!(c.len(), 1);
+    }
+
+    #[test]
+    fn forgetting_every_statement_queues_no_close_even_for_handles_callers_hold() {
+        let mut c = StatementCache::new(4);
+        c.insert(stmt(&c, 1));
+        c.insert(stmt(&c, 2));
+        let held = c.get("select 1").unwrap();
+        c.forget(&Deallocated::All);
+        assert_eq!(c.len(), 0);
+        drop(held);
+        assert!(c.take_evicted().is_empty());
+    }
+
+    #[test]
+    fn forgetting_one_name_keeps_the_others_and_queues_no_close() {
+        let mut c = StatementCache::new(4);
+        c.insert(stmt(&c, 1));
+        c.insert(stmt(&c, 2));
+        c.forget(&Deallocated::Named("s1".into()));
+        assert!(c.get("select 1").is_none());
+        assert!(c.get("select 2").is_some());
+        c.forget(&Deallocated::Named("not_ours".into()));
+        assert_eq!(c.len(), 1);
+        assert!(c.take_evicted().is_empty());
+    }
+
+    #[test]
+    fn an_unknown_deallocation_forgets_everything_and_closes_what_may_remain() {
+        let mut c = StatementCache::new(4);
+        c.insert(stmt(&c, 1));
+        c.insert(stmt(&c, 2));
+        c.forget(&Deallocated::Unknown);
+        assert_eq!(c.len(), 0);
+        let mut closed = c.take_evicted();
+        closed.sort();
+        assert_eq!(closed, vec!["s1".to_string(), "s2".to_string()]);
     }
 
     #[test]
