@@ -397,7 +397,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             return Ok(());
         };
         let stmt = self.statement_to_run(sql, first).await?;
+        let kept = report.failures.len();
         let r = self.execute_many_prepared(&stmt, rows, opts, report).await;
+        // A cached statement the server refuses as stale (26000, 0A000): invalidate it so
+        // the next call prepares again. No transparent retry here: rows are outcomes, and
+        // the report already says which failed (only the kept failures are seen).
+        let stale = report
+            .failures
+            .get(kept..)
+            .and_then(|new| new.iter().find(|f| is_stale_code(f.error.code())))
+            .map(|f| f.error.clone())
+            .or_else(|| {
+                r.as_ref()
+                    .err()
+                    .filter(|e| is_stale_code(e.code()))
+                    .cloned()
+            });
+        if let Some(e) = stale {
+            self.invalidate_stale(&stmt, &e);
+        }
         if r.is_ok() && !self.cache.enabled() {
             // Not cached: nothing else will close it on the server.
             self.close_statement(stmt.name()).await?;
@@ -715,4 +733,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         }
         Ok(())
     }
+}
+
+/// The SQLSTATEs with which the server refuses a stale prepared statement (see
+/// `Connection::invalidate_stale`).
+fn is_stale_code(code: Option<&str>) -> bool {
+    matches!(code, Some("26000" | "0A000"))
 }

@@ -15,7 +15,7 @@ use super::query::{
 use super::{timed, Connection};
 use crate::conn::event::{Event, Item};
 use crate::conn::row::{Column, Row};
-use crate::conn::statement::Statement;
+use crate::conn::statement::{deallocate_target, Statement};
 use crate::error::Error;
 use crate::protocol::Oid;
 use crate::types::ToSql;
@@ -39,6 +39,9 @@ struct Slot {
     done: bool,
     /// The Sync ending this statement's window, once queued.
     window: Option<Item>,
+    /// The name the statement's SQL deallocates (`DEALLOCATE name`), to forget it in the
+    /// statement cache when its tag arrives.
+    deallocates: Option<String>,
 }
 
 /// A pipeline on a connection. Statements are encoded as they are queued; nothing is
@@ -101,7 +104,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pipeline<'_, S> {
             })?;
         let ncols = u16::try_from(stmt.columns().len()).ok().filter(|&n| n > 0);
         self.conn.session.push_execute(item, "", 0, ncols)?;
-        let n = self.push_slot(item, stmt.columns_arc());
+        let n = self.push_slot(item, stmt.columns_arc(), deallocate_target(stmt.sql()));
         self.sync_if_deferred()?;
         Ok(n)
     }
@@ -110,6 +113,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pipeline<'_, S> {
     /// parameter types come from the values, results arrive as text.
     pub fn query_sql(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<usize, Error> {
         self.conn.session.note_statement_sql(sql);
+        let deallocates = deallocate_target(sql);
         let (sql, order) = self.conn.renumber(sql)?;
         let params = &*renumbered_values(params, order.as_deref())?;
         let lenient = self.conn.session.quirks().lenient_types;
@@ -128,12 +132,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pipeline<'_, S> {
             self.conn.session.push_describe_portal(item, "")?;
         }
         self.conn.session.push_execute(item, "", 0, None)?;
-        let n = self.push_slot(item, Vec::new().into());
+        let n = self.push_slot(item, Vec::new().into(), deallocates);
         self.sync_if_deferred()?;
         Ok(n)
     }
 
-    fn push_slot(&mut self, item: Item, columns: Arc<[Column]>) -> usize {
+    fn push_slot(
+        &mut self,
+        item: Item,
+        columns: Arc<[Column]>,
+        deallocates: Option<String>,
+    ) -> usize {
         self.slots.push_back(Slot {
             item,
             columns,
@@ -142,6 +151,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pipeline<'_, S> {
             error: None,
             done: false,
             window: None,
+            deallocates,
         });
         self.unsynced += 1;
         self.slots.len() - 1
@@ -225,10 +235,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pipeline<'_, S> {
                 }
                 Event::Complete(i, tag) => {
                     let affected = rows_affected(self.conn.session.quirks(), tag.as_ref());
+                    let mut deallocates = None;
                     if let Some(s) = self.slot(i) {
                         s.affected = affected;
                         s.done = !final_at_sync;
+                        deallocates = s.deallocates.take();
                     }
+                    self.conn.note_complete(tag.as_ref(), || deallocates);
                 }
                 Event::EmptyQuery(i) | Event::PortalSuspended(i) => {
                     if let Some(s) = self.slot(i) {

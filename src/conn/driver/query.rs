@@ -8,9 +8,9 @@ use super::{timed, Connection};
 use crate::conn::event::{Event, Item};
 use crate::conn::params::Params;
 use crate::conn::row::{Column, Row, SimpleRow};
-use crate::conn::statement::Statement;
+use crate::conn::statement::{deallocate_target, Deallocated, Statement};
 use crate::error::Error;
-use crate::protocol::backend::CommandComplete;
+use crate::protocol::backend::{CommandComplete, TransactionStatus};
 use crate::protocol::frontend::BindWriter;
 use crate::protocol::{Format, Oid};
 use crate::types::{ToSql, ValueType};
@@ -197,6 +197,29 @@ impl std::fmt::Display for WrongParamType {
 
 impl std::error::Error for WrongParamType {}
 
+/// Why the server refused a prepared statement at Bind (see
+/// [`Connection::invalidate_stale`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stale {
+    /// 26000: the server no longer has it.
+    Missing,
+    /// 0A000: "cached plan must not change result type".
+    ResultTypeChanged,
+}
+
+/// A failed flight, and whether the failure was the statement being stale.
+#[derive(Debug)]
+struct RunError {
+    error: Error,
+    stale: Option<Stale>,
+}
+
+impl From<Error> for RunError {
+    fn from(error: Error) -> Self {
+        Self { error, stale: None }
+    }
+}
+
 impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// Runs a simple query (one or more `;`-separated statements, no parameters) and
     /// returns the results of each statement, rows as text. The first error is returned
@@ -222,6 +245,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     cur.rows.push(SimpleRow::new(cols, r));
                 }
                 Event::Complete(i, tag) if i == item => {
+                    // Several statements in one query: the name of a `DEALLOCATE name`
+                    // cannot be told apart, and `deallocate_target` says so (None).
+                    self.note_complete(tag.as_ref(), || deallocate_target(sql));
                     cur.rows_affected = rows_affected(self.session.quirks(), tag.as_ref());
                     cur.tag = tag.map(|t| t.tag().to_string());
                     results.push(std::mem::take(&mut cur));
@@ -514,14 +540,82 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
     /// One flight: Bind + Execute + Sync (prepared), or Parse + Bind + Describe + Execute
     /// + Sync (unnamed), then collect.
+    ///
+    /// A statement from the cache that the server refuses at Bind as stale (see
+    /// [`Stale`]) is invalidated and, when no transaction block was open before the call,
+    /// prepared again and run once more, as pgx and pgjdbc do: nothing ran the first time
+    /// (the error came at Bind) and the implicit transaction ended with the error, so the
+    /// retry is the only execution. Inside a transaction block the error is returned (the
+    /// block is aborted anyway); the entry is invalidated, so the call after ROLLBACK
+    /// prepares again.
     async fn run(
         &mut self,
         stmt: StatementRef<'_>,
         params: &[&(dyn ToSql + Sync)],
         want_rows: bool,
     ) -> Result<(Vec<Row>, Option<u64>), Error> {
+        let outside_tx = self.session.transaction_status() == TransactionStatus::Idle;
         let prepared = self.resolve(stmt, params).await?;
-        self.run_resolved(stmt, prepared, params, want_rows).await
+        let cached = matches!(stmt, StatementRef::Sql(_)) && prepared.is_some();
+        match self.run_resolved(stmt, prepared, params, want_rows).await {
+            Err(f) if f.stale.is_some() && cached && outside_tx => {
+                let prepared = self.resolve(stmt, params).await?;
+                self.run_resolved(stmt, prepared, params, want_rows)
+                    .await
+                    .map_err(|f| f.error)
+            }
+            r => r.map_err(|f| f.error),
+        }
+    }
+
+    /// After a command completed: forgets the cached statements it deallocated on the
+    /// server (`DEALLOCATE ALL`, `DISCARD ALL`, `DEALLOCATE name`), without queueing a
+    /// Close for them. `target` is the name the command's SQL deallocates, read only for
+    /// a bare `DEALLOCATE` tag (see [`Deallocated`]).
+    pub(crate) fn note_complete(
+        &mut self,
+        tag: Option<&CommandComplete>,
+        target: impl FnOnce() -> Option<String>,
+    ) {
+        if let Some(d) = tag.and_then(|t| Deallocated::from_tag(t.tag(), target)) {
+            self.cache.forget(&d);
+        }
+    }
+
+    /// Invalidates `s` after the server refused it at Bind with `e`; returns why, or
+    /// `None` when `e` says nothing about the statement itself.
+    ///
+    /// - 26000 (`invalid_sql_statement_name`): the server no longer has it. It is
+    ///   forgotten without a Close. Deallocations pgline sees are tracked from their
+    ///   command tags, so a cached statement missing means something removed statements
+    ///   behind the cache's back (`DISCARD ALL` in a function, a pooler's reset query):
+    ///   the other entries are as doubtful and are forgotten too, their Close queued (a
+    ///   Close of a missing name is not an error), rather than each failing once, which
+    ///   inside a transaction would abort it. A statement the caller prepared is only
+    ///   marked closed; the cache is left alone.
+    /// - 0A000 (`feature_not_supported`, "cached plan must not change result type"): the
+    ///   statement exists but its result type changed (`ALTER TABLE ... ADD COLUMN`
+    ///   under a `SELECT *`); every later Bind fails the same way. A cached one is
+    ///   dropped from the cache and closed with the next write.
+    pub(crate) fn invalidate_stale(&mut self, s: &Statement, e: &Error) -> Option<Stale> {
+        let cached = self.cache.holds(s);
+        match e.code() {
+            Some("26000") => {
+                s.mark_closed();
+                if cached {
+                    self.cache.forget_named(s.name());
+                    self.cache.clear();
+                }
+                Some(Stale::Missing)
+            }
+            Some("0A000") => {
+                if cached {
+                    self.cache.remove(s);
+                }
+                Some(Stale::ResultTypeChanged)
+            }
+            _ => None,
+        }
     }
 
     /// Runs `stmt` as the prepared statement `prepared`, or, when that is `None`, as an
@@ -532,7 +626,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         prepared: Option<Statement>,
         params: &[&(dyn ToSql + Sync)],
         want_rows: bool,
-    ) -> Result<(Vec<Row>, Option<u64>), Error> {
+    ) -> Result<(Vec<Row>, Option<u64>), RunError> {
         self.begin_op().await?;
         self.session.note_statement_sql(stmt.sql());
         let lenient = self.session.quirks().lenient_types;
@@ -563,7 +657,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             }
             None => {
                 let StatementRef::Sql(sql) = stmt else {
-                    return Err(Error::protocol("unresolved statement"));
+                    return Err(Error::protocol("unresolved statement").into());
                 };
                 let (sql, order) = self.renumber(sql)?;
                 let params = &*renumbered_values(params, order.as_deref())?;
@@ -585,8 +679,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let mut rows = Vec::new();
         let mut affected = None;
         let mut err = None;
+        // Whether the error came at Bind (before BindComplete): only then is it about the
+        // prepared statement itself, and nothing ran.
+        let mut bound = false;
+        let mut at_bind = false;
         loop {
             match self.next_event().await? {
+                Event::BindComplete(i) if i == item => bound = true,
                 Event::RowDescription(i, d) if i == item => {
                     let cols = Column::from_description(&d);
                     columns = cols.into();
@@ -595,9 +694,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     rows.push(Row::new(columns.clone(), r, lenient));
                 }
                 Event::Complete(i, tag) if i == item => {
+                    self.note_complete(tag.as_ref(), || deallocate_target(stmt.sql()));
                     affected = rows_affected(self.session.quirks(), tag.as_ref());
                 }
                 Event::Failed(i, e) if i == item || i == sync => {
+                    if err.is_none() {
+                        at_bind = i == item && !bound;
+                    }
                     err.get_or_insert(e);
                 }
                 Event::Ready(i, _) if i == sync => break,
@@ -605,13 +708,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             }
         }
         match err {
-            Some(e) => {
-                if e.code() == Some("26000") {
-                    // The server no longer knows the statement (e.g. after DISCARD ALL):
-                    // forget the cache so the next call prepares again.
-                    self.cache.clear();
-                }
-                Err(e)
+            Some(error) => {
+                let stale = match &prepared {
+                    Some(s) if at_bind => self.invalidate_stale(s, &error),
+                    _ => None,
+                };
+                Err(RunError { error, stale })
             }
             None => Ok((rows, affected)),
         }
@@ -636,7 +738,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let r = self
             .run_resolved(StatementRef::Sql(sql), None, params, true)
             .await;
-        r.map(|(rows, _)| rows)
+        r.map(|(rows, _)| rows).map_err(|f| f.error)
     }
 
     /// Streams the rows of a statement with bounded memory: rows are fetched `chunk` at a
@@ -689,9 +791,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         };
         Ok(RowStream {
             conn: self,
+            columns: s.columns_arc(),
+            stmt: s,
+            bound: false,
             item,
             sync,
-            columns: s.columns_arc(),
             chunk,
             ncols,
             lenient,
@@ -705,6 +809,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 /// next operation on the connection drains what is left.
 pub struct RowStream<'c, S> {
     conn: &'c mut Connection<S>,
+    /// The statement running (invalidated if the server refuses it as stale at Bind).
+    stmt: Statement,
+    /// Whether BindComplete arrived.
+    bound: bool,
     item: Item,
     sync: Option<Item>,
     columns: Arc<[Column]>,
@@ -744,6 +852,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RowStream<'_, S> {
         let t = conn.config.query_timeout;
         let fut = Self::advance(
             conn,
+            (&self.stmt, &mut self.bound),
             self.item,
             &mut self.sync,
             self.chunk,
@@ -782,6 +891,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RowStream<'_, S> {
     #[allow(clippy::too_many_arguments)]
     async fn advance(
         conn: &mut Connection<S>,
+        (stmt, bound): (&Statement, &mut bool),
         item: Item,
         sync: &mut Option<Item>,
         chunk: i32,
@@ -804,7 +914,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RowStream<'_, S> {
                     conn.session.push_sync(s)?;
                     *sync = Some(s);
                 }
+                Event::BindComplete(i) if i == item => *bound = true,
                 Event::Failed(i, e) if i == item || Some(i) == *sync => {
+                    if i == item && !*bound && err.is_none() {
+                        // Refused at Bind: stale statements are invalidated (no retry:
+                        // the stream was already handed out).
+                        conn.invalidate_stale(stmt, &e);
+                    }
                     err.get_or_insert(e);
                     if sync.is_none() {
                         let s = conn.item();

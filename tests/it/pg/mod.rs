@@ -2,6 +2,7 @@
 
 mod auth;
 mod bulk;
+mod cache;
 mod pipeline;
 mod queries;
 mod session;
