@@ -144,6 +144,9 @@ pub struct Session {
     last_aborted: Option<Item>,
     /// The last BindComplete + CommandComplete pair the bulk fast path validated.
     run_answer: RunAnswer,
+    /// The server's error for the exchange in flight, kept until its ReadyForQuery: a
+    /// deadline that passes after it arrived reports it, not a bare timeout.
+    unsettled_error: Option<Error>,
 }
 
 /// The bytes of one row's answer in a bulk run (BindComplete, then a short
@@ -287,6 +290,7 @@ impl Session {
             shape: None,
             last_aborted: None,
             run_answer: RunAnswer::NONE,
+            unsettled_error: None,
         })
     }
 
@@ -316,6 +320,7 @@ impl Session {
             shape: None,
             last_aborted: None,
             run_answer: RunAnswer::NONE,
+            unsettled_error: None,
         }
     }
 
@@ -860,7 +865,38 @@ impl Session {
         self.expect.push_back(e);
     }
 
+    /// Whether the exchange in flight has failed and only its ReadyForQuery is left to
+    /// come (see [`Quirks::ready_may_not_follow_error`]).
+    pub fn awaiting_ready_after_error(&self) -> bool {
+        self.unsettled_error.is_some()
+            && self.copy == Copy::None
+            && self
+                .expect
+                .front()
+                .is_some_and(|e| e.head().is_sync_point())
+    }
+
+    /// Ends an exchange whose ReadyForQuery did not follow its error within the driver's
+    /// grace, as if it had come (the transaction status is the one last known). Only for
+    /// servers whose profile says it may never come.
+    pub fn assume_ready_after_error(&mut self) {
+        if !self.awaiting_ready_after_error() || !self.quirks.ready_may_not_follow_error {
+            return;
+        }
+        if let Some(head) = self.pop() {
+            let status = self.tx_status;
+            self.ready(head.item(), status);
+        }
+    }
+
+    /// The server's error for the exchange in flight, if one arrived and its
+    /// ReadyForQuery has not.
+    pub fn take_unsettled_error(&mut self) -> Option<Error> {
+        self.unsettled_error.take()
+    }
+
     fn ready(&mut self, item: Item, status: TransactionStatus) {
+        self.unsettled_error = None;
         // iris-pgwire's byte is `T` only after a bare BEGIN and never `E`.
         let status = if self.quirks.client_side_transaction_state {
             self.client_tx
@@ -1056,6 +1092,7 @@ impl Session {
                 }
                 self.shape = None;
                 let item = front.item();
+                self.unsettled_error.get_or_insert_with(|| err.clone());
                 self.events.push_back(Event::Failed(item, err));
                 match front {
                     // Errors reported at Sync (deferred constraints, iris-pgwire's

@@ -57,6 +57,10 @@ pub struct Quirks {
     /// A CancelRequest may close the connection or do nothing: an operation that passes
     /// its deadline breaks the connection instead of cancelling and draining it.
     pub cancel_unreliable: bool,
+    /// ReadyForQuery may never follow an ErrorResponse (legacy builds, simple and extended
+    /// protocol alike): once only the sync point is left, a short grace without it ends
+    /// the exchange as if it had come.
+    pub ready_may_not_follow_error: bool,
 }
 
 impl Quirks {
@@ -86,6 +90,7 @@ impl Quirks {
             sync_window_not_atomic: true,
             backend_copy_fail_messages: true,
             cancel_unreliable: true,
+            ready_may_not_follow_error: true,
         }
     }
 

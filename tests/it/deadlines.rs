@@ -1,6 +1,8 @@
 //! Every wait of a COPY is bounded by the operation deadline (`query_timeout`): a server
 //! that stalls after CopyDone, mid-COPY-OUT, or answers a failed COPY with iris-pgwire's
-//! backend CopyFail and no ReadyForQuery cannot hang the caller (issue 15, point 2).
+//! backend CopyFail and no ReadyForQuery cannot hang the caller (issue 15, point 2). An
+//! ErrorResponse that no ReadyForQuery follows reaches the caller at once on iris-pgwire,
+//! and as itself (not as a timeout) anywhere (point 1).
 
 use std::time::{Duration, Instant};
 
@@ -89,4 +91,79 @@ async fn copy_out_that_stalls_mid_stream_trips_the_deadline_for_the_next_chunk()
     let err = out.next().await.expect_err("stalled");
     assert!(err.is_timeout(), "{err}");
     assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+}
+
+const IRIS: &str = "16.0 (InterSystems IRIS)";
+
+#[tokio::test]
+async fn an_iris_error_without_ready_for_query_reaches_the_caller_at_once_and_the_connection_goes_on(
+) {
+    let mut script = accept_trust(IRIS);
+    script.push(recv_query("SHOW standard_conforming_strings"));
+    script.push(error("ERROR", "42000", "IDENTIFIER (SHOW) found"));
+    // No ReadyForQuery: the legacy build's answer to every statement IRIS rejects.
+    script.push(recv_query("SELECT 1"));
+    script.extend(one_text_row("1"));
+    script.push(Step::Blackhole(Duration::from_secs(10)));
+    let (io, _s) = pipe(script);
+    let mut config = cfg();
+    config.query_timeout(Some(Duration::from_secs(30)));
+    let mut c = Connection::connect_stream(io, &config).await.unwrap();
+    let t = Instant::now();
+    let err = c
+        .simple_query("SHOW standard_conforming_strings")
+        .await
+        .expect_err("IRIS rejects SHOW");
+    assert_eq!(err.code(), Some("42000"), "{err}");
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    assert!(!c.is_broken());
+    let r = c
+        .simple_query("SELECT 1")
+        .await
+        .expect("the connection goes on");
+    assert_eq!(r[0].rows[0].get(0).unwrap(), Some("1"));
+}
+
+#[tokio::test]
+async fn a_deadline_that_passes_after_the_servers_error_returns_that_error() {
+    let mut script = accept_trust("15.0");
+    script.push(recv_query("SELECT broken"));
+    script.push(error("ERROR", "42703", "column \"broken\" does not exist"));
+    script.push(Step::Blackhole(Duration::from_secs(10)));
+    let (io, _s) = pipe(script);
+    let mut c = Connection::connect_stream(io, &cfg()).await.unwrap();
+    let t = Instant::now();
+    let err = c.simple_query("SELECT broken").await.expect_err("failed");
+    assert_eq!(
+        err.code(),
+        Some("42703"),
+        "the server's error, not a timeout: {err}"
+    );
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+}
+
+/// RowDescription (one text column), one DataRow, CommandComplete, ReadyForQuery.
+fn one_text_row(v: &'static str) -> Vec<Step> {
+    use pgline::protocol::backend::{CommandComplete, DataRow, FieldDescription, RowDescription};
+    vec![
+        send(BackendMessage::RowDescription(
+            RowDescription::new(&[FieldDescription {
+                name: "x",
+                table_oid: 0,
+                column_id: 0,
+                type_oid: 25,
+                type_size: -1,
+                type_modifier: -1,
+                format: Format::Text,
+            }])
+            .unwrap(),
+        )),
+        send(BackendMessage::DataRow(
+            DataRow::new(&[Some(v.as_bytes())]).unwrap(),
+        )),
+        send(BackendMessage::CommandComplete(CommandComplete::new(
+            "SELECT 1",
+        ))),
+        idle(),
+    ]
 }

@@ -54,6 +54,10 @@ use tls::{Binding, TlsConnector, TlsPlan};
 
 /// How much spare room the read buffer keeps for one read.
 const READ_CHUNK: usize = 64 * 1024;
+/// How long an exchange that failed waits for its ReadyForQuery on a server whose
+/// profile says it may never come. iris-pgwire 1.7.3 sends it within milliseconds; the
+/// legacy build never does (quirks document §14).
+const READY_AFTER_ERROR_GRACE: std::time::Duration = std::time::Duration::from_millis(250);
 /// Notices kept when no handler is installed.
 const NOTICE_BUFFER: usize = 64;
 
@@ -470,6 +474,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             if let Some(e) = self.session.broken_error() {
                 return Err(e.clone());
             }
+            if self.session.quirks().ready_may_not_follow_error
+                && self.session.awaiting_ready_after_error()
+            {
+                // The server's error is in; its ReadyForQuery may never come (iris-pgwire
+                // legacy). Wait a short grace for it, then settle without it, so the
+                // error reaches the caller at once instead of at the deadline.
+                if tokio::time::timeout(READY_AFTER_ERROR_GRACE, self.step_io())
+                    .await
+                    .is_err()
+                {
+                    self.session.assume_ready_after_error();
+                }
+                continue;
+            }
             self.step_io().await;
         }
     }
@@ -544,15 +562,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let in_flight = self.session.pending() > 0
             || self.session.in_copy_in()
             || self.session.in_open_window();
+        // The server's error arrived before the deadline: that is the answer to report.
+        let received = self.session.take_unsettled_error();
         if self.session.is_broken() || !in_flight {
-            return Error::timeout("operation timed out");
+            return received.unwrap_or_else(|| Error::timeout("operation timed out"));
         }
         let token = match &self.cancel {
             Some(t) if !self.session.quirks().cancel_unreliable => t.clone(),
             _ => {
                 let e = Error::timeout("operation timed out (the connection is closed)");
                 self.session.mark_broken(e.clone());
-                return e;
+                return received.unwrap_or(e);
             }
         };
         let grace = deadline.clamp(
@@ -571,15 +591,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         })
         .await;
         match recovered {
-            Ok(Ok(())) => Error::timeout(
-                "operation timed out: the statement was cancelled and the connection is still usable",
-            ),
+            Ok(Ok(())) => received.unwrap_or_else(|| {
+                Error::timeout(
+                    "operation timed out: the statement was cancelled and the connection is still usable",
+                )
+            }),
             _ => {
                 let e = Error::timeout(
                     "operation timed out, and the server did not settle after a cancel: the connection is closed",
                 );
                 self.session.mark_broken(e.clone());
-                e
+                received.unwrap_or(e)
             }
         }
     }

@@ -167,11 +167,12 @@ async fn server_parameters_are_kept_in_a_map() {
 }
 
 #[tokio::test]
-async fn query_timeout_breaks_the_connection_and_reports_a_timeout() {
+async fn query_timeout_reports_a_timeout_and_cancels_without_breaking_the_connection() {
     let mut cfg = crate::support::conn::config("postgres", None);
     cfg.query_timeout(Some(Duration::from_millis(200)));
     let mut c = pgline::Connection::connect(&cfg).await.unwrap();
     let err = c.simple_query("SELECT pg_sleep(5)").await.unwrap_err();
     assert!(err.is_timeout());
-    assert!(c.is_broken());
+    assert!(!c.is_broken(), "cancelled and drained, not thrown away");
+    assert!(c.simple_query("SELECT 1").await.is_ok());
 }
