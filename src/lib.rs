@@ -52,7 +52,7 @@
 #![warn(missing_docs)]
 // Without `runtime` only the codec and the sans-IO session are built; crate-internal
 // helpers that only the tokio driver uses are then unused.
-#![cfg_attr(not(feature = "runtime"), allow(dead_code))]
+#![cfg_attr(not(feature = "runtime"), allow(dead_code, unused_imports))]
 
 #[doc(hidden)]
 #[path = "fuzzing.rs"]
