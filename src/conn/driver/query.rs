@@ -865,11 +865,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RowStream<'_, S> {
             None => fut.await,
             Some(t) => match tokio::time::timeout(t, fut).await {
                 Ok(r) => r,
-                Err(_) => {
-                    let e = Error::timeout("operation timed out");
-                    self.conn.session.mark_broken(e.clone());
-                    Err(e)
-                }
+                // Cancel and drain, as every operation does: the connection is kept.
+                Err(_) => Err(self.conn.recover_from_timeout(t).await),
             },
         };
         match r {

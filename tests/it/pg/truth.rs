@@ -137,3 +137,30 @@ fn every_connection_has_a_deadline_unless_the_caller_lifts_it() {
     let none: pgline::Config = "query_timeout=0".parse().unwrap();
     assert_eq!(none.get_query_timeout(), None);
 }
+
+#[tokio::test]
+async fn a_row_stream_that_stalls_past_its_deadline_is_cancelled_and_the_connection_kept() {
+    let mut cfg = config("postgres", None);
+    cfg.query_timeout(Some(Duration::from_millis(500)));
+    let mut c = Connection::connect(&cfg).await.unwrap();
+    let sql = "SELECT x, CASE WHEN x = 3 THEN pg_sleep(30) END::text FROM generate_series(1, 5) x";
+    let mut stream = c.query_stream(sql, &[], 1).await.unwrap();
+    let first = stream.next().await.unwrap().expect("row 1");
+    assert_eq!(first.get::<i32>(0).unwrap(), 1);
+    let mut err = None;
+    for _ in 0..5 {
+        match stream.next().await {
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            Err(e) => {
+                err = Some(e);
+                break;
+            }
+        }
+    }
+    let err = err.expect("row 3 stalls past the deadline");
+    assert!(err.is_timeout(), "{err}");
+    drop(stream);
+    assert!(!c.is_broken(), "{err}");
+    assert_answers(&mut c, 9).await;
+}
