@@ -13,7 +13,8 @@
 //! certificate, which only the driver sees: it hands [`tls_server_end_point`]'s hash in,
 //! and the startup machine picks the mechanism (see `channel_binding` in the config docs).
 //!
-//! Limitation: SASLprep is partial (no NFKC, no bidi or unassigned-code-point tables; see
+//! SASLprep is the full RFC 4013 profile with the `stringprep` feature (default); without
+//! it, a partial version (no NFKC, no bidi or unassigned-code-point tables; see
 //! [`ScramClient`]).
 
 mod channel_binding;

@@ -1,5 +1,11 @@
-//! SASLprep (RFC 4013, a profile of stringprep RFC 3454) as far as it goes without Unicode
-//! tables, with PostgreSQL's fallback rule. Pure functions, no IO.
+//! SASLprep (RFC 4013, a profile of stringprep RFC 3454) with PostgreSQL's fallback rule.
+//! Pure functions, no IO.
+//!
+//! With the `stringprep` feature (on by default) the whole profile is applied by the
+//! `stringprep` crate: mapping, NFKC, the prohibited and unassigned tables and the bidi
+//! rule, as PostgreSQL's `pg_saslprep` does. Without it, the partial version below runs.
+//!
+//! The partial version:
 //!
 //! What is done, in the order of RFC 3454 §2 and of PostgreSQL's `pg_saslprep`
 //! (`src/common/saslprep.c`):
@@ -100,9 +106,10 @@ fn is_prohibited(c: u32) -> bool {
     in_table(c, PROHIBITED) || (c & 0xFFFE) == 0xFFFE
 }
 
-/// SASLprep `input` as PostgreSQL's `pg_saslprep` would, minus NFKC, the unassigned check
-/// and the bidi rule (see the module docs). Returns the raw input whenever PostgreSQL would
-/// fall back to it (not UTF-8, prohibited output, or empty after mapping).
+/// SASLprep `input` as PostgreSQL's `pg_saslprep` would (without the `stringprep`
+/// feature: minus NFKC, the unassigned check and the bidi rule; see the module docs).
+/// Returns the raw input whenever PostgreSQL would fall back to it (not UTF-8, prohibited
+/// output, or empty after mapping).
 pub(crate) fn saslprep(input: &[u8]) -> Cow<'_, [u8]> {
     // pg_saslprep: "An ASCII string requires no further processing."
     if input.is_ascii() {
@@ -111,6 +118,27 @@ pub(crate) fn saslprep(input: &[u8]) -> Cow<'_, [u8]> {
     let Ok(text) = std::str::from_utf8(input) else {
         return Cow::Borrowed(input);
     };
+    full_or_partial(input, text)
+}
+
+/// The whole RFC 4013 profile; prohibited, unassigned, bidi-violating or empty results
+/// fall back to the raw input, as libpq does.
+#[cfg(feature = "stringprep")]
+fn full_or_partial<'a>(input: &'a [u8], text: &str) -> Cow<'a, [u8]> {
+    match stringprep::saslprep(text) {
+        Ok(prepped) if !prepped.is_empty() => Cow::Owned(prepped.into_owned().into_bytes()),
+        _ => Cow::Borrowed(input),
+    }
+}
+
+#[cfg(not(feature = "stringprep"))]
+fn full_or_partial<'a>(input: &'a [u8], text: &str) -> Cow<'a, [u8]> {
+    partial(input, text)
+}
+
+/// Steps 1 and 3 only (see the module docs).
+#[cfg_attr(feature = "stringprep", allow(dead_code))]
+fn partial<'a>(input: &'a [u8], text: &str) -> Cow<'a, [u8]> {
     // Step 1, map (RFC 3454 §3, RFC 4013 §2.1).
     let mapped: String = text
         .chars()
@@ -134,4 +162,36 @@ pub(crate) fn saslprep(input: &[u8]) -> Cow<'_, [u8]> {
         return Cow::Borrowed(input);
     }
     Cow::Owned(mapped.into_bytes())
+}
+
+#[cfg(all(test, feature = "stringprep"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nfkc_composes_decomposed_letters_and_ligatures_as_postgresql_does() {
+        assert_eq!(&*saslprep("pa\u{308}ss".as_bytes()), "p\u{e4}ss".as_bytes());
+        assert_eq!(&*saslprep("\u{fb01}x".as_bytes()), b"fix");
+        assert_eq!(&*saslprep("\u{ff21}\u{ff22}".as_bytes()), b"AB");
+    }
+
+    #[test]
+    fn the_partial_version_agrees_where_nfkc_changes_nothing() {
+        for s in [
+            "p\u{e4}ssw\u{f6}rd",
+            "a\u{a0}b",
+            "x\u{ad}y",
+            "\u{3a9}\u{3bc}",
+        ] {
+            assert_eq!(saslprep(s.as_bytes()), partial(s.as_bytes(), s), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn prohibited_and_bidi_violating_input_falls_back_to_the_raw_bytes() {
+        let control = "a\u{80}b";
+        assert_eq!(&*saslprep(control.as_bytes()), control.as_bytes());
+        let bidi = "\u{5d0}a\u{5d1}";
+        assert_eq!(&*saslprep(bidi.as_bytes()), bidi.as_bytes());
+    }
 }

@@ -55,9 +55,10 @@ const SIG_LEN: usize = 32;
 /// §5.1). PostgreSQL ignores it and uses the startup packet's user, but iris-pgwire
 /// rejects an empty `n=`, so the startup user name is sent; an empty name is sent as `n=`.
 ///
-/// The password is SASLprep'd (RFC 4013) without NFKC normalization: passwords that NFKC
-/// would change may fail to authenticate; precomposed ones such as "pässwörd" work. When
-/// SASLprep would reject the password, the raw bytes are used, as libpq does.
+/// The password is SASLprep'd (RFC 4013) as PostgreSQL does it, NFKC included, with the
+/// `stringprep` feature (default); without it, NFKC is skipped and passwords that NFKC
+/// would change (a decomposed "ä", ligatures, full-width forms) may fail. When SASLprep
+/// would reject the password, the raw bytes are used, as libpq does.
 pub struct ScramClient {
     /// SASLprep'd password (or the raw bytes, see the type docs).
     password: Vec<u8>,

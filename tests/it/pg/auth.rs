@@ -93,3 +93,32 @@ async fn missing_password_for_scram_user_is_a_clear_error() {
     assert!(err.is_auth());
     assert!(err.to_string().contains("none is configured"), "{err}");
 }
+
+/// The server SASLpreps a SCRAM password with NFKC when it stores the verifier; a client
+/// that skips NFKC cannot log in with the same text in decomposed form.
+#[tokio::test]
+async fn a_scram_password_in_decomposed_unicode_logs_in_after_nfkc() {
+    let role = crate::support::conn::table("pgline_nfkc");
+    let decomposed = "pa\u{308}ss-\u{fb01}";
+    let mut admin = crate::support::conn::connect().await;
+    admin
+        .batch_execute(&format!(
+            "SET password_encryption = 'scram-sha-256'; CREATE ROLE {role} LOGIN PASSWORD '{decomposed}'"
+        ))
+        .await
+        .unwrap();
+    let mut c = Connection::connect(&config(&role, Some(decomposed)))
+        .await
+        .expect("NFKC on both sides");
+    assert_eq!(current_user(&mut c).await, role);
+    // The composed spelling is the same password after NFKC.
+    let mut c2 = Connection::connect(&config(&role, Some("p\u{e4}ss-fi")))
+        .await
+        .expect("composed spelling");
+    assert_eq!(current_user(&mut c2).await, role);
+    drop((c, c2));
+    admin
+        .batch_execute(&format!("DROP ROLE {role}"))
+        .await
+        .unwrap();
+}
