@@ -261,3 +261,50 @@ fn huge_connect_timeouts_are_config_errors_not_panics() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn query_reads_sql_from_a_file_or_stdin_and_writes_csv_like_psql() {
+    let sql = "SELECT 1 AS n, 'a,b' AS comma, 'say \"hi\"' AS quote, '' AS empty, \
+               NULL::text AS nothing, E'two\\nlines' AS nl";
+    let expected =
+        "n,comma,quote,empty,nothing,nl\n1,\"a,b\",\"say \"\"hi\"\"\",\"\",,\"two\nlines\"\n";
+    let f = csv_file(&[sql.to_string()]);
+    let out = pgline(&["query", "--url", &url(), "--csv", "-f", f.as_str()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), expected);
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pgline"))
+        .args(["query", "--url", &url(), "--csv"])
+        .env_remove("DATABASE_URL")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(sql.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), expected);
+}
+
+#[test]
+fn query_help_lists_the_connection_parameters_that_matter() {
+    let out = pgline(&["query", "--help"]);
+    let help = text(&out.stdout);
+    for p in [
+        "sslmode",
+        "sslrootcert",
+        "connect_timeout",
+        "query_timeout",
+        "channel_binding",
+        "-f, --file",
+        "--csv",
+    ] {
+        assert!(help.contains(p), "{p} missing from:\n{help}");
+    }
+}
