@@ -61,6 +61,20 @@ async fn connect(cfg: &Config) -> Result<Connection, pgline::Error> {
     Connection::connect(cfg).await
 }
 
+/// The superuser on the TLS cluster, verify-full against the test CA.
+async fn verified_superuser() -> Connection {
+    let params = format!("sslmode=verify-full {}", ca());
+    connect(&config(
+        tls_server(),
+        "localhost",
+        "postgres",
+        None,
+        &params,
+    ))
+    .await
+    .expect("verify-full connect")
+}
+
 async fn current_user(c: &mut Connection) -> String {
     c.query_one("SELECT current_user::text", &[])
         .await
@@ -420,16 +434,7 @@ async fn channel_binding_require_without_tls_fails_and_prefer_still_logs_in() {
 
 #[tokio::test]
 async fn a_cancel_request_travels_over_tls_and_cancels_the_query() {
-    let params = format!("sslmode=verify-full {}", ca());
-    let mut c = connect(&config(
-        tls_server(),
-        "localhost",
-        "postgres",
-        None,
-        &params,
-    ))
-    .await
-    .unwrap();
+    let mut c = verified_superuser().await;
     let token = c.cancel_token().expect("cancel token");
     assert!(token.uses_tls());
     let canceller = tokio::spawn(async move {
@@ -464,16 +469,7 @@ async fn the_pool_connects_with_verify_full_and_every_connection_is_encrypted() 
 
 #[tokio::test]
 async fn execute_many_over_tls_loads_every_row_and_polled_io_works_beneath_tls() {
-    let params = format!("sslmode=verify-full {}", ca());
-    let mut c = connect(&config(
-        tls_server(),
-        "localhost",
-        "postgres",
-        None,
-        &params,
-    ))
-    .await
-    .unwrap();
+    let mut c = verified_superuser().await;
     let table = crate::support::conn::table("tls_load");
     c.simple_query(&format!("CREATE TEMP TABLE {table} (id int8, name text)"))
         .await
