@@ -406,6 +406,15 @@ fn tls_session(tls: TlsStart, channel_binding: ChannelBindingMode) -> Session {
     )
 }
 
+/// A session that sent SSLRequest (TLS required or not, channel binding `prefer`) and was
+/// fed `answer`.
+fn after_ssl_answer(required: bool, answer: &[u8]) -> Session {
+    let mut s = tls_session(TlsStart::Request { required }, ChannelBindingMode::Prefer);
+    take_ssl_request(&mut s);
+    feed_raw(&mut s, answer);
+    s
+}
+
 /// Hands `bytes` to the session in one buffer, as one read from the socket would.
 fn feed_raw(s: &mut Session, bytes: &[u8]) {
     let mut buf = BytesMut::from(bytes);
@@ -479,12 +488,7 @@ fn an_empty_read_while_waiting_for_the_ssl_answer_changes_nothing() {
 
 #[test]
 fn ssl_answer_n_sends_the_startup_message_in_plaintext_when_tls_is_optional() {
-    let mut s = tls_session(
-        TlsStart::Request { required: false },
-        ChannelBindingMode::Prefer,
-    );
-    take_ssl_request(&mut s);
-    feed_raw(&mut s, b"N");
+    let mut s = after_ssl_answer(false, b"N");
     assert!(!s.is_broken(), "{:?}", s.broken_error());
     assert_eq!(s.startup_status(), StartupStatus::InProgress);
     take_startup_message(&mut s);
@@ -497,12 +501,7 @@ fn ssl_answer_n_sends_the_startup_message_in_plaintext_when_tls_is_optional() {
 
 #[test]
 fn ssl_answer_s_asks_the_driver_for_tls_and_holds_the_startup_message() {
-    let mut s = tls_session(
-        TlsStart::Request { required: false },
-        ChannelBindingMode::Prefer,
-    );
-    take_ssl_request(&mut s);
-    feed_raw(&mut s, b"S");
+    let s = after_ssl_answer(false, b"S");
     assert_eq!(s.startup_status(), StartupStatus::NeedTls);
     assert!(!s.has_outbound(), "nothing before the handshake");
     assert!(!s.is_tls(), "not until the handshake finished");
@@ -510,12 +509,7 @@ fn ssl_answer_s_asks_the_driver_for_tls_and_holds_the_startup_message() {
 
 #[test]
 fn the_startup_message_follows_once_tls_is_established() {
-    let mut s = tls_session(
-        TlsStart::Request { required: true },
-        ChannelBindingMode::Prefer,
-    );
-    take_ssl_request(&mut s);
-    feed_raw(&mut s, b"S");
+    let mut s = after_ssl_answer(true, b"S");
     s.tls_established(Ok(CERT_HASH.to_vec()));
     assert_eq!(s.startup_status(), StartupStatus::InProgress);
     take_startup_message(&mut s);
@@ -599,12 +593,7 @@ proptest::proptest! {
 
 #[test]
 fn unencrypted_bytes_while_the_tls_handshake_is_pending_are_refused() {
-    let mut s = tls_session(
-        TlsStart::Request { required: false },
-        ChannelBindingMode::Prefer,
-    );
-    take_ssl_request(&mut s);
-    feed_raw(&mut s, b"S");
+    let mut s = after_ssl_answer(false, b"S");
     feed_raw(&mut s, &forged_login());
     let e = s.broken_error().expect("broken");
     assert!(e.is_protocol(), "{e}");
@@ -614,12 +603,7 @@ fn unencrypted_bytes_while_the_tls_handshake_is_pending_are_refused() {
 
 #[test]
 fn ssl_answer_n_is_a_tls_error_when_tls_is_required() {
-    let mut s = tls_session(
-        TlsStart::Request { required: true },
-        ChannelBindingMode::Prefer,
-    );
-    take_ssl_request(&mut s);
-    feed_raw(&mut s, b"N");
+    let s = after_ssl_answer(true, b"N");
     let e = s.broken_error().expect("broken");
     assert!(e.is_tls(), "{e}");
     assert!(!s.has_outbound(), "no StartupMessage in plaintext");
@@ -627,12 +611,7 @@ fn ssl_answer_n_is_a_tls_error_when_tls_is_required() {
 
 #[test]
 fn ssl_answer_e_breaks_the_session_without_sending_anything() {
-    let mut s = tls_session(
-        TlsStart::Request { required: false },
-        ChannelBindingMode::Prefer,
-    );
-    take_ssl_request(&mut s);
-    feed_raw(&mut s, b"E");
+    let s = after_ssl_answer(false, b"E");
     let e = s.broken_error().expect("broken");
     assert!(e.code().is_none(), "no server error is made up: {e}");
     assert!(!s.has_outbound(), "no StartupMessage after an error answer");
@@ -666,12 +645,7 @@ fn ssl_answer_e_with_an_error_message_is_refused_without_showing_its_text() {
 
 #[test]
 fn ssl_answer_that_is_neither_s_nor_n_is_a_protocol_error() {
-    let mut s = tls_session(
-        TlsStart::Request { required: false },
-        ChannelBindingMode::Prefer,
-    );
-    take_ssl_request(&mut s);
-    feed_raw(&mut s, b"X");
+    let s = after_ssl_answer(false, b"X");
     let e = s.broken_error().expect("broken");
     assert!(e.is_protocol(), "{e}");
     assert!(e.to_string().contains("0x58"), "{e}");
