@@ -15,11 +15,8 @@ use crate::support::fake_server::steps::*;
 use crate::support::fake_server::{pipe, Step};
 
 fn cfg() -> Config {
-    let mut c = Config::new();
-    c.user("u")
-        .dbname("d")
-        .connect_timeout(Some(Duration::from_secs(5)))
-        .query_timeout(Some(Duration::from_millis(300)));
+    let mut c = crate::fake::cfg();
+    c.query_timeout(Some(Duration::from_millis(300)));
     c
 }
 
@@ -103,7 +100,7 @@ async fn an_iris_error_without_ready_for_query_reaches_the_caller_at_once_and_th
     script.push(error("ERROR", "42000", "IDENTIFIER (SHOW) found"));
     // No ReadyForQuery: the legacy build's answer to every statement IRIS rejects.
     script.push(recv_query("SELECT 1"));
-    script.extend(one_text_row("1"));
+    script.extend(crate::fake::one_int_result(b"1"));
     script.push(Step::Blackhole(Duration::from_secs(10)));
     let (io, _s) = pipe(script);
     let mut config = cfg();
@@ -140,30 +137,4 @@ async fn a_deadline_that_passes_after_the_servers_error_returns_that_error() {
         "the server's error, not a timeout: {err}"
     );
     assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
-}
-
-/// RowDescription (one text column), one DataRow, CommandComplete, ReadyForQuery.
-fn one_text_row(v: &'static str) -> Vec<Step> {
-    use pgline::protocol::backend::{CommandComplete, DataRow, FieldDescription, RowDescription};
-    vec![
-        send(BackendMessage::RowDescription(
-            RowDescription::new(&[FieldDescription {
-                name: "x",
-                table_oid: 0,
-                column_id: 0,
-                type_oid: 25,
-                type_size: -1,
-                type_modifier: -1,
-                format: Format::Text,
-            }])
-            .unwrap(),
-        )),
-        send(BackendMessage::DataRow(
-            DataRow::new(&[Some(v.as_bytes())]).unwrap(),
-        )),
-        send(BackendMessage::CommandComplete(CommandComplete::new(
-            "SELECT 1",
-        ))),
-        idle(),
-    ]
 }

@@ -17,7 +17,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use crate::support::fake_server::steps::*;
 use crate::support::fake_server::{listen, pipe, Step};
 
-fn cfg() -> Config {
+/// A client config for the scripted servers (shared with `deadlines`).
+pub(crate) fn cfg() -> Config {
     let mut c = Config::new();
     c.user("u")
         .dbname("d")
@@ -25,7 +26,8 @@ fn cfg() -> Config {
     c
 }
 
-fn one_int_result(v: &'static [u8]) -> Vec<Step> {
+/// One int4 row in text format, then CommandComplete and ReadyForQuery.
+pub(crate) fn one_int_result(v: &'static [u8]) -> Vec<Step> {
     vec![
         send(BackendMessage::RowDescription(
             RowDescription::new(&[FieldDescription {
