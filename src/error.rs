@@ -586,6 +586,11 @@ impl fmt::Display for DbError {
         if let Some(h) = &self.hint {
             write!(f, "\nHINT: {h}")?;
         }
+        // Where it happened, as psql shows it: for COPY, the input line (and column) that
+        // failed, e.g. `COPY t, line 3, column b: "x"`; for PL/pgSQL, the call stack.
+        if let Some(w) = &self.where_ {
+            write!(f, "\nCONTEXT: {w}")?;
+        }
         Ok(())
     }
 }
