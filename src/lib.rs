@@ -29,6 +29,9 @@
 //! - [`iris`]: the server dialect flags ([`iris::Quirks`]) and the manual of iris-pgwire's
 //!   deviations.
 //! - [`pool`]: a connection pool.
+//! - [`blocking`]: a blocking facade for programs that are not async: connections,
+//!   transactions, COPY through `std::io` and a pool shared by OS threads, each call a
+//!   `block_on` of the async method on a runtime the facade owns.
 //! - [`cluster`]: a throwaway local PostgreSQL cluster, for tests and the demo.
 //!
 //! # Cancel safety
@@ -57,6 +60,8 @@
 #[doc(hidden)]
 #[path = "fuzzing.rs"]
 pub mod __fuzz;
+#[cfg(feature = "runtime")]
+pub mod blocking;
 #[cfg(feature = "runtime")]
 pub mod cluster;
 pub mod conn;
