@@ -1,6 +1,7 @@
 //! Integration tests: one binary, modules below. Real-server tests run against a
 //! throwaway PostgreSQL cluster the harness starts itself (see `support`).
 
+mod blocking;
 #[cfg(feature = "cli")]
 mod cli;
 mod cluster;
