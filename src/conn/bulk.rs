@@ -251,9 +251,11 @@ impl std::fmt::Display for LoadReport {
 /// (committed ranges are exact; in-flight rows are counted as uncertain).
 #[derive(Debug, Clone)]
 pub struct LoadError {
-    /// What broke the connection.
+    /// What ended the load: a broken connection, or a wait that passed the deadline
+    /// (`error.is_timeout()`; the statement was cancelled and, unless the connection is
+    /// broken, every row's outcome is in the report).
     pub error: Error,
-    /// What was known when it broke.
+    /// What was known when it ended.
     pub report: LoadReport,
 }
 

@@ -493,9 +493,11 @@ impl Config {
     /// pgline sends a CancelRequest and drains the connection to ReadyForQuery within a
     /// short grace, and the connection stays usable; it is broken only when that drain
     /// fails or the server cannot cancel reliably (iris-pgwire). Bulk loads and COPY apply
-    /// it to each wait (a window of rows, a chunk), not to the whole load; an
-    /// `execute_many` wait that passes it still ends the load with the connection broken
-    /// (the [`LoadError`](crate::conn::LoadError) says which rows were committed).
+    /// it to each wait for the server (a window of rows, a chunk), not to the whole load,
+    /// so a load of any size runs while the server keeps taking rows; an `execute_many`
+    /// wait that passes it stops the load, cancels the statement and drains every window
+    /// (the [`LoadError`](crate::conn::LoadError) says exactly which rows were committed),
+    /// and the connection stays usable.
     ///
     /// Per statement: [`Connection::set_query_timeout`](crate::Connection::set_query_timeout).
     pub fn query_timeout(&mut self, t: Option<Duration>) -> &mut Self {

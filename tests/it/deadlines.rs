@@ -2,7 +2,9 @@
 //! that stalls after CopyDone, mid-COPY-OUT, or answers a failed COPY with iris-pgwire's
 //! backend CopyFail and no ReadyForQuery cannot hang the caller (issue 15, point 2). An
 //! ErrorResponse that no ReadyForQuery follows reaches the caller at once on iris-pgwire,
-//! and as itself (not as a timeout) anywhere (point 1).
+//! and as itself (not as a timeout) anywhere; on PostgreSQL an error completes its
+//! operation without waiting for a late ReadyForQuery, which the next operation reads
+//! first (point 1).
 
 use std::time::{Duration, Instant};
 
@@ -137,4 +139,70 @@ async fn a_deadline_that_passes_after_the_servers_error_returns_that_error() {
         "the server's error, not a timeout: {err}"
     );
     assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+}
+
+#[tokio::test]
+async fn a_postgres_error_reaches_the_caller_before_its_late_ready_for_query_and_the_next_operation_resyncs(
+) {
+    let mut script = accept_trust("15.0");
+    script.push(recv_query("SELECT broken"));
+    script.push(error("ERROR", "42703", "column \"broken\" does not exist"));
+    // A server that stalls between the error and its ReadyForQuery.
+    script.push(Step::Sleep(Duration::from_secs(2)));
+    script.push(ready(pgline::protocol::backend::TransactionStatus::Idle));
+    script.push(recv_query("SELECT 1"));
+    script.extend(crate::fake::one_int_result(b"1"));
+    script.push(Step::Blackhole(Duration::from_secs(10)));
+    let (io, _s) = pipe(script);
+    let mut config = cfg();
+    config.query_timeout(Some(Duration::from_secs(30)));
+    let mut c = Connection::connect_stream(io, &config).await.unwrap();
+    let t = Instant::now();
+    let err = c.simple_query("SELECT broken").await.expect_err("failed");
+    assert_eq!(err.code(), Some("42703"), "{err}");
+    assert!(
+        t.elapsed() < Duration::from_millis(1500),
+        "the error must not wait for the ReadyForQuery: {:?}",
+        t.elapsed()
+    );
+    assert!(!c.is_idle(), "the resync is still pending");
+    assert!(!c.is_broken());
+    let r = c
+        .simple_query("SELECT 1")
+        .await
+        .expect("the next operation reads the late ReadyForQuery first");
+    assert_eq!(r[0].rows[0].get(0).unwrap(), Some("1"));
+    assert!(c.is_idle());
+}
+
+#[tokio::test]
+async fn a_postgres_error_whose_ready_for_query_never_comes_fails_the_next_operation_at_its_deadline(
+) {
+    let mut script = accept_trust("15.0");
+    script.push(recv_query("SELECT broken"));
+    script.push(error("ERROR", "42703", "column \"broken\" does not exist"));
+    script.push(Step::Blackhole(Duration::from_secs(10)));
+    let (io, _s) = pipe(script);
+    let mut config = cfg();
+    config.query_timeout(Some(Duration::from_secs(1)));
+    let mut c = Connection::connect_stream(io, &config).await.unwrap();
+    let t = Instant::now();
+    let err = c.simple_query("SELECT broken").await.expect_err("failed");
+    assert_eq!(err.code(), Some("42703"), "{err}");
+    assert!(
+        t.elapsed() < Duration::from_millis(900),
+        "{:?}",
+        t.elapsed()
+    );
+    let t = Instant::now();
+    let err = c
+        .simple_query("SELECT 1")
+        .await
+        .expect_err("the resync never completes");
+    assert!(err.is_timeout(), "{err}");
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    assert!(
+        c.is_broken(),
+        "a connection that never settled is not reused"
+    );
 }

@@ -605,10 +605,11 @@ async fn a_silent_server_during_a_polled_load_trips_the_deadline_and_breaks_the_
     .await;
     assert!(e.error.is_timeout(), "{e}");
     assert!(
-        c.is_io_polled(),
-        "the load was polling its socket when the deadline hit"
+        e.report.rows_read >= polled_options().window_rows as u64,
+        "the load outgrew one window, so it was polling its socket when the deadline hit"
     );
-    assert!(took < Duration::from_secs(3));
+    assert!(!c.is_io_polled(), "the load ends event-driven");
+    assert!(took < Duration::from_secs(5), "{took:?}");
     assert_eq!(e.report.rows_committed, 0, "{}", e.report);
     assert!(c.is_broken());
 }

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::ops::Range;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures::{Stream, StreamExt};
 
@@ -13,7 +13,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::io_tick::TickControl;
 use super::query::check_param_count;
-use super::Connection;
+use super::{timed, Connection};
 use crate::conn::bulk::{Atomicity, ExecuteManyOptions, LoadError, LoadMethod, LoadReport};
 use crate::conn::event::{Event, Item};
 use crate::conn::params::{ParamPlan, Params, Reordered};
@@ -318,23 +318,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         opts: ExecuteManyOptions,
         mut report: LoadReport,
     ) -> Result<LoadReport, LoadError> {
-        let r = match self.config.query_timeout {
-            // The deadline applies per call; a bulk load is one call.
-            None => self.execute_many_outer(sql, rows, opts, &mut report).await,
-            Some(t) => {
-                let r =
-                    tokio::time::timeout(t, self.execute_many_outer(sql, rows, opts, &mut report))
-                        .await;
-                match r {
-                    Ok(r) => r,
-                    Err(_) => {
-                        let e = Error::timeout("bulk load timed out");
-                        self.session.mark_broken(e.clone());
-                        Err(e)
-                    }
-                }
-            }
-        };
+        // The deadline applies to each wait (see `write_within`), not to the whole load:
+        // a load of any size runs as long as the server keeps taking rows.
+        let r = self.execute_many_outer(sql, rows, opts, &mut report).await;
         match r {
             Ok(()) => Ok(report),
             Err(error) => Err(LoadError { error, report }),
@@ -396,7 +382,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let Some(first) = rows.peek_now() else {
             return Ok(());
         };
-        let stmt = self.statement_to_run(sql, first).await?;
+        let stmt = timed!(self, self.statement_to_run(sql, first))?;
         let kept = report.failures.len();
         let r = self.execute_many_prepared(&stmt, rows, opts, report).await;
         // A cached statement the server refuses as stale (26000, 0A000): invalidate it so
@@ -485,6 +471,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         };
         // The tick, once polling: adapted to how much the server has left to do.
         let mut ticks: Option<TickControl> = None;
+        // How long one wait for the server may take, and the timeout error once one did:
+        // the load then stops sending, cancels what runs, and drains its windows (still
+        // counting their outcomes) within a short grace.
+        let mut wait = self.config.query_timeout;
+        let mut timed_out: Option<Error> = None;
         let outcome: Result<(), Error> = async {
             loop {
                 // Fill the write buffer up to the window, with hysteresis: once the window
@@ -590,7 +581,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     } else {
                         // Keep the socket moving while the stream produces rows.
                         tokio::select! {
-                            r = self.write_some() => r?,
+                            r = self.write_within(wait) => if !r? {
+                                wait = self.stalled(&mut timed_out, wait).await?;
+                                stop = true;
+                            },
                             () = rows.ready() => {}
                         }
                     }
@@ -603,7 +597,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                             ticks = Some(control);
                         }
                     }
-                    self.write_some().await?;
+                    if !self.write_within(wait).await? {
+                        wait = self.stalled(&mut timed_out, wait).await?;
+                        stop = true;
+                    }
                 }
 
                 while let Some(ev) = self.session.poll_event() {
@@ -721,6 +718,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             report.rows_uncertain = windows.iter().map(Window::len).sum::<u64>();
             return Err(e);
         }
+        if let Some(e) = timed_out {
+            // Every window has answered: the report is exact, and the connection usable.
+            if own_tx {
+                self.simple_query("ROLLBACK").await?;
+            }
+            return Err(e);
+        }
         if own_tx {
             if report.failures_total == 0 {
                 self.simple_query("COMMIT").await?;
@@ -732,6 +736,52 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             }
         }
         Ok(())
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
+    /// One round of IO for a bulk load, bounded by `wait`: false when it passed with
+    /// nothing read or written.
+    async fn write_within(&mut self, wait: Option<Duration>) -> Result<bool, Error> {
+        match wait {
+            None => self.write_some().await.map(|()| true),
+            Some(t) => match tokio::time::timeout(t, self.write_some()).await {
+                Ok(r) => r.map(|()| true),
+                Err(_) => Ok(false),
+            },
+        }
+    }
+
+    /// A bulk load's wait passed its deadline. The first time, cancel what the server
+    /// is running and return the grace (the deadline clamped to 1–5 s) within which each
+    /// further wait of the drain must progress; the load stops sending and its windows
+    /// drain as usual, so the report stays exact. When the drain itself stalls, or the
+    /// server cannot be cancelled reliably, the connection is broken.
+    async fn stalled(
+        &mut self,
+        timed_out: &mut Option<Error>,
+        wait: Option<Duration>,
+    ) -> Result<Option<Duration>, Error> {
+        let deadline = wait.unwrap_or(Duration::ZERO);
+        let token = match &self.cancel {
+            Some(t) if timed_out.is_none() && !self.session.quirks().cancel_unreliable => t.clone(),
+            _ => {
+                let e = Error::timeout(if timed_out.is_some() {
+                    "bulk load timed out, and the server did not settle after a cancel: the connection is closed"
+                } else {
+                    "bulk load timed out (the connection is closed)"
+                });
+                self.session.mark_broken(e.clone());
+                return Err(e);
+            }
+        };
+        *timed_out = Some(Error::new(crate::error::Kind::Timeout, format!(
+            "bulk load timed out: the server made no progress for {deadline:?}; the statement was cancelled and the connection is still usable"
+        )));
+        let grace = deadline.clamp(Duration::from_secs(1), Duration::from_secs(5));
+        // Best effort: the statement may have finished meanwhile.
+        let _ = token.cancel_query(grace).await;
+        Ok(Some(grace))
     }
 }
 

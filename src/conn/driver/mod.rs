@@ -461,7 +461,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
     /// The next event for the current operation; notices and notifications are routed
     /// on the way.
+    ///
+    /// An operation completes with the server's error at once: when the error is in, all
+    /// our messages are written, and its ReadyForQuery does not follow within a short
+    /// grace, the error is returned as `Err` and re-synchronising becomes the connection's
+    /// pending work, done (within the next operation's deadline) before that operation
+    /// starts. PostgreSQL sends the ReadyForQuery right behind the error, so in practice
+    /// the caller sees the settled transaction status; a server that stalls there cannot
+    /// hold the caller's error back until a deadline.
     pub(crate) async fn next_event(&mut self) -> Result<Event, Error> {
+        self.next_event_with(true).await
+    }
+
+    /// [`Self::next_event`] for draining what an earlier operation left behind: its
+    /// errors are discarded with its other responses, so none completes anything early.
+    async fn next_discarded_event(&mut self) -> Result<Event, Error> {
+        self.next_event_with(false).await
+    }
+
+    async fn next_event_with(&mut self, early_error: bool) -> Result<Event, Error> {
         loop {
             while let Some(ev) = self.session.poll_event() {
                 match ev {
@@ -474,17 +492,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             if let Some(e) = self.session.broken_error() {
                 return Err(e.clone());
             }
-            if self.session.quirks().ready_may_not_follow_error
-                && self.session.awaiting_ready_after_error()
-            {
-                // The server's error is in; its ReadyForQuery may never come (iris-pgwire
-                // legacy). Wait a short grace for it, then settle without it, so the
-                // error reaches the caller at once instead of at the deadline.
+            if self.session.awaiting_ready_after_error() {
+                // The server's error is in; wait a short grace for its ReadyForQuery.
                 if tokio::time::timeout(READY_AFTER_ERROR_GRACE, self.step_io())
                     .await
                     .is_err()
                 {
-                    self.session.assume_ready_after_error();
+                    if self.session.quirks().ready_may_not_follow_error {
+                        // It may never come (iris-pgwire legacy): settle without it.
+                        self.session.assume_ready_after_error();
+                    } else if early_error && !self.session.has_outbound() {
+                        // Everything is sent, so the delay is the server's: report its
+                        // error now and leave the resync to the next operation.
+                        if let Some(e) = self.session.take_unsettled_error() {
+                            return Err(e);
+                        }
+                    }
                 }
                 continue;
             }
@@ -585,7 +608,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             let item = self.item();
             self.session.prepare_drain(item)?;
             while self.session.pending() > 0 {
-                self.next_event().await?;
+                self.next_discarded_event().await?;
             }
             Ok::<(), Error>(())
         })
@@ -621,8 +644,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             let item = self.item();
             self.session.prepare_drain(item)?;
             while self.session.pending() > 0 {
-                // Discard: these responses belong to an operation that was dropped.
-                self.next_event().await?;
+                // Discard: these responses belong to an operation that was dropped, or
+                // are the ReadyForQuery of one that already returned its error.
+                self.next_discarded_event().await?;
             }
         }
         self.route_async_events();
@@ -681,7 +705,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         self.begin_op().await?;
         // The statement-cache cleanup that begin_op may have queued: let it complete.
         while self.session.pending() > 0 {
-            self.next_event().await?;
+            self.next_discarded_event().await?;
         }
         if self.transaction_status() != TransactionStatus::Idle {
             self.simple_query("ROLLBACK").await?;
@@ -712,6 +736,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     }
 
     /// The transaction status from the last ReadyForQuery.
+    ///
+    /// An operation returns the server's error as soon as it arrives; PostgreSQL sends
+    /// the ReadyForQuery (with the new status) right behind it, and the operation waits
+    /// a short grace for it. Only when a server stalls there is the error returned first:
+    /// [`Self::is_idle`] is then false, this status is the one from before the failure,
+    /// and the next operation reads the ReadyForQuery before it starts.
     pub fn transaction_status(&self) -> TransactionStatus {
         self.session.transaction_status()
     }

@@ -545,3 +545,88 @@ async fn a_backend_terminated_mid_load_ends_a_polled_load_with_an_error_not_a_ha
     assert_eq!(e.report.rows_committed, 0, "{}", e.report);
     assert!(c.is_broken());
 }
+
+/// Row `slow` sleeps 30 s on the server; every other row inserts at once.
+async fn stalled_load(
+    atomicity: Atomicity,
+    slow: i32,
+) -> (Connection, String, pgline::conn::LoadError, i32) {
+    let mut cfg = crate::support::conn::config("postgres", None);
+    cfg.query_timeout(Some(Duration::from_secs(1)));
+    let mut c = Connection::connect(&cfg).await.unwrap();
+    let t = table("em_stall");
+    c.batch_execute(&format!("CREATE TABLE {t} (id int PRIMARY KEY)"))
+        .await
+        .unwrap();
+    let pid = backend_pid(&mut c).await;
+    let sql = format!("INSERT INTO {t} (id) SELECT $1 FROM pg_sleep($2)");
+    let rows = (0..N).map(move |i| (i, if i == slow { 30.0f64 } else { 0.0 }));
+    let opts = ExecuteManyOptions::with_atomicity(atomicity);
+    let err = c
+        .execute_many_with(&sql, rows, opts)
+        .await
+        .expect_err("row `slow` stalls past the deadline");
+    (c, t, err, pid)
+}
+
+#[tokio::test]
+async fn a_bulk_load_stalled_past_its_deadline_is_cancelled_rolled_back_and_the_connection_kept() {
+    let (mut c, t, err, pid) = stalled_load(Atomicity::All, BAD).await;
+    assert!(err.error.is_timeout(), "{err}");
+    assert!(!c.is_broken(), "{err}");
+    assert_eq!(err.report.rows_committed, 0, "{err}");
+    assert_eq!(err.report.rows_uncertain, 0, "every window answered: {err}");
+    assert!(
+        ids(&mut c, &t).await.is_empty(),
+        "one transaction, rolled back"
+    );
+    assert_eq!(backend_pid(&mut c).await, pid, "the same backend goes on");
+    assert_answers(&mut c, 7).await;
+}
+
+#[tokio::test]
+async fn a_bulk_load_in_batches_stalled_past_its_deadline_reports_exactly_the_batches_it_committed()
+{
+    let (mut c, t, err, _) = stalled_load(Atomicity::Batches(100), BAD).await;
+    assert!(err.error.is_timeout(), "{err}");
+    assert!(!c.is_broken(), "{err}");
+    assert_eq!(err.report.rows_uncertain, 0, "{err}");
+    assert_eq!(
+        err.report.first_uncommitted(),
+        BAD as u64,
+        "the batches before the stalled one committed: {err}"
+    );
+    assert_report_matches_table(&mut c, &t, &err.report).await;
+    assert_answers(&mut c, 8).await;
+}
+
+#[tokio::test]
+async fn a_bulk_load_longer_than_the_deadline_is_not_cut_off_while_the_server_keeps_up() {
+    let deadline = Duration::from_millis(200);
+    let mut cfg = crate::support::conn::config("postgres", None);
+    cfg.query_timeout(Some(deadline));
+    let mut c = Connection::connect(&cfg).await.unwrap();
+    let t = table("em_long");
+    c.batch_execute(&format!("CREATE TABLE {t} (id int PRIMARY KEY)"))
+        .await
+        .unwrap();
+    let n = 300_000;
+    let sql = format!("INSERT INTO {t} (id) VALUES ($1)");
+    let started = std::time::Instant::now();
+    let r = c
+        .execute_many(&sql, (0..n).map(|i| (i,)))
+        .await
+        .expect("the deadline bounds each wait for the server, not the load");
+    assert!(
+        started.elapsed() > deadline,
+        "the load must outlast the deadline for this test to mean anything"
+    );
+    assert!(r.is_complete(), "{r}");
+    let count: i64 = c
+        .query_one(format!("SELECT count(*) FROM {t}").as_str(), &[])
+        .await
+        .unwrap()
+        .get(0)
+        .unwrap();
+    assert_eq!(count, i64::from(n));
+}
