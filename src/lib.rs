@@ -32,7 +32,8 @@
 //! - [`blocking`]: a blocking facade for programs that are not async: connections,
 //!   transactions, COPY through `std::io` and a pool shared by OS threads, each call a
 //!   `block_on` of the async method on a runtime the facade owns.
-//! - [`cluster`]: a throwaway local PostgreSQL cluster, for tests and the demo.
+//! - `cluster` (feature `test-cluster`): a throwaway local PostgreSQL cluster, for tests,
+//!   examples and the CLI's demo; not part of the driver.
 //!
 //! # Cancel safety
 //!
@@ -62,7 +63,7 @@
 pub mod __fuzz;
 #[cfg(feature = "runtime")]
 pub mod blocking;
-#[cfg(feature = "runtime")]
+#[cfg(feature = "test-cluster")]
 pub mod cluster;
 pub mod conn;
 mod error;

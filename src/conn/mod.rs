@@ -4,19 +4,20 @@
 //! Only `driver/` performs IO or awaits; everything else here is a pure state machine
 //! that can be driven byte by byte in tests and fuzzers.
 
-pub mod auth;
-pub mod bulk;
+pub(crate) mod auth;
+pub(crate) mod bulk;
 pub mod config;
 #[cfg(feature = "runtime")]
 mod driver;
-pub mod event;
-pub mod params;
-pub mod row;
-pub mod session;
+pub(crate) mod event;
+pub(crate) mod params;
+pub(crate) mod row;
+pub(crate) mod session;
 mod startup;
-pub mod statement;
+pub(crate) mod statement;
 pub mod tls;
 
+pub use auth::{tls_server_end_point, CertificateHashError};
 pub use bulk::{
     Atomicity, ExecuteManyOptions, LoadError, LoadMethod, LoadReport, RowFailure, DEFAULT_IO_TICK,
 };

@@ -480,7 +480,7 @@ impl Session {
 
     /// The TLS handshake the session asked for ([`StartupStatus::NeedTls`]) succeeded:
     /// sends the StartupMessage, now encrypted. `binding` is the `tls-server-end-point`
-    /// data of the server's certificate ([`tls_server_end_point`](super::auth::tls_server_end_point)),
+    /// data of the server's certificate ([`tls_server_end_point`](super::tls_server_end_point)),
     /// or why there is none; `channel_binding` decides what that means.
     pub fn tls_established(&mut self, binding: Result<Vec<u8>, CertificateHashError>) {
         let awaiting = matches!(&self.phase, Phase::Startup(s) if matches!(**s, Startup::AwaitTls));

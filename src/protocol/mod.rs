@@ -5,7 +5,6 @@
 //!   with `decode` and `encode`, so tests, fuzz oracles and fake servers share one codec.
 //! - [`framing`]: splitting one frame off a read buffer, with per-type length caps checked
 //!   *before* anything is reserved ([`Limits`]).
-//! - [`codec`] (feature `runtime`): thin tokio-util `Decoder`/`Encoder` adapters.
 //!
 //! Decoders validate the whole body up front (counts against remaining bytes, every value
 //! length, NUL terminators, trailing bytes), so accessors and iterators over a decoded
@@ -21,8 +20,6 @@
 )]
 
 pub mod backend;
-#[cfg(feature = "runtime")]
-pub mod codec;
 mod error;
 pub mod framing;
 pub mod frontend;

@@ -9,7 +9,7 @@ use ::md5::{Digest, Md5};
 /// Bytes in, so user names and passwords that are not UTF-8 work as the server stores
 /// them; the output is always 35 ASCII characters. The salt is the 4 bytes of the request
 /// (the caller rejects a message of any other length, checklist G12).
-pub fn md5_password(user: &[u8], password: &[u8], salt: [u8; 4]) -> String {
+pub(crate) fn md5_password(user: &[u8], password: &[u8], salt: [u8; 4]) -> String {
     // Inner hash: what pg_authid stores as `md5<hex>` (without the prefix).
     let mut inner = Md5::new();
     inner.update(password);

@@ -27,42 +27,20 @@ mod tests;
 use std::fmt;
 
 pub use self::channel_binding::{tls_server_end_point, CertificateHashError};
-pub use self::md5::md5_password;
-pub use self::scram::{
-    ChannelBinding, ScramClient, ScramPending, ScramProof, TLS_SERVER_END_POINT,
-};
+pub(crate) use self::md5::md5_password;
+pub(crate) use self::scram::{ChannelBinding, ScramClient, ScramPending, ScramProof};
 
 /// The SASL mechanism name pgline implements (RFC 7677 §3).
-pub const SCRAM_SHA_256: &str = "SCRAM-SHA-256";
+pub(crate) const SCRAM_SHA_256: &str = "SCRAM-SHA-256";
 /// The same with channel binding (RFC 5802 §6, RFC 7677 §3).
-pub const SCRAM_SHA_256_PLUS: &str = "SCRAM-SHA-256-PLUS";
+pub(crate) const SCRAM_SHA_256_PLUS: &str = "SCRAM-SHA-256-PLUS";
 
 /// Default cap on the server's SCRAM iteration count (`i=`), as in pgx.
 ///
 /// PBKDF2 cost is linear in the count: PostgreSQL's default is 4096, and a hostile server
 /// asking for 2,000,000,000 would pin a CPU for minutes per connection attempt
 /// (checklist G5). [`ScramClient::with_max_iterations`] changes it per client.
-pub const MAX_ITERATIONS: u32 = 10_000_000;
-
-/// Picks the SASL mechanism to answer an `AuthenticationSASL` request with.
-///
-/// Returns [`SCRAM_SHA_256`] if the server offers it (`SCRAM-SHA-256-PLUS` alone is not
-/// enough: it needs the TLS channel, which the startup machine handles), else
-/// [`AuthError::UnsupportedMechanism`] with the server's list, so the error says what was
-/// offered.
-pub fn select_mechanism<'a, I>(offered: I) -> Result<&'static str, AuthError>
-where
-    I: IntoIterator<Item = &'a str>,
-{
-    let mut seen = Vec::new();
-    for mechanism in offered {
-        if mechanism == SCRAM_SHA_256 {
-            return Ok(SCRAM_SHA_256);
-        }
-        seen.push(mechanism.to_owned());
-    }
-    Err(AuthError::UnsupportedMechanism(seen))
-}
+pub(crate) const MAX_ITERATIONS: u32 = 10_000_000;
 
 /// Why password authentication failed on the client side.
 ///

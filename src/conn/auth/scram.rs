@@ -23,8 +23,6 @@ use super::{AuthError, MAX_ITERATIONS};
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// The channel-binding type pgline implements (RFC 5929 §4), the one PostgreSQL offers.
-pub const TLS_SERVER_END_POINT: &str = "tls-server-end-point";
 /// SHA-256 output length; also the required length of `v=` (RFC 7677 §3).
 const SIG_LEN: usize = 32;
 
@@ -59,7 +57,7 @@ const SIG_LEN: usize = 32;
 /// `stringprep` feature (default); without it, NFKC is skipped and passwords that NFKC
 /// would change (a decomposed "ä", ligatures, full-width forms) may fail. When SASLprep
 /// would reject the password, the raw bytes are used, as libpq does.
-pub struct ScramClient {
+pub(crate) struct ScramClient {
     /// SASLprep'd password (or the raw bytes, see the type docs).
     password: Vec<u8>,
     nonce: Vec<u8>,
@@ -75,7 +73,7 @@ pub struct ScramClient {
 /// What the client says about channel binding in its GS2 header (RFC 5802 §7
 /// `gs2-cbind-flag`), and the data it binds to.
 #[derive(Clone, PartialEq, Eq)]
-pub enum ChannelBinding {
+pub(crate) enum ChannelBinding {
     /// `n`: the client does not bind (no TLS, or `channel_binding=disable`).
     None,
     /// `y`: the client could bind but the server offered no `-PLUS` mechanism. A server
@@ -129,7 +127,7 @@ pub struct ScramProof {
 impl ScramClient {
     /// Starts an exchange for `user` and `password` with the injected client `nonce`
     /// (printable ASCII without `,`). Accepts `&str`, `&[u8]`, `String`, ….
-    pub fn new(
+    pub(crate) fn new(
         user: impl AsRef<[u8]>,
         password: impl AsRef<[u8]>,
         nonce: impl AsRef<[u8]>,
@@ -139,7 +137,7 @@ impl ScramClient {
 
     /// As [`new`](Self::new), saying `binding` in the GS2 header and binding client-final
     /// to its data (RFC 5802 §6, §7 `channel-binding`).
-    pub fn with_channel_binding(
+    pub(crate) fn with_channel_binding(
         user: impl AsRef<[u8]>,
         password: impl AsRef<[u8]>,
         nonce: impl AsRef<[u8]>,
@@ -186,7 +184,7 @@ impl ScramClient {
 
     /// The SASL mechanism this client speaks: `SCRAM-SHA-256-PLUS` when it binds to the
     /// TLS channel, else `SCRAM-SHA-256`.
-    pub fn mechanism(&self) -> &'static str {
+    pub(crate) fn mechanism(&self) -> &'static str {
         if self.client_first.starts_with(b"p=") {
             super::SCRAM_SHA_256_PLUS
         } else {
@@ -197,13 +195,13 @@ impl ScramClient {
     /// Replaces the iteration cap ([`MAX_ITERATIONS`] by default). Fuzzing and tests use a
     /// low cap so that a valid server-first stays cheap.
     #[must_use]
-    pub fn with_max_iterations(mut self, max_iterations: u32) -> Self {
+    pub(crate) fn with_max_iterations(mut self, max_iterations: u32) -> Self {
         self.max_iterations = max_iterations;
         self
     }
 
     /// `n,,n=<user>,r=<nonce>`: the data of the `SASLInitialResponse`.
-    pub fn client_first_message(&self) -> &[u8] {
+    pub(crate) fn client_first_message(&self) -> &[u8] {
         &self.client_first
     }
 
@@ -234,7 +232,10 @@ impl ScramClient {
     /// be strictly longer and be printable ASCII without `,`; the salt must be non-empty
     /// base64; the iteration count must be digits only, without a leading zero, in
     /// `1..=max_iterations`.
-    pub fn handle_server_first(self, server_first: &[u8]) -> Result<ScramPending, AuthError> {
+    pub(crate) fn handle_server_first(
+        self,
+        server_first: &[u8],
+    ) -> Result<ScramPending, AuthError> {
         let mut attrs = server_first.split(|&b| b == b',');
 
         // RFC 5802 §7: server-first-message = [reserved-mext ","] nonce "," salt ","

@@ -582,26 +582,6 @@ proptest! {
 // ---------------------------------------------------------------------------------------
 
 #[test]
-fn select_mechanism_picks_scram_sha_256() {
-    assert_eq!(
-        select_mechanism(["SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"]),
-        Ok(SCRAM_SHA_256)
-    );
-}
-
-#[test]
-fn select_mechanism_reports_what_the_server_offered() {
-    let e = select_mechanism(["SCRAM-SHA-256-PLUS", "OAUTHBEARER"]);
-    assert_eq!(
-        e,
-        Err(AuthError::UnsupportedMechanism(vec![
-            "SCRAM-SHA-256-PLUS".to_owned(),
-            "OAUTHBEARER".to_owned()
-        ]))
-    );
-}
-
-#[test]
 fn auth_error_display_keeps_server_reason() {
     let e = AuthError::ScramServerError("invalid-proof".to_owned());
     assert!(e.to_string().contains("invalid-proof"));
