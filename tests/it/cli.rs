@@ -1,5 +1,5 @@
 //! The `pgline` command-line tool: exit codes, the summary line, errors that name the
-//! failing row and SQLSTATE.
+//! failing input line and SQLSTATE, and `load` modes that load the same bytes.
 
 use std::io::Write;
 use std::process::{Command, Output};
@@ -29,6 +29,44 @@ fn csv_file(rows: &[String]) -> tempfile_path::TempPath {
         writeln!(f, "{r}").unwrap();
     }
     p
+}
+
+fn bytes_file(data: &[u8]) -> tempfile_path::TempPath {
+    let p = tempfile_path::TempPath::new("dat");
+    std::fs::write(&p.0, data).unwrap();
+    p
+}
+
+/// `pgline load --url .. --table t --format <format> --mode <mode> [extra..] <file>`.
+fn load(t: &str, format: &str, mode: &str, extra: &[&str], file: &str) -> Output {
+    let url = url();
+    let mut args = vec![
+        "load", "--url", &url, "--table", t, "--format", format, "--mode", mode,
+    ];
+    args.extend_from_slice(extra);
+    args.push(file);
+    pgline(&args)
+}
+
+/// `(id, v)` of every row, `v` as its UTF-8 bytes, by id.
+async fn id_and_bytes(c: &mut pgline::Connection, t: &str) -> Vec<(i32, Option<Vec<u8>>)> {
+    c.query(
+        format!("SELECT id, convert_to(v, 'UTF8') FROM {t} ORDER BY id").as_str(),
+        &[],
+    )
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| (r.get(0).unwrap(), r.get(1).unwrap()))
+    .collect()
+}
+
+async fn count(c: &mut pgline::Connection, t: &str) -> i64 {
+    c.query_one(format!("SELECT count(*) FROM {t}").as_str(), &[])
+        .await
+        .unwrap()
+        .get(0)
+        .unwrap()
 }
 
 mod tempfile_path {
@@ -114,7 +152,7 @@ async fn load_by_copy_and_by_pipeline_prints_the_summary_and_exits_zero() {
 }
 
 #[tokio::test]
-async fn load_failure_exits_one_and_names_the_row_and_sqlstate() {
+async fn load_failure_exits_one_and_names_the_line_and_sqlstate() {
     let mut c = connect().await;
     let t = table("cli_bad");
     c.batch_execute(&format!("CREATE TABLE {t} (id int PRIMARY KEY)"))
@@ -133,7 +171,7 @@ async fn load_failure_exits_one_and_names_the_row_and_sqlstate() {
     ]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    assert!(err.contains("row 3 failed"), "{err}");
+    assert!(err.contains("line 3 failed"), "{err}");
     assert!(err.contains("23505"), "{err}");
     let n = c
         .query_one(format!("SELECT count(*) FROM {t}").as_str(), &[])
@@ -144,6 +182,215 @@ async fn load_failure_exits_one_and_names_the_row_and_sqlstate() {
         0,
         "one transaction: nothing committed"
     );
+}
+
+/// The text-format file of `pipeline_and_copy_load_byte_identical_tables`: every escape
+/// of COPY's text format, and what it decodes to.
+const ESCAPES_TSV: &[u8] = b"id\tv\n\
+1\t\\b\\f\\n\\r\\t\\v\\\\\n\
+2\t\\101\\60\\7\\1011\\303\\251\n\
+3\t\\x41\\x4a\\x4A\\x7\\x41F\\xe2\\x82\\xac\\x\\xG\n\
+4\t\\N\n\
+5\t\n\
+6\ta\\Nb\\q\\:\n\
+7\tescaped\\\nline break\n\
+8\t\xc3\x9cn\xc3\xafc\xc3\xb6d\xc3\xa9 \xe2\x9c\x93\n\
+9\t\\\\N\n\
+\\.\n\
+this line follows the end-of-data marker and is not loaded\n";
+
+fn escapes_tsv_values() -> Vec<(i32, Option<Vec<u8>>)> {
+    let v = |b: &[u8]| Some(b.to_vec());
+    vec![
+        (1, v(b"\x08\x0c\n\r\t\x0b\\")),
+        (2, v("A0\x07A1é".as_bytes())),
+        (3, v("AJJ\x07AF€xxG".as_bytes())),
+        (4, None),
+        (5, v(b"")),
+        (6, v(b"aNbq:")),
+        (7, v(b"escaped\nline break")),
+        (8, v("Ünïcödé ✓".as_bytes())),
+        (9, v(b"\\N")),
+    ]
+}
+
+/// The CSV rows of `pipeline_and_copy_load_byte_identical_tables` (to be joined by a line
+/// ending), and what they hold.
+const QUOTES_CSV: &[&[u8]] = &[
+    b"id,v",
+    b"1,\"crlf\r\ninside\"",
+    b"2,",
+    b"3,\"\"",
+    b"4,\"say \"\"hi\"\", ok\"",
+    b"5,\"multi\nline\nvalue\"",
+    b"6,\\N",
+    b"7,a\"b,c\"d",
+    b"8, spaces ",
+    b"9,\xc3\xa9",
+    b"10,\"\\.\"",
+];
+
+fn quotes_csv_values() -> Vec<(i32, Option<Vec<u8>>)> {
+    let v = |b: &[u8]| Some(b.to_vec());
+    vec![
+        (1, v(b"crlf\r\ninside")),
+        (2, None),
+        (3, v(b"")),
+        (4, v(b"say \"hi\", ok")),
+        (5, v(b"multi\nline\nvalue")),
+        (6, v(b"\\N")),
+        // COPY starts a quoted part at any quote.
+        (7, v(b"ab,cd")),
+        (8, v(b" spaces ")),
+        (9, v("é".as_bytes())),
+        (10, v(b"\\.")),
+    ]
+}
+
+/// Issue 14: the pipeline's reader turned `\b`, octal and hex escapes into letters, lost
+/// the CR of a quoted CRLF, and could not tell `""` from NULL. Each file is loaded both
+/// ways; the tables must hold the same bytes, and the bytes COPY's docs promise.
+#[tokio::test]
+async fn pipeline_and_copy_load_byte_identical_tables() {
+    let mut c = connect().await;
+    let files = [
+        ("tsv", ESCAPES_TSV.to_vec(), escapes_tsv_values()),
+        ("csv", QUOTES_CSV.join(&b"\n"[..]), quotes_csv_values()),
+        ("csv", QUOTES_CSV.join(&b"\r\n"[..]), quotes_csv_values()),
+    ];
+    for (format, data, expected) in files {
+        let f = bytes_file(&data);
+        let mut loaded = Vec::new();
+        for mode in ["copy", "pipeline"] {
+            let t = table("cli_same");
+            c.batch_execute(&format!("CREATE TABLE {t} (id int, v text)"))
+                .await
+                .unwrap();
+            let out = load(&t, format, mode, &["--header"], f.as_str());
+            assert!(
+                out.status.success(),
+                "{format} {mode}: {}",
+                text(&out.stderr)
+            );
+            let n = expected.len();
+            assert!(
+                text(&out.stdout).starts_with(&format!("loaded {n} rows ")),
+                "{format} {mode}: {}",
+                text(&out.stdout)
+            );
+            let rows = id_and_bytes(&mut c, &t).await;
+            assert_eq!(rows, expected, "{format} via {mode}");
+            loaded.push(rows);
+        }
+        assert_eq!(loaded[0], loaded[1], "{format}: copy and pipeline differ");
+    }
+}
+
+/// Issue 14: with invalid UTF-8 on a late line, the pipeline used to commit the rows
+/// before it. 29,999 good rows are more than one row window (16,384), so many of them are
+/// already inserted when the bad line is read; none may stay.
+#[tokio::test]
+async fn invalid_utf8_names_its_line_and_commits_nothing_in_either_mode() {
+    let mut c = connect().await;
+    let mut data = Vec::new();
+    for i in 1..=40_000 {
+        data.extend_from_slice(format!("{i},row {i}").as_bytes());
+        if i == 30_000 {
+            data.extend_from_slice(b" \xff");
+        }
+        data.push(b'\n');
+    }
+    let f = bytes_file(&data);
+    for mode in ["pipeline", "copy"] {
+        let t = table("cli_utf8");
+        c.batch_execute(&format!("CREATE TABLE {t} (id int, v text)"))
+            .await
+            .unwrap();
+        let out = load(&t, "csv", mode, &[], f.as_str());
+        assert_eq!(out.status.code(), Some(1), "{mode}");
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("invalid byte sequence for encoding \"UTF8\": 0xff"),
+            "{mode}: {err}"
+        );
+        let line = if mode == "copy" {
+            format!("CONTEXT: COPY {t}, line 30000")
+        } else {
+            "line 30000: ".to_string()
+        };
+        assert!(err.contains(&line), "{mode}: {err}");
+        assert!(err.contains("nothing was committed"), "{mode}: {err}");
+        assert_eq!(count(&mut c, &t).await, 0, "{mode}: rows were committed");
+    }
+}
+
+/// Issue 14: a COPY error said what was wrong but not where; the server's CONTEXT names
+/// the line and column.
+#[tokio::test]
+async fn copy_error_quotes_the_servers_context_line() {
+    let mut c = connect().await;
+    let t = table("cli_ctx");
+    c.batch_execute(&format!("CREATE TABLE {t} (id int, b int)"))
+        .await
+        .unwrap();
+    let f = bytes_file(b"1,1\n2,2\n3,x\n4,4\n");
+    let out = load(&t, "csv", "copy", &[], f.as_str());
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("22P02"), "{err}");
+    assert!(
+        err.contains(&format!("CONTEXT: COPY {t}, line 3, column b: \"x\"")),
+        "{err}"
+    );
+    assert!(err.contains("nothing was committed"), "{err}");
+    assert_eq!(count(&mut c, &t).await, 0);
+}
+
+/// Issue 14: "row 1233 failed ... first failure at row 1232". Both modes now name the
+/// input line, counted as COPY counts it: the header and the lines of a quoted value
+/// included.
+#[tokio::test]
+async fn both_modes_name_the_failing_row_by_its_input_line() {
+    let mut c = connect().await;
+    let f = bytes_file(b"id,v\n1,\"two\nlines\"\nx,bad\n3,ok\n");
+    for mode in ["copy", "pipeline"] {
+        let t = table("cli_line");
+        c.batch_execute(&format!("CREATE TABLE {t} (id int, v text)"))
+            .await
+            .unwrap();
+        let out = load(&t, "csv", mode, &["--header"], f.as_str());
+        assert_eq!(out.status.code(), Some(1), "{mode}");
+        let err = text(&out.stderr);
+        assert!(err.contains("22P02"), "{mode}: {err}");
+        let at = if mode == "copy" {
+            format!("COPY {t}, line 4, column id: \"x\"")
+        } else {
+            "line 4 failed: ".to_string()
+        };
+        assert!(err.contains(&at), "{mode}: {err}");
+        assert!(
+            !err.contains("row 1") && !err.contains("row 2"),
+            "{mode}: {err}"
+        );
+        assert_eq!(count(&mut c, &t).await, 0, "{mode}");
+    }
+}
+
+#[test]
+fn load_help_documents_the_formats_and_how_lines_are_numbered() {
+    let out = pgline(&["load", "--help"]);
+    let help = text(&out.stdout);
+    for p in [
+        "exactly as COPY",
+        "\\N is NULL",
+        "\"\" is the empty string",
+        "\\xHH",
+        "One transaction",
+        "Errors name the input line where the failing row starts",
+        "1-based, counting every line of the file",
+    ] {
+        assert!(help.contains(p), "{p} missing from:\n{help}");
+    }
 }
 
 #[tokio::test]

@@ -1,7 +1,13 @@
-//! `pgline load`: CSV/TSV from a file or stdin into a table, by COPY or pipelined
-//! inserts, with a progress bar and a one-line summary.
+//! `pgline load`: CSV or PostgreSQL text format from a file or stdin into a table, by COPY
+//! or by pipelined inserts, with a progress bar and a one-line summary.
+//!
+//! Both ways load the same bytes: `--mode pipeline` reads the input with
+//! [`copy_format`](crate::copy_format), a port of COPY's own reader, and both are one
+//! transaction: an error in the input or in any row loads nothing.
 
-use std::io::{BufRead, BufReader, Read};
+use std::collections::VecDeque;
+use std::io::{BufReader, ErrorKind, Read};
+use std::ops::Range;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -13,11 +19,27 @@ use pgline::types::{ConversionError, ToSql, ValueType};
 use pgline::Connection;
 
 use crate::connect_config;
+use crate::copy_format::{self, InputError, Reader};
+
+/// How the input is read and what errors say, for `--help`.
+const LOAD_HELP: &str = "\
+Both modes read the input exactly as COPY ... FROM STDIN does, and load the same values:
+  csv    comma-separated; a quoted value may hold commas, quotes (\"\") and line breaks;
+         an empty unquoted value is NULL, \"\" is the empty string
+  tsv    PostgreSQL's text format: tab-separated; \\N is NULL; backslash escapes
+         \\b \\f \\n \\r \\t \\v \\\\, \\NNN (octal), \\xHH (hex); any other \\c is c
+  Lines end in LF, CRLF or CR, all alike. Values must be UTF-8 (no NUL).
+
+One transaction: an error in the input or in any row loads nothing.
+
+Errors name the input line where the failing row starts (or that holds a bad byte):
+1-based, counting every line of the file, the header and the lines inside a quoted
+value too, as COPY's \"CONTEXT: COPY t, line N\" does.";
 
 /// Input formats.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Format {
-    /// Comma-separated, RFC 4180 quoting; an empty unquoted field is NULL.
+    /// Comma-separated, as COPY (FORMAT csv): an empty unquoted field is NULL, "" is ''.
     Csv,
     /// PostgreSQL's text format: tab-separated, `\N` is NULL, backslash escapes.
     Tsv,
@@ -36,6 +58,7 @@ pub(crate) enum Mode {
 
 /// Arguments of `pgline load`.
 #[derive(clap::Args, Debug)]
+#[command(after_help = LOAD_HELP)]
 pub(crate) struct LoadArgs {
     /// Server URL (else DATABASE_URL, else the PG* variables).
     #[arg(long, env = "DATABASE_URL")]
@@ -84,66 +107,6 @@ impl ToSql for AnyText {
     }
 }
 
-/// Splits one CSV record; `None` when the input ends inside a quoted field.
-fn parse_csv(line: &str) -> Option<Vec<Option<String>>> {
-    let mut out = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut was_quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                chars.next();
-                field.push('"');
-            }
-            (true, '"') => quoted = false,
-            (true, c) => field.push(c),
-            (false, '"') if field.is_empty() => {
-                quoted = true;
-                was_quoted = true;
-            }
-            (false, ',') => {
-                out.push((was_quoted || !field.is_empty()).then(|| std::mem::take(&mut field)));
-                was_quoted = false;
-            }
-            (false, c) => field.push(c),
-        }
-    }
-    if quoted {
-        return None;
-    }
-    out.push((was_quoted || !field.is_empty()).then_some(field));
-    Some(out)
-}
-
-/// Splits one line of PostgreSQL text format.
-fn parse_tsv(line: &str) -> Vec<Option<String>> {
-    line.split('\t')
-        .map(|f| {
-            if f == "\\N" {
-                return None;
-            }
-            let mut s = String::with_capacity(f.len());
-            let mut chars = f.chars();
-            while let Some(c) = chars.next() {
-                if c == '\\' {
-                    match chars.next() {
-                        Some('t') => s.push('\t'),
-                        Some('n') => s.push('\n'),
-                        Some('r') => s.push('\r'),
-                        Some(o) => s.push(o),
-                        None => {}
-                    }
-                } else {
-                    s.push(c);
-                }
-            }
-            Some(s)
-        })
-        .collect()
-}
-
 fn open(path: &PathBuf) -> std::io::Result<(Box<dyn Read>, Option<u64>)> {
     if path.as_os_str() == "-" {
         return Ok((Box::new(std::io::stdin()), None));
@@ -151,6 +114,20 @@ fn open(path: &PathBuf) -> std::io::Result<(Box<dyn Read>, Option<u64>)> {
     let f = std::fs::File::open(path)?;
     let len = f.metadata().ok().map(|m| m.len());
     Ok((Box::new(f), len))
+}
+
+/// The input, moving the progress bar by the bytes read.
+struct Progress<R> {
+    inner: R,
+    pb: ProgressBar,
+}
+
+impl<R: Read> Read for Progress<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.pb.inc(n as u64);
+        Ok(n)
+    }
 }
 
 fn progress(total: Option<u64>) -> ProgressBar {
@@ -190,9 +167,13 @@ pub(crate) async fn run(args: LoadArgs) -> Result<(), Box<dyn std::error::Error>
     };
     let (input, size) = open(&args.file)?;
     let pb = progress(size);
+    let input = Progress {
+        inner: input,
+        pb: pb.clone(),
+    };
     let started = Instant::now();
     let (rows, label) = match mode {
-        Mode::Copy => (copy(&mut conn, &args, &columns, input, &pb).await?, "copy"),
+        Mode::Copy => (copy(&mut conn, &args, &columns, input).await?, "copy"),
         _ => (
             pipeline(&mut conn, &args, &columns, input, &pb).await?,
             "pipeline",
@@ -208,149 +189,196 @@ pub(crate) async fn run(args: LoadArgs) -> Result<(), Box<dyn std::error::Error>
     Ok(())
 }
 
+/// How the server in use reads the input (`\.` differs from PostgreSQL 18 on).
+fn reader_options(conn: &Connection, format: Format) -> copy_format::Options {
+    copy_format::Options::for_server(format == Format::Csv, conn.parameter("server_version"))
+}
+
+/// COPY FROM STDIN with the file streamed as it is: the server parses it, and its error
+/// names the line (`CONTEXT: COPY t, line 3, column b: "x"`). All or nothing.
 async fn copy(
     conn: &mut Connection,
     args: &LoadArgs,
     columns: &[String],
-    mut input: Box<dyn Read>,
-    pb: &ProgressBar,
+    input: impl Read,
 ) -> Result<u64, Box<dyn std::error::Error>> {
     let cols = columns
         .iter()
         .map(|c| quote_ident(c))
         .collect::<Vec<_>>()
         .join(", ");
-    let opts = match (args.format, args.header) {
+    // HEADER for text format came with PostgreSQL 15; before that the header line is
+    // skipped here (and the server's line numbers start after it).
+    let major = copy_format::server_major(conn.parameter("server_version"));
+    let server_header = args.format == Format::Csv || major.is_none_or(|v| v >= 15);
+    let opts = match (args.format, args.header && server_header) {
         (Format::Csv, true) => "(FORMAT csv, HEADER true)",
         (Format::Csv, false) => "(FORMAT csv)",
-        (Format::Tsv, _) => "(FORMAT text)",
+        (Format::Tsv, true) => "(FORMAT text, HEADER true)",
+        (Format::Tsv, false) => "(FORMAT text)",
     };
+    let mut input = BufReader::with_capacity(256 * 1024, input);
+    let mut note = "";
+    if args.header && !server_header {
+        let mut reader = Reader::new(input, reader_options(conn, args.format), columns);
+        reader
+            .skip_header()
+            .map_err(|e| format!("{e}\nnothing was committed"))?;
+        input = reader.into_inner();
+        note = "\n(this server's COPY counts lines from the one after the header)";
+    }
     let sql = format!(
         "COPY {} ({cols}) FROM STDIN {opts}",
         quote_ident(&args.table)
     );
+    let failed = |e: pgline::Error| format!("COPY failed: {e}{note}\nnothing was committed");
     let mut w = conn.copy_in(&sql).await?;
     let mut buf = vec![0u8; 256 * 1024];
-    let mut skip_header = args.header && args.format == Format::Tsv;
     loop {
-        let n = input.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        let mut chunk = buf.get(..n).unwrap_or(&[]);
-        if skip_header {
-            match chunk.iter().position(|&b| b == b'\n') {
-                Some(i) => {
-                    chunk = chunk.get(i + 1..).unwrap_or(&[]);
-                    skip_header = false;
-                }
-                None => chunk = &[],
+        let n = match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => {
+                // CopyFail rolls the COPY back; the read error is what the user needs.
+                let _ = w.abort("pgline could not read its input").await;
+                return Err(format!("cannot read the input: {e}\nnothing was committed").into());
             }
+        };
+        if let Err(e) = w.write(buf.get(..n).unwrap_or_default()).await {
+            if e.breaks_connection() {
+                return Err(failed(e).into());
+            }
+            // The server failed the COPY: its error, with the line, comes with the result.
+            let e = match w.finish().await {
+                Err(server) => server,
+                Ok(_) => e,
+            };
+            return Err(failed(e).into());
         }
-        w.write(chunk).await?;
-        pb.inc(n as u64);
     }
-    Ok(w.finish().await?)
+    Ok(w.finish().await.map_err(failed)?)
 }
 
+/// The input line of each of the last rows sent, to name a failed row by its line. Rows
+/// are answered in order and at most `window_rows` are unanswered, so a failure is always
+/// among the last `window_rows` rows read (after one, no more rows are read).
+struct RowLines {
+    /// The row index of `lines[0]`.
+    first: u64,
+    lines: VecDeque<u64>,
+    cap: usize,
+}
+
+impl RowLines {
+    fn new(cap: usize) -> Self {
+        Self {
+            first: 0,
+            lines: VecDeque::new(),
+            cap: cap.max(1),
+        }
+    }
+
+    fn push(&mut self, line: u64) {
+        if self.lines.len() == self.cap {
+            self.lines.pop_front();
+            self.first += 1;
+        }
+        self.lines.push_back(line);
+    }
+
+    fn get(&self, row: u64) -> Option<u64> {
+        let k = usize::try_from(row.checked_sub(self.first)?).ok()?;
+        self.lines.get(k).copied()
+    }
+
+    /// "line 7", or for a failure the server reported for a whole sync window (a deferred
+    /// constraint) "a row between line 7 and line 90"; a 1-based data row if the line is
+    /// no longer known.
+    fn describe(&self, rows: &Range<u64>) -> String {
+        let last = rows.end.saturating_sub(1).max(rows.start);
+        match (self.get(rows.start), self.get(last)) {
+            (Some(a), Some(b)) if a == b => format!("line {a}"),
+            (Some(a), Some(b)) => {
+                format!("a row between line {a} and line {b} (the server did not say which)")
+            }
+            _ => format!("data row {}", rows.start + 1),
+        }
+    }
+}
+
+/// Pipelined inserts in one explicit transaction: committed only when the whole input was
+/// read without error and every row succeeded.
 async fn pipeline(
     conn: &mut Connection,
     args: &LoadArgs,
     columns: &[String],
-    input: Box<dyn Read>,
+    input: impl Read,
     pb: &ProgressBar,
 ) -> Result<u64, Box<dyn std::error::Error>> {
-    let mut lines = BufReader::new(input).lines();
+    let input = BufReader::with_capacity(256 * 1024, input);
+    let mut reader = Reader::new(input, reader_options(conn, args.format), columns);
     if args.header {
-        lines.next().transpose()?;
+        reader
+            .skip_header()
+            .map_err(|e| format!("{e}\nnothing was committed"))?;
     }
-    let format = args.format;
-    let mut bad: Option<String> = None;
+    let opts = ExecuteManyOptions::default();
+    let mut lines = RowLines::new(opts.window_rows.saturating_mul(2));
+    let mut bad: Option<InputError> = None;
     let mut n = 0u64;
-    let rows = std::iter::from_fn(|| {
-        let mut line = match lines.next()? {
-            Ok(l) => l,
-            Err(e) => {
-                bad = Some(e.to_string());
-                return None;
+    let rows = std::iter::from_fn(|| match reader.next_record() {
+        Ok(Some(record)) => {
+            lines.push(record.line);
+            n += 1;
+            if n % 10_000 == 0 {
+                pb.set_message(format!("{n} rows"));
             }
-        };
-        n += 1;
-        pb.inc(line.len() as u64 + 1);
-        if n % 10_000 == 0 {
-            pb.set_message(format!("{n} rows"));
+            Some(record.fields.into_iter().map(AnyText).collect::<Vec<_>>())
         }
-        let fields = match format {
-            Format::Tsv => parse_tsv(&line),
-            Format::Csv => loop {
-                if let Some(f) = parse_csv(&line) {
-                    break f;
-                }
-                // A quoted field spans lines.
-                match lines.next() {
-                    Some(Ok(next)) => {
-                        line.push('\n');
-                        line.push_str(&next);
-                    }
-                    _ => {
-                        bad = Some(format!("unterminated quoted field at row {n}"));
-                        return None;
-                    }
-                }
-            },
-        };
-        Some(fields.into_iter().map(AnyText).collect::<Vec<_>>())
+        Ok(None) => None,
+        Err(e) => {
+            // Ends the rows; the transaction is rolled back below.
+            bad = Some(e);
+            None
+        }
     });
     let cols: Vec<&str> = columns.iter().map(String::as_str).collect();
+    // Our own transaction, so that an input error after some rows were sent (they may
+    // already be inserted) can still undo them: `load` commits only a transaction it
+    // began itself.
+    conn.batch_execute("BEGIN").await?;
     let report = conn
-        .load(
-            &args.table,
-            &cols,
-            rows,
-            LoadMode::Pipeline,
-            ExecuteManyOptions::default(),
-        )
+        .load(&args.table, &cols, rows, LoadMode::Pipeline, opts)
         .await
-        .map_err(|e| format!("{e}"))?;
-    if let Some(e) = bad {
-        return Err(format!("cannot read input: {e}").into());
-    }
-    if let Some(f) = report.first_failure() {
-        let code = f.error.code().unwrap_or("-");
+        .map_err(|e| format!("{}\nnothing was committed", e.error))?;
+    let failure = if let Some(e) = bad {
+        Some(e.to_string())
+    } else {
+        report.first_failure().map(|f| {
+            let at = lines.describe(&f.rows);
+            format!("{at} failed: {}", f.error)
+        })
+    };
+    if let Some(failure) = failure {
+        // Without COMMIT nothing is committed; a failed ROLLBACK changes nothing.
+        let _ = conn.batch_execute("ROLLBACK").await;
         return Err(format!(
-            "row {} failed (SQLSTATE {code}): {}; nothing was committed ({report})",
-            f.index + 1,
-            f.error
+            "{failure}\nnothing was committed ({} read, {} failed, {} not run)",
+            count_rows(report.rows_read),
+            report.failures_total,
+            report.rows_skipped
         )
         .into());
     }
-    Ok(report.rows_committed)
+    // A deferred constraint fails here, and rolls everything back.
+    conn.batch_execute("COMMIT")
+        .await
+        .map_err(|e| format!("COMMIT failed: {e}\nnothing was committed"))?;
+    Ok(report.rows_done)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csv_parses_quotes_escaped_quotes_and_nulls() {
-        assert_eq!(
-            parse_csv(r#"1,"a,b","say ""hi""",,"""#),
-            Some(vec![
-                Some("1".into()),
-                Some("a,b".into()),
-                Some("say \"hi\"".into()),
-                None,
-                Some(String::new())
-            ])
-        );
-        assert_eq!(parse_csv("\"open"), None);
-    }
-
-    #[test]
-    fn tsv_parses_nulls_and_escapes() {
-        assert_eq!(
-            parse_tsv("1\t\\N\ta\\tb"),
-            vec![Some("1".into()), None, Some("a\tb".into())]
-        );
-    }
+/// "1 row", "2 rows".
+fn count_rows(n: u64) -> String {
+    format!("{n} row{}", if n == 1 { "" } else { "s" })
 }

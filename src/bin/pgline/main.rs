@@ -4,6 +4,7 @@
 //! 1,000,000 rows with `execute_many` and with binary COPY, prints rows/s and client CPU
 //! per row for each, and stops the cluster.
 
+mod copy_format;
 mod cpu;
 mod demo;
 mod load;
