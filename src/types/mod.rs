@@ -64,6 +64,7 @@
 )]
 
 use std::fmt;
+use std::sync::Arc;
 
 use bytes::BytesMut;
 
@@ -111,8 +112,9 @@ impl ValueType {
     }
 }
 
-/// Why a value could not be converted. Small and allocation-free.
-#[derive(Debug, Clone, PartialEq)]
+/// Why a value could not be converted. Small and allocation-free, except for
+/// [`Custom`](Self::Custom): the error of a user's own [`ToSql`]/[`FromSql`] impl.
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum ConversionError {
     /// The Rust type does not accept this type OID (strict mode), e.g. `i32` from `int8`.
@@ -141,6 +143,38 @@ pub enum ConversionError {
         /// The format that is not supported.
         format: Format,
     },
+    /// A conversion's own error, typically from a user's impl (see
+    /// [`ConversionError::custom`]); [`std::error::Error::source`] returns it.
+    Custom {
+        /// The Rust type.
+        rust: &'static str,
+        /// The error.
+        source: Arc<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl PartialEq for ConversionError {
+    /// Field by field; two `Custom` errors are equal when they are the same error (one
+    /// `Arc`).
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::WrongType { rust: a, oid: x }, Self::WrongType { rust: b, oid: y }) => {
+                a == b && x == y
+            }
+            (Self::UnexpectedNull { rust: a }, Self::UnexpectedNull { rust: b }) => a == b,
+            (Self::Invalid { rust: a, reason: x }, Self::Invalid { rust: b, reason: y }) => {
+                a == b && x == y
+            }
+            (
+                Self::Unsupported { rust: a, format: x },
+                Self::Unsupported { rust: b, format: y },
+            ) => a == b && x == y,
+            (Self::Custom { rust: a, source: x }, Self::Custom { rust: b, source: y }) => {
+                a == b && Arc::ptr_eq(x, y)
+            }
+            _ => false,
+        }
+    }
 }
 
 impl fmt::Display for ConversionError {
@@ -159,15 +193,53 @@ impl fmt::Display for ConversionError {
             Self::Unsupported { rust, format } => {
                 write!(f, "{rust} does not support the {format:?} format here")
             }
+            Self::Custom { rust, source } => write!(f, "invalid value for {rust}: {source}"),
         }
     }
 }
 
-impl std::error::Error for ConversionError {}
+impl std::error::Error for ConversionError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Custom { source, .. } => Some(&**source),
+            _ => None,
+        }
+    }
+}
 
 impl ConversionError {
     pub(crate) const fn invalid(rust: &'static str, reason: &'static str) -> Self {
         Self::Invalid { rust, reason }
+    }
+
+    /// Wraps the error of a conversion for Rust type `T` (a user's own [`ToSql`] or
+    /// [`FromSql`] impl), keeping it as the source.
+    ///
+    /// ```
+    /// use pgline::types::{ConversionError, FromSql, Oid, ValueType};
+    ///
+    /// /// A user's type: a percentage stored as `int4`.
+    /// struct Percent(u8);
+    ///
+    /// impl<'a> FromSql<'a> for Percent {
+    ///     fn from_sql(ty: ValueType, raw: &'a [u8]) -> Result<Self, ConversionError> {
+    ///         let n = i32::from_sql(ty, raw)?;
+    ///         u8::try_from(n)
+    ///             .ok()
+    ///             .filter(|p| *p <= 100)
+    ///             .map(Percent)
+    ///             .ok_or_else(|| ConversionError::custom::<Self>(format!("{n} is not a percentage")))
+    ///     }
+    ///     fn accepts(oid: Oid) -> bool {
+    ///         <i32 as FromSql>::accepts(oid)
+    ///     }
+    /// }
+    /// ```
+    pub fn custom<T: ?Sized>(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Custom {
+            rust: std::any::type_name::<T>(),
+            source: Arc::from(error.into()),
+        }
     }
 }
 

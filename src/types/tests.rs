@@ -662,3 +662,25 @@ fn a_fixed_value_is_its_big_endian_length_then_its_bytes() {
     );
     assert_eq!(Fixed::new([]).as_bytes(), [0, 0, 0, 0]);
 }
+
+#[test]
+fn a_users_own_conversion_error_is_kept_as_the_source() {
+    #[derive(Debug)]
+    struct NotAPercentage(i32);
+    impl fmt::Display for NotAPercentage {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "{} is not a percentage", self.0)
+        }
+    }
+    impl std::error::Error for NotAPercentage {}
+
+    let e = ConversionError::custom::<u8>(NotAPercentage(140));
+    assert_eq!(e.to_string(), "invalid value for u8: 140 is not a percentage");
+    let source = std::error::Error::source(&e).expect("the user's error");
+    assert_eq!(
+        source.downcast_ref::<NotAPercentage>().map(|n| n.0),
+        Some(140)
+    );
+    assert_eq!(e.clone(), e, "a clone is the same error");
+    assert_ne!(e, ConversionError::custom::<u8>(NotAPercentage(140)));
+}
