@@ -71,6 +71,7 @@ pub mod iris;
 #[cfg(feature = "runtime")]
 pub mod pool;
 pub mod protocol;
+mod trace;
 pub mod types;
 
 #[cfg(feature = "runtime")]

@@ -136,6 +136,7 @@ pub use guard::PooledConnection;
 pub use metrics::{ClosedCounts, Status};
 
 use crate::error::Error;
+use crate::trace;
 use inner::Shared;
 
 /// A pool of connections. Cheap to clone (all clones share one pool).
@@ -160,7 +161,10 @@ impl Pool {
     /// [`is_pool_closed`](Error::is_pool_closed), or an authentication or configuration
     /// error from connecting.
     pub async fn get(&self) -> Result<PooledConnection, Error> {
-        let (live, permit) = self.shared.get().await?;
+        let span = trace::Span::acquire(&self.shared.cfg.conn);
+        let r = span.instrument(self.shared.get()).await;
+        span.error_of(&r);
+        let (live, permit) = r?;
         Ok(PooledConnection::new(
             live,
             permit,

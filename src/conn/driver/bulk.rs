@@ -21,6 +21,7 @@ use crate::conn::statement::Statement;
 use crate::error::Error;
 use crate::protocol::backend::TransactionStatus;
 use crate::protocol::frontend::BindPrefix;
+use crate::trace::Op;
 
 /// The smallest row window for which `execute_many` polls its socket: half of it must
 /// hold more than a tick of server work (2,048 rows is ~5 ms at 400k rows/s), so that
@@ -256,6 +257,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     ) -> Result<Window, Error> {
         let sync = self.item();
         self.session.push_sync(sync)?;
+        self.trace
+            .window_opened(None, sync, || rows.iter().map(|r| r.end - r.start).sum());
         for r in rows.iter() {
             push_range(sent, r.clone());
         }
@@ -320,7 +323,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     ) -> Result<LoadReport, LoadError> {
         // The deadline applies to each wait (see `write_within`), not to the whole load:
         // a load of any size runs as long as the server keeps taking rows.
-        let r = self.execute_many_outer(sql, rows, opts, &mut report).await;
+        let span = self.op_span(Op::ExecuteMany, sql);
+        let r = span
+            .instrument(self.execute_many_outer(sql, rows, opts, &mut report))
+            .await;
+        span.load(&report);
+        span.error_of(&r);
         match r {
             Ok(()) => Ok(report),
             Err(error) => Err(LoadError { error, report }),
@@ -686,6 +694,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                             }
                         }
                         Event::Ready(i, _) => {
+                            self.trace.window_done(i);
                             if let Some(pos) = windows.iter().position(|w| w.sync == i) {
                                 // Windows complete in order.
                                 for w in windows.drain(..=pos) {

@@ -13,6 +13,7 @@ use crate::error::Error;
 use crate::protocol::backend::CopyResponse;
 use crate::protocol::frontend::IsNull;
 use crate::protocol::{Format, Oid};
+use crate::trace::{self, Op};
 use crate::types::ValueType;
 
 /// Outgoing COPY data is flushed to the socket once this much is buffered.
@@ -30,6 +31,8 @@ pub struct CopyIn<'c, S> {
     conn: &'c mut Connection<S>,
     item: Item,
     response: CopyResponse,
+    /// The COPY's span, open until it ends or is dropped (see `crate::trace`).
+    span: trace::Span,
 }
 
 impl<S> std::fmt::Debug for CopyIn<'_, S> {
@@ -85,11 +88,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
     /// Starts `COPY ... FROM STDIN` (`sql` must be such a statement).
     pub async fn copy_in(&mut self, sql: &str) -> Result<CopyIn<'_, S>, Error> {
-        let (item, response) = timed!(self, self.start_copy(sql, Direction::In))?;
+        let span = self.op_span(Op::CopyIn, sql);
+        let r = timed!(self, span.instrument(self.start_copy(sql, Direction::In)));
+        span.error_of(&r);
+        let (item, response) = r?;
         Ok(CopyIn {
             conn: self,
             item,
             response,
+            span,
         })
     }
 
@@ -100,13 +107,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 "COPY TO STDOUT is broken on this server (iris-pgwire sends column names instead of data); use query",
             ));
         }
-        let (item, response) = timed!(self, self.start_copy(sql, Direction::Out))?;
+        let span = self.op_span(Op::CopyOut, sql);
+        let r = timed!(self, span.instrument(self.start_copy(sql, Direction::Out)));
+        span.error_of(&r);
+        let (item, response) = r?;
         Ok(CopyOut {
             conn: self,
             item,
             response,
             finished: false,
             rows: None,
+            span,
         })
     }
 }
@@ -174,7 +185,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> CopyIn<'_, S> {
     /// The COPY's result, within the operation deadline.
     async fn wait(&mut self) -> Result<u64, Error> {
         let (conn, item) = (&mut *self.conn, self.item);
-        timed!(conn, wait_result(conn, item))
+        let r = timed!(conn, wait_result(conn, item));
+        self.span.finish(&r);
+        r
     }
 }
 
@@ -356,6 +369,8 @@ pub struct CopyOut<'c, S> {
     response: CopyResponse,
     finished: bool,
     rows: Option<u64>,
+    /// The COPY's span, open until the data ends or the stream is dropped.
+    span: trace::Span,
 }
 
 impl<S> std::fmt::Debug for CopyOut<'_, S> {
@@ -386,10 +401,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> CopyOut<'_, S> {
             item,
             finished,
             rows,
+            span,
             ..
         } = self;
         let conn = &mut **conn;
-        timed!(conn, next_chunk(conn, *item, finished, rows))
+        let r = timed!(conn, next_chunk(conn, *item, finished, rows));
+        match (&r, *rows) {
+            (Ok(None), Some(n)) => span.returned_rows(n),
+            (Err(e), _) => span.error(e),
+            _ => {}
+        }
+        r
     }
 
     /// Rows the server reported, once the stream ended.

@@ -9,6 +9,7 @@ use crate::conn::bulk::{ExecuteManyOptions, LoadError, LoadMethod, LoadReport};
 use crate::conn::params::Params;
 use crate::error::Error;
 use crate::protocol::Oid;
+use crate::trace::Op;
 
 /// How [`Connection::load`] sends rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -44,6 +45,34 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// on PostgreSQL when every column type has a binary encoding, else pipelined inserts.
     /// The report's `method` says which was used.
     pub async fn load<I>(
+        &mut self,
+        table: &str,
+        columns: &[&str],
+        rows: I,
+        mode: LoadMode,
+        opts: ExecuteManyOptions,
+    ) -> Result<LoadReport, LoadError>
+    where
+        I: IntoIterator,
+        I::Item: Params,
+    {
+        // No SQL yet: the operation is named by the statement it runs (a child span).
+        let span = self.op_span(Op::Load, "");
+        span.collection(table);
+        let r = span
+            .instrument(self.load_unspanned(table, columns, rows, mode, opts))
+            .await;
+        match &r {
+            Ok(report) => span.load(report),
+            Err(e) => {
+                span.load(&e.report);
+                span.error(&e.error);
+            }
+        }
+        r
+    }
+
+    async fn load_unspanned<I>(
         &mut self,
         table: &str,
         columns: &[&str],

@@ -50,6 +50,7 @@ use crate::iris::Quirks;
 use crate::protocol::backend::{NotificationResponse, TransactionStatus};
 use crate::protocol::framing::peek_header;
 use crate::protocol::frontend;
+use crate::trace::{self, ConnTrace};
 use tls::{Binding, TlsConnector, TlsPlan};
 
 /// How much spare room the read buffer keeps for one read.
@@ -116,6 +117,8 @@ pub struct Connection<S = Socket> {
     start_tls: Option<StartTls<S>>,
     /// The TLS configuration of this connection, when it may use TLS.
     tls: Option<Arc<TlsConnector>>,
+    /// What this connection's spans need (zero-sized without the `tracing` feature).
+    trace: ConnTrace,
 }
 
 /// How a transport is switched to polled IO (`Some(tick)`) and back (`None`).
@@ -172,6 +175,7 @@ impl Connection<Socket> {
     /// every attempt (`allow` and `prefer` may make two), the TLS handshake,
     /// authentication and the first ReadyForQuery.
     pub async fn connect(config: &Config) -> Result<Self, Error> {
+        let span = trace::Span::connect(config);
         let fut = async {
             let plan = TlsPlan::resolve(config)?;
             let attempts = plan.attempts();
@@ -211,12 +215,15 @@ impl Connection<Socket> {
             }
             Err(last.unwrap_or_else(|| Error::protocol("no connection attempt was made")))
         };
-        match config.connect_timeout {
+        let fut = span.instrument(fut);
+        let r = match config.connect_timeout {
             None => fut.await,
             Some(t) => tokio::time::timeout(t, fut)
                 .await
                 .unwrap_or_else(|_| Err(Error::timeout("connect timed out"))),
-        }
+        };
+        span.finish(&r);
+        r
     }
 
     /// Parses `url` (a `postgres://` URL or `key=value` string, with `PG*` environment
@@ -250,9 +257,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 required: mode.requires_tls(),
             },
         };
-        Self::start(stream, config, start, None, None)
+        let span = trace::Span::connect(config);
+        let r = span
+            .instrument(Self::start(stream, config, start, None, None))
             .await
-            .map_err(|(e, _)| e)
+            .map_err(|(e, _)| e);
+        span.finish(&r);
+        r
     }
 
     /// Runs startup over `stream`. On failure, also says whether TLS was in use.
@@ -308,6 +319,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             polled: false,
             start_tls,
             tls,
+            trace: ConnTrace::new(),
         };
         if let Err(e) = conn.run_startup().await {
             return Err((e, conn.session.is_tls()));
@@ -348,7 +360,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                         }
                     }
                 }
-                StartupStatus::InProgress => self.step_io().await,
+                StartupStatus::InProgress => {
+                    // As `step_io`, letting the spans see how the client authenticates.
+                    let progress = self.pump().await;
+                    self.trace.startup_read(&self.rbuf);
+                    self.take_progress(progress);
+                    self.trace.startup_wrote(self.session.outbound_mut());
+                }
             }
         }
     }
@@ -448,7 +466,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
     /// One round of IO, fed to the session.
     async fn step_io(&mut self) {
-        match self.pump().await {
+        let progress = self.pump().await;
+        self.take_progress(progress);
+    }
+
+    /// Feeds what one [`Self::pump`] read to the session.
+    #[inline]
+    fn take_progress(&mut self, progress: io::Result<Progress>) {
+        match progress {
             Ok(Progress::Read) => self.session.handle_bytes(&mut self.rbuf),
             Ok(Progress::Wrote) => {}
             Ok(Progress::Eof) => {
@@ -762,6 +787,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         &self.config
     }
 
+    /// Whether this connection's spans record the SQL text of each statement as
+    /// `db.query.text` (feature `tracing`). Off by default: SQL can carry literals the
+    /// application inlined. Parameter values are never recorded. For a pool, set it in
+    /// the `after_connect` hook.
+    #[cfg(feature = "tracing")]
+    pub fn trace_sql_text(&mut self, on: bool) {
+        self.trace.set_sql_text(on);
+    }
+
+    /// The span of operation `op` running `sql` on this connection (see `crate::trace`).
+    #[inline]
+    pub(crate) fn op_span(&self, op: trace::Op, sql: &str) -> trace::Span {
+        trace::Span::op(op, &self.config, &self.trace, sql)
+    }
+
     /// Installs a handler for NoticeResponse (e.g. `RAISE NOTICE`). Without one, the last
     /// 64 notices are kept for [`take_notices`](Self::take_notices).
     pub fn set_notice_handler(&mut self, f: impl FnMut(DbError) + Send + 'static) {
@@ -827,6 +867,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         tokio::time::timeout(deadline, fut)
             .await
             .unwrap_or_else(|_| Err(Error::timeout("close timed out")))
+    }
+}
+
+/// A connect span records how the connection authenticated and whether it is encrypted.
+impl<S> trace::Outcome for Connection<S> {
+    #[inline]
+    fn record_on(&self, span: &trace::Span) {
+        span.connected(&self.trace, self.session.is_tls());
     }
 }
 

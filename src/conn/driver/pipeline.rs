@@ -18,6 +18,7 @@ use crate::conn::row::{Column, Row};
 use crate::conn::statement::{deallocate_target, Statement};
 use crate::error::Error;
 use crate::protocol::Oid;
+use crate::trace::{self, Op};
 use crate::types::ToSql;
 
 /// The outcome of one pipelined statement.
@@ -57,6 +58,10 @@ pub struct Pipeline<'c, S> {
     /// An error reported at a Sync whose statements were all handed out already (a
     /// deferred constraint failing at commit): [`finish`](Self::finish) returns it.
     sync_error: Option<Error>,
+    /// The pipeline's span, open until it is finished or dropped (see `crate::trace`).
+    span: trace::Span,
+    /// Statements queued, recorded on the span at each Sync.
+    queued: trace::Count,
 }
 
 impl<S> std::fmt::Debug for Pipeline<'_, S> {
@@ -71,13 +76,19 @@ impl<S> std::fmt::Debug for Pipeline<'_, S> {
 impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// Starts a pipeline (after draining anything an abandoned operation left behind).
     pub async fn pipeline(&mut self) -> Result<Pipeline<'_, S>, Error> {
-        self.begin_op().await?;
+        // Statements of any kind: the operation is named by the span, not by SQL.
+        let span = self.op_span(Op::Pipeline, "");
+        let r = span.instrument(self.begin_op()).await;
+        span.error_of(&r);
+        r?;
         Ok(Pipeline {
             conn: self,
             slots: VecDeque::new(),
             syncs: VecDeque::new(),
             unsynced: 0,
             sync_error: None,
+            span,
+            queued: trace::Count::new(),
         })
     }
 }
@@ -181,6 +192,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pipeline<'_, S> {
     fn push_sync(&mut self) -> Result<(), Error> {
         let item = self.conn.item();
         self.conn.session.push_sync(item)?;
+        let n = self.unsynced as u64;
+        self.queued.add(n);
+        self.span.batch_size(self.queued.get());
+        self.conn.trace.window_opened(Some(&self.span), item, || n);
         // The statements not yet in a window are the newest ones.
         for s in self
             .slots
@@ -272,6 +287,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pipeline<'_, S> {
                     }
                 }
                 Event::Ready(i, _) if self.syncs.front() == Some(&i) => {
+                    self.conn.trace.window_done(i);
                     self.syncs.pop_front();
                     // A window's statements are contiguous, after any of earlier windows
                     // the caller has not read yet.
@@ -366,6 +382,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pipeline<'_, S> {
     /// error for statements already handed out as successes (e.g. a deferred
     /// constraint checked at commit): their work was rolled back.
     pub async fn finish(mut self) -> Result<Vec<Result<PipelineOutput, Error>>, Error> {
+        let r = self.finish_all().await;
+        self.span.error_of(&r);
+        r
+    }
+
+    async fn finish_all(&mut self) -> Result<Vec<Result<PipelineOutput, Error>>, Error> {
         let mut out = Vec::with_capacity(self.slots.len());
         while let Some(r) = self.next_result().await {
             out.push(r);

@@ -13,6 +13,7 @@ use crate::error::Error;
 use crate::protocol::backend::{CommandComplete, TransactionStatus};
 use crate::protocol::frontend::BindWriter;
 use crate::protocol::{Format, Oid};
+use crate::trace::{self, Op};
 use crate::types::{ToSql, ValueType};
 
 impl Statement {
@@ -56,6 +57,14 @@ pub struct SimpleQueryResult {
     pub rows_affected: Option<u64>,
     /// The query string was empty.
     pub empty: bool,
+}
+
+/// A simple query's span counts the rows of all its statements.
+impl trace::Outcome for Vec<SimpleQueryResult> {
+    #[inline]
+    fn record_on(&self, span: &trace::Span) {
+        span.returned_rows(self.iter().map(|r| r.rows.len() as u64).sum());
+    }
 }
 
 /// What to run: a prepared [`Statement`] or SQL text.
@@ -225,7 +234,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// returns the results of each statement, rows as text. The first error is returned
     /// after the server finishes (later statements are not run on PostgreSQL).
     pub async fn simple_query(&mut self, sql: &str) -> Result<Vec<SimpleQueryResult>, Error> {
-        timed!(self, self.simple_query_inner(sql))
+        let span = self.op_span(Op::SimpleQuery, sql);
+        let r = timed!(self, span.instrument(self.simple_query_inner(sql)));
+        span.finish(&r);
+        r
     }
 
     async fn simple_query_inner(&mut self, sql: &str) -> Result<Vec<SimpleQueryResult>, Error> {
@@ -333,6 +345,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     }
 
     async fn prepare_with(
+        &mut self,
+        sql: &str,
+        types: &[Oid],
+        describe: bool,
+    ) -> Result<Statement, Error> {
+        let span = self.op_span(Op::Prepare, sql);
+        let r = span
+            .instrument(self.prepare_unspanned(sql, types, describe))
+            .await;
+        span.finish(&r);
+        r
+    }
+
+    async fn prepare_unspanned(
         &mut self,
         sql: &str,
         types: &[Oid],
@@ -484,7 +510,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, Error> {
         let stmt = stmt.into();
-        timed!(self, self.query_inner(stmt, params))
+        let span = self.op_span(Op::Query, stmt.sql());
+        let r = timed!(self, span.instrument(self.query_inner(stmt, params)));
+        span.finish(&r);
+        r
     }
 
     async fn query_inner(
@@ -533,9 +562,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<u64>, Error> {
         let stmt = stmt.into();
-        timed!(self, async {
-            self.run(stmt, params, false).await.map(|(_, n)| n)
-        })
+        let span = self.op_span(Op::Execute, stmt.sql());
+        let r = timed!(
+            self,
+            span.instrument(async { self.run(stmt, params, false).await.map(|(_, n)| n) })
+        );
+        span.finish(&r);
+        r
     }
 
     /// One flight: Bind + Execute + Sync (prepared), or Parse + Bind + Describe + Execute
@@ -726,7 +759,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, Error> {
-        timed!(self, async { self.run_unnamed(sql, params).await })
+        let span = self.op_span(Op::Query, sql);
+        let r = timed!(self, span.instrument(self.run_unnamed(sql, params)));
+        span.finish(&r);
+        r
     }
 
     async fn run_unnamed(
@@ -752,7 +788,37 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         chunk: u32,
     ) -> Result<RowStream<'_, S>, Error> {
         let stmt = stmt.into();
-        let prepared = timed!(self, self.resolve(stmt, params))?;
+        let span = self.op_span(Op::QueryStream, stmt.sql());
+        let r = self.query_stream_start(stmt, params, chunk, &span).await;
+        span.error_of(&r);
+        let (s, item, sync, chunk, ncols, lenient) = r?;
+        Ok(RowStream {
+            conn: self,
+            columns: s.columns_arc(),
+            stmt: s,
+            bound: false,
+            item,
+            sync,
+            chunk,
+            ncols,
+            lenient,
+            done: false,
+            err: None,
+            span,
+            rows: trace::Count::new(),
+        })
+    }
+
+    /// Binds and sends the Execute of a [`RowStream`]: the statement, its items, the row
+    /// limit, the column count and whether types are lenient.
+    async fn query_stream_start(
+        &mut self,
+        stmt: StatementRef<'_>,
+        params: &[&(dyn ToSql + Sync)],
+        chunk: u32,
+        span: &trace::Span,
+    ) -> Result<StreamStart, Error> {
+        let prepared = timed!(self, span.instrument(self.resolve(stmt, params)))?;
         let Some(s) = prepared else {
             return Err(Error::unsupported(
                 "query_stream needs a prepared statement (enable the statement cache or call prepare)",
@@ -789,21 +855,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             self.session.push_flush()?;
             None
         };
-        Ok(RowStream {
-            conn: self,
-            columns: s.columns_arc(),
-            stmt: s,
-            bound: false,
-            item,
-            sync,
-            chunk,
-            ncols,
-            lenient,
-            done: false,
-            err: None,
-        })
+        Ok((s, item, sync, chunk, ncols, lenient))
     }
 }
+
+/// What [`Connection::query_stream_start`] hands to the [`RowStream`].
+type StreamStart = (Statement, Item, Option<Item>, i32, Option<u16>, bool);
 
 /// Rows of [`Connection::query_stream`], fetched on demand. Dropping it early is safe: the
 /// next operation on the connection drains what is left.
@@ -821,6 +878,10 @@ pub struct RowStream<'c, S> {
     lenient: bool,
     done: bool,
     err: Option<Error>,
+    /// The stream's span, open until the stream is dropped (see `crate::trace`).
+    span: trace::Span,
+    /// Rows handed out, recorded on the span at the end.
+    rows: trace::Count,
 }
 
 impl<S> std::fmt::Debug for RowStream<'_, S> {
@@ -869,20 +930,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RowStream<'_, S> {
                 Err(_) => Err(self.conn.recover_from_timeout(t).await),
             },
         };
-        match r {
-            Ok(Some(row)) => Ok(Some(row)),
-            Ok(None) => {
-                self.done = true;
-                match self.err.take() {
-                    Some(e) => Err(e),
-                    None => Ok(None),
-                }
+        let r = match r {
+            Ok(Some(row)) => {
+                self.rows.add(1);
+                return Ok(Some(row));
             }
-            Err(e) => {
-                self.done = true;
-                Err(e)
-            }
-        }
+            Ok(None) => match self.err.take() {
+                Some(e) => Err(e),
+                None => Ok(None),
+            },
+            Err(e) => Err(e),
+        };
+        self.done = true;
+        self.span.returned_rows(self.rows.get());
+        self.span.error_of(&r);
+        r
     }
 
     #[allow(clippy::too_many_arguments)]
