@@ -81,6 +81,18 @@ mod vector;
 pub use raw::{RawValue, Text};
 pub use vector::Vector;
 
+// Issue 16's mappings: one module each; its re-exports go right under its line.
+mod numeric;
+mod json;
+mod uuids;
+mod net;
+mod misc;
+mod datetime;
+mod array;
+mod range;
+mod hstore;
+mod composite;
+
 /// The type and format of one value on the wire, plus whether to decode leniently.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ValueType {

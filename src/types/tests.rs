@@ -675,7 +675,10 @@ fn a_users_own_conversion_error_is_kept_as_the_source() {
     impl std::error::Error for NotAPercentage {}
 
     let e = ConversionError::custom::<u8>(NotAPercentage(140));
-    assert_eq!(e.to_string(), "invalid value for u8: 140 is not a percentage");
+    assert_eq!(
+        e.to_string(),
+        "invalid value for u8: 140 is not a percentage"
+    );
     let source = std::error::Error::source(&e).expect("the user's error");
     assert_eq!(
         source.downcast_ref::<NotAPercentage>().map(|n| n.0),
@@ -683,4 +686,18 @@ fn a_users_own_conversion_error_is_kept_as_the_source() {
     );
     assert_eq!(e.clone(), e, "a clone is the same error");
     assert_ne!(e, ConversionError::custom::<u8>(NotAPercentage(140)));
+}
+
+#[test]
+fn built_in_array_and_range_types_map_to_their_elements_both_ways() {
+    assert_eq!(array_of(INT8), Some(INT8_ARRAY));
+    assert_eq!(element_of(NUMERIC_ARRAY), Some(NUMERIC));
+    assert_eq!(element_of(CHAR_ARRAY), Some(CHAR));
+    assert_eq!(
+        array_of(INT8_ARRAY),
+        None,
+        "no arrays of arrays: dimensions are in the value"
+    );
+    assert_eq!(range_element_of(TSTZMULTIRANGE), Some(TIMESTAMPTZ));
+    assert_eq!(range_element_of(INT4), None);
 }
