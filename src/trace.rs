@@ -147,56 +147,18 @@ impl Span {
 #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
 fn operation_name(sql: &str, batch: bool) -> Option<&'static str> {
     /// `(keyword, its name for a batch of it)`.
-    const KEYWORDS: &[(&str, &str)] = &[
-        ("SELECT", "BATCH SELECT"),
-        ("INSERT", "BATCH INSERT"),
-        ("UPDATE", "BATCH UPDATE"),
-        ("DELETE", "BATCH DELETE"),
-        ("MERGE", "BATCH MERGE"),
-        ("COPY", "BATCH COPY"),
-        ("WITH", "BATCH WITH"),
-        ("VALUES", "BATCH VALUES"),
-        ("TABLE", "BATCH TABLE"),
-        ("CALL", "BATCH CALL"),
-        ("DO", "BATCH DO"),
-        ("EXPLAIN", "BATCH EXPLAIN"),
-        ("CREATE", "BATCH CREATE"),
-        ("ALTER", "BATCH ALTER"),
-        ("DROP", "BATCH DROP"),
-        ("TRUNCATE", "BATCH TRUNCATE"),
-        ("GRANT", "BATCH GRANT"),
-        ("REVOKE", "BATCH REVOKE"),
-        ("COMMENT", "BATCH COMMENT"),
-        ("BEGIN", "BATCH BEGIN"),
-        ("START", "BATCH START"),
-        ("COMMIT", "BATCH COMMIT"),
-        ("END", "BATCH END"),
-        ("ROLLBACK", "BATCH ROLLBACK"),
-        ("ABORT", "BATCH ABORT"),
-        ("SAVEPOINT", "BATCH SAVEPOINT"),
-        ("RELEASE", "BATCH RELEASE"),
-        ("PREPARE", "BATCH PREPARE"),
-        ("EXECUTE", "BATCH EXECUTE"),
-        ("DEALLOCATE", "BATCH DEALLOCATE"),
-        ("DISCARD", "BATCH DISCARD"),
-        ("SET", "BATCH SET"),
-        ("RESET", "BATCH RESET"),
-        ("SHOW", "BATCH SHOW"),
-        ("LISTEN", "BATCH LISTEN"),
-        ("UNLISTEN", "BATCH UNLISTEN"),
-        ("NOTIFY", "BATCH NOTIFY"),
-        ("LOCK", "BATCH LOCK"),
-        ("DECLARE", "BATCH DECLARE"),
-        ("FETCH", "BATCH FETCH"),
-        ("MOVE", "BATCH MOVE"),
-        ("CLOSE", "BATCH CLOSE"),
-        ("VACUUM", "BATCH VACUUM"),
-        ("ANALYZE", "BATCH ANALYZE"),
-        ("CLUSTER", "BATCH CLUSTER"),
-        ("REINDEX", "BATCH REINDEX"),
-        ("REFRESH", "BATCH REFRESH"),
-        ("CHECKPOINT", "BATCH CHECKPOINT"),
-    ];
+    macro_rules! keywords {
+        ($($k:ident),* $(,)?) => {
+            &[$((stringify!($k), concat!("BATCH ", stringify!($k)))),*]
+        };
+    }
+    const KEYWORDS: &[(&str, &str)] = keywords!(
+        SELECT, INSERT, UPDATE, DELETE, MERGE, COPY, WITH, VALUES, TABLE, CALL, DO, EXPLAIN,
+        CREATE, ALTER, DROP, TRUNCATE, GRANT, REVOKE, COMMENT, BEGIN, START, COMMIT, END, ROLLBACK,
+        ABORT, SAVEPOINT, RELEASE, PREPARE, EXECUTE, DEALLOCATE, DISCARD, SET, RESET, SHOW, LISTEN,
+        UNLISTEN, NOTIFY, LOCK, DECLARE, FETCH, MOVE, CLOSE, VACUUM, ANALYZE, CLUSTER, REINDEX,
+        REFRESH, CHECKPOINT
+    );
     let word = first_word(sql)?;
     KEYWORDS
         .iter()
