@@ -12,3 +12,5 @@ mod iris;
 mod pg;
 mod pool;
 mod support;
+#[cfg(feature = "tracing")]
+mod tracing;
