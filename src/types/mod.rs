@@ -83,6 +83,7 @@ pub use vector::Vector;
 
 // Issue 16's mappings: one module each; its re-exports go right under its line.
 mod numeric;
+pub use numeric::{Numeric, NumericError};
 mod json;
 mod uuids;
 mod net;
