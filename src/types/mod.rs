@@ -90,6 +90,7 @@ mod net;
 mod misc;
 mod datetime;
 mod array;
+pub use array::{Array, Dimension};
 mod range;
 mod hstore;
 mod composite;
