@@ -61,7 +61,7 @@ fn is_leap(y: i64) -> bool {
     y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)
 }
 
-fn days_in_month(y: i64, m: u32) -> u32 {
+pub(super) fn days_in_month(y: i64, m: u32) -> u32 {
     match m {
         2 if is_leap(y) => 29,
         2 => 28,
@@ -142,7 +142,7 @@ fn put_timestamp_text(out: &mut BytesMut, us: i128, offset: bool) -> Result<(), 
 }
 
 /// Splits off a run of `min..=max` leading ASCII digits and returns its value.
-fn digits(s: &[u8], min: usize, max: usize) -> Option<(u64, usize, &[u8])> {
+pub(super) fn digits(s: &[u8], min: usize, max: usize) -> Option<(u64, usize, &[u8])> {
     let n = s.iter().take_while(|b| b.is_ascii_digit()).count();
     if n < min || n > max {
         return None;
@@ -154,7 +154,7 @@ fn digits(s: &[u8], min: usize, max: usize) -> Option<(u64, usize, &[u8])> {
     Some((v, n, rest))
 }
 
-fn expect(s: &[u8], c: u8) -> Option<&[u8]> {
+pub(super) fn expect(s: &[u8], c: u8) -> Option<&[u8]> {
     s.strip_prefix(&[c])
 }
 
