@@ -56,6 +56,11 @@ mod date;
 mod interval;
 mod timestamp;
 
+#[cfg(feature = "chrono")]
+mod chrono;
+#[cfg(feature = "time")]
+mod time_crate;
+
 #[cfg(test)]
 mod tests;
 

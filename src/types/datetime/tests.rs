@@ -459,3 +459,156 @@ fn non_utf8_text_is_an_error() {
     assert!(decode::<Date>(DATE, T, b"\xff").is_err());
     assert!(decode::<Interval>(INTERVAL, T, b"1 day\xc0").is_err());
 }
+
+// ---------------------------------------------------------------------------------------
+// chrono and time
+
+#[cfg(feature = "chrono")]
+mod chrono_types {
+    use ::chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Utc};
+
+    use super::*;
+
+    #[test]
+    fn chrono_values_convert_through_pgline_types_in_both_formats() {
+        let d = NaiveDate::from_ymd_opt(-43, 3, 15).unwrap();
+        assert_eq!(Date::try_from(d).unwrap(), ymd(-43, 3, 15));
+        assert_eq!(encode(&d, B), encode(&ymd(-43, 3, 15), B));
+        assert_eq!(encode(&d, T), b"0044-03-15 BC");
+        let t = NaiveTime::from_hms_micro_opt(4, 5, 6, 789_000).unwrap();
+        let dt = d.and_time(t);
+        let utc = DateTime::<Utc>::from_naive_utc_and_offset(dt, Utc);
+        let fixed: DateTime<FixedOffset> = utc.fixed_offset();
+        for format in [B, T] {
+            assert_eq!(
+                decode::<NaiveDate>(DATE, format, &encode(&d, format)).unwrap(),
+                d
+            );
+            assert_eq!(
+                decode::<NaiveTime>(TIME, format, &encode(&t, format)).unwrap(),
+                t
+            );
+            assert_eq!(
+                decode::<NaiveDateTime>(TIMESTAMP, format, &encode(&dt, format)).unwrap(),
+                dt
+            );
+            assert_eq!(
+                decode::<DateTime<Utc>>(TIMESTAMPTZ, format, &encode(&utc, format)).unwrap(),
+                utc
+            );
+            assert_eq!(
+                decode::<DateTime<FixedOffset>>(TIMESTAMPTZ, format, &encode(&fixed, format))
+                    .unwrap(),
+                fixed
+            );
+        }
+        // An offset other than UTC is the same instant, read back at +00:00.
+        let east = utc.with_timezone(&FixedOffset::east_opt(19_800).unwrap());
+        let back = decode::<DateTime<FixedOffset>>(TIMESTAMPTZ, B, &encode(&east, B)).unwrap();
+        assert_eq!(back, east);
+        assert_eq!(back.offset().local_minus_utc(), 0);
+    }
+
+    #[test]
+    fn chrono_refuses_infinity_and_24_00_with_a_reason_naming_pgline_types() {
+        let e = decode::<NaiveDate>(DATE, B, &i32::MAX.to_be_bytes()).unwrap_err();
+        assert!(invalid(e).contains("pgline::types::Date"));
+        let e = decode::<DateTime<Utc>>(TIMESTAMPTZ, T, b"-infinity").unwrap_err();
+        assert!(matches!(
+            e,
+            ConversionError::Invalid { rust: "chrono::DateTime<Utc>", reason } if reason.contains("infinity")
+        ));
+        assert!(decode::<NaiveTime>(TIME, T, b"24:00:00").is_err());
+        assert!(decode::<NaiveDate>(DATE, T, b"5874897-12-31").is_err());
+        assert!(TimeDelta::try_from(Interval::new(1, 0, 0)).is_err());
+        assert_eq!(
+            TimeDelta::try_from(Interval::new(0, -1, 7_380_000_000)).unwrap(),
+            TimeDelta::microseconds(-86_400_000_000 + 7_380_000_000)
+        );
+        assert_eq!(
+            Interval::try_from(TimeDelta::seconds(2)).unwrap(),
+            Interval::new(0, 0, 2_000_000)
+        );
+        let leap = NaiveTime::from_hms_nano_opt(23, 59, 59, 1_500_000_000).unwrap();
+        assert!(invalid(Time::try_from(leap).unwrap_err()).contains("leap second"));
+    }
+
+    proptest! {
+        #[test]
+        fn chrono_dates_and_timestamps_within_both_ranges_round_trip(us in -211_813_488_000_000_000i64..8_000_000_000_000_000_000) {
+            let ts = Timestamp::from_pg_micros(us).unwrap();
+            let dt = NaiveDateTime::try_from(ts).unwrap();
+            prop_assert_eq!(Timestamp::try_from(dt).unwrap(), ts);
+            let (d, _) = ts.date_time().unwrap();
+            prop_assert_eq!(Date::try_from(NaiveDate::try_from(d).unwrap()).unwrap(), d);
+        }
+    }
+}
+
+#[cfg(feature = "time")]
+mod time_types {
+    use ::time::{Duration, Month, OffsetDateTime, PrimitiveDateTime, UtcOffset};
+
+    use super::*;
+
+    #[test]
+    fn time_crate_values_convert_through_pgline_types_in_both_formats() {
+        let d = ::time::Date::from_calendar_date(-43, Month::March, 15).unwrap();
+        assert_eq!(Date::try_from(d).unwrap(), ymd(-43, 3, 15));
+        let t = ::time::Time::from_hms_micro(4, 5, 6, 789_000).unwrap();
+        let dt = PrimitiveDateTime::new(d, t);
+        let odt = dt.assume_utc();
+        for format in [B, T] {
+            assert_eq!(
+                decode::<::time::Date>(DATE, format, &encode(&d, format)).unwrap(),
+                d
+            );
+            assert_eq!(
+                decode::<::time::Time>(TIME, format, &encode(&t, format)).unwrap(),
+                t
+            );
+            assert_eq!(
+                decode::<PrimitiveDateTime>(TIMESTAMP, format, &encode(&dt, format)).unwrap(),
+                dt
+            );
+            assert_eq!(
+                decode::<OffsetDateTime>(TIMESTAMPTZ, format, &encode(&odt, format)).unwrap(),
+                odt
+            );
+        }
+        let east = odt.to_offset(UtcOffset::from_whole_seconds(19_800).unwrap());
+        let back = decode::<OffsetDateTime>(TIMESTAMPTZ, B, &encode(&east, B)).unwrap();
+        assert_eq!(back, east);
+        assert_eq!(back.offset(), UtcOffset::UTC);
+    }
+
+    #[test]
+    fn time_crate_refuses_what_it_cannot_hold() {
+        assert!(
+            invalid(decode::<::time::Date>(DATE, T, b"infinity").unwrap_err()).contains("infinity")
+        );
+        assert!(decode::<::time::Date>(DATE, T, b"10000-01-01").is_err());
+        assert!(decode::<::time::Time>(TIME, B, &86_400_000_000i64.to_be_bytes()).is_err());
+        assert!(decode::<OffsetDateTime>(TIMESTAMPTZ, B, &i64::MAX.to_be_bytes()).is_err());
+        assert!(Duration::try_from(Interval::new(-1, 0, 0)).is_err());
+        assert_eq!(
+            Duration::try_from(Interval::new(0, 1, 1)).unwrap(),
+            Duration::microseconds(86_400_000_001)
+        );
+        assert_eq!(
+            Interval::try_from(Duration::nanoseconds(1_999)).unwrap(),
+            Interval::new(0, 0, 1)
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn time_crate_timestamps_within_both_ranges_round_trip(us in -211_813_488_000_000_000i64..250_000_000_000_000_000) {
+            let ts = TimestampTz::from_pg_micros(us).unwrap();
+            let odt = OffsetDateTime::try_from(ts).unwrap();
+            prop_assert_eq!(TimestampTz::try_from(odt).unwrap(), ts);
+            let naive = PrimitiveDateTime::try_from(ts.to_utc()).unwrap();
+            prop_assert_eq!(Timestamp::try_from(naive).unwrap(), ts.to_utc());
+        }
+    }
+}
