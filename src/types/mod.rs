@@ -85,6 +85,8 @@ pub use vector::Vector;
 mod numeric;
 pub use numeric::{Numeric, NumericError};
 mod json;
+#[cfg(feature = "serde_json")]
+pub use json::Json;
 mod uuids;
 mod net;
 mod misc;
