@@ -94,6 +94,7 @@ mod datetime;
 pub use datetime::{Date, Interval, Time, TimeTz, Timestamp, TimestampTz};
 mod array;
 mod range;
+pub use range::{MultiRange, Range};
 mod hstore;
 mod composite;
 
