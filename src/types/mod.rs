@@ -93,6 +93,7 @@ mod misc;
 mod datetime;
 pub use datetime::{Date, Interval, Time, TimeTz, Timestamp, TimestampTz};
 mod array;
+pub use array::{Array, Dimension};
 mod range;
 pub use range::{MultiRange, Range};
 mod hstore;
