@@ -89,6 +89,7 @@ mod json;
 pub use json::Json;
 mod uuids;
 mod net;
+pub use net::{Cidr, Inet, NetError};
 mod misc;
 mod datetime;
 pub use datetime::{Date, Interval, Time, TimeTz, Timestamp, TimestampTz};
