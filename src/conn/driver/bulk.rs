@@ -1,8 +1,6 @@
 //! `execute_many`: one prepared statement, Bind/Execute per row streamed into the write
 //! buffer while responses are read, Syncs at batch boundaries.
 
-use std::collections::VecDeque;
-use std::ops::Range;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -14,8 +12,9 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use super::io_tick::TickControl;
 use super::query::check_param_count;
 use super::{timed, Connection};
+use crate::conn::bulk::ledger::{Ledger, ROW};
 use crate::conn::bulk::{Atomicity, ExecuteManyOptions, LoadError, LoadMethod, LoadReport};
-use crate::conn::event::{Event, Item};
+use crate::conn::event::Event;
 use crate::conn::params::{ParamPlan, Params, Reordered};
 use crate::conn::statement::Statement;
 use crate::error::Error;
@@ -127,63 +126,9 @@ impl<R: RowSource> RowSource for Take<'_, R> {
     }
 }
 
-/// Row items live in their own number space so events map back to row indices.
-const ROW: Item = 1 << 62;
-
 /// The most a refill reserves up front in the write buffer (a larger `window_bytes` still
 /// applies as a limit; the buffer grows as rows are encoded).
 const MAX_REFILL_RESERVE: usize = 4 << 20;
-
-/// An open sync window: its Sync item, its rows, and whether any row failed.
-struct Window {
-    sync: Item,
-    rows: Vec<Range<u64>>,
-    failed: bool,
-    /// Rows of this window counted in `rows_done` (taken back if the window fails at its
-    /// Sync).
-    done: u64,
-}
-
-impl Window {
-    fn contains(&self, i: u64) -> bool {
-        self.rows.iter().any(|r| r.contains(&i))
-    }
-
-    fn first(&self) -> u64 {
-        self.rows.first().map_or(0, |r| r.start)
-    }
-
-    /// From the first row to just past the last.
-    fn span(&self) -> Range<u64> {
-        self.first()..self.rows.last().map_or(0, |r| r.end)
-    }
-
-    fn len(&self) -> u64 {
-        self.rows.iter().map(|r| r.end - r.start).sum()
-    }
-}
-
-/// What the answers said about the window still being filled (rows sent, no Sync yet).
-#[derive(Default)]
-struct OpenWindow {
-    failed: bool,
-    done: u64,
-}
-
-/// Appends index `i` to a list of ranges, extending the last one when adjacent.
-#[inline]
-fn push_index(ranges: &mut Vec<Range<u64>>, i: u64) {
-    push_range(ranges, i..i + 1);
-}
-
-/// Appends range `r` to a list of ranges, extending the last one when adjacent.
-#[inline]
-fn push_range(ranges: &mut Vec<Range<u64>>, r: Range<u64>) {
-    match ranges.last_mut() {
-        Some(last) if last.end == r.start => last.end = r.end,
-        _ => ranges.push(r),
-    }
-}
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// Loads `rows` through one prepared `sql` statement with pipelined Bind/Execute
@@ -246,29 +191,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         self.execute_many_source(sql, &mut src, opts, report).await
     }
 
-    /// Ends the window being filled with a Sync; its rows join those `sent`. Its rows may
-    /// already have answers (a Flush lets the server send them before the Sync): `open`
-    /// carries what they said.
-    fn close_window(
-        &mut self,
-        rows: &mut Vec<Range<u64>>,
-        sent: &mut Vec<Range<u64>>,
-        open: &mut OpenWindow,
-    ) -> Result<Window, Error> {
+    /// Ends the window being filled with a Sync. Its rows may already have answers (a
+    /// Flush lets the server send them before the Sync): the ledger carries what they
+    /// said.
+    fn close_window(&mut self, ledger: &mut Ledger) -> Result<(), Error> {
         let sync = self.item();
         self.session.push_sync(sync)?;
-        self.trace
-            .window_opened(None, sync, || rows.iter().map(|r| r.end - r.start).sum());
-        for r in rows.iter() {
-            push_range(sent, r.clone());
-        }
-        let seen = std::mem::take(open);
-        Ok(Window {
-            sync,
-            rows: std::mem::take(rows),
-            failed: seen.failed,
-            done: seen.done,
-        })
+        self.trace.window_opened(None, sync, || ledger.open_len());
+        ledger.window_closed(sync);
+        Ok(())
     }
 
     /// Resumes a load that `previous` describes: runs exactly the rows of `rows` (the same
@@ -451,23 +382,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             Atomicity::Batches(n) => n.max(1),
             Atomicity::EachRow => 1,
         });
-        let stop_on_failure = opts.atomicity != Atomicity::EachRow;
         // Windows of zero would never send a row.
         let window_bytes = opts.window_bytes.max(1);
         let window_rows = opts.window_rows.max(1);
 
-        // Rows of the window being filled, rows sent in all, and the open windows.
-        let mut cur: Vec<Range<u64>> = Vec::new();
-        let mut cur_len: u64 = 0;
-        let mut open = OpenWindow::default();
-        let mut sent: Vec<Range<u64>> = Vec::new();
-        let mut windows: VecDeque<Window> = VecDeque::new();
-        let mut inflight: usize = 0;
+        // What was sent in which window, and what the answers said (no IO in there).
+        let mut ledger = Ledger::new(&opts);
         let mut source_done = false;
         let mut waiting = false;
         let mut refill = true;
-        let mut stop = false;
-        let mut aborted_tx = false;
 
         // Polled IO (see `socket`) once the load has outgrown one window, and only when
         // half a window holds more than a tick of server work: a small load, or one with
@@ -492,11 +415,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 // chunks instead of a few rows per response, and the unsent tail of the
                 // buffer is never moved to make room.
                 if self.session.pending() == 0 {
-                    // Nothing is awaited, so nothing is in flight, whatever the server's
-                    // answers did to the count (a row answered twice, or not at all).
-                    inflight = 0;
+                    ledger.nothing_pending();
                 }
-                let low = !self.session.has_outbound() && inflight <= window_rows / 2;
+                let low = !self.session.has_outbound() && ledger.inflight() <= window_rows / 2;
                 if low && !refill {
                     refill = true;
                     // Start the refill at the front of the buffer: BytesMut reclaims the
@@ -507,10 +428,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     out.reserve(window_bytes.min(MAX_REFILL_RESERVE));
                 }
                 while refill
-                    && !stop
+                    && !ledger.stopped()
                     && !source_done
                     && self.session.outbound_mut().len() < window_bytes
-                    && inflight < window_rows
+                    && ledger.inflight() < window_rows
                 {
                     let next = match rows.next_now() {
                         Poll::Ready(next) => next,
@@ -536,30 +457,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                             }
                         });
                     match r {
-                        Ok(()) => {
-                            inflight += 1;
-                            push_index(&mut cur, idx);
-                            cur_len += 1;
-                        }
+                        Ok(()) => ledger.row_sent(idx),
                         Err(e) if e.is_conversion() || e.is_encode() || e.is_config() => {
-                            // The row could not be encoded: nothing of it was written, and
-                            // it is reported failed. Rows before it in its batch were sent.
-                            report.fail(idx, e, opts.max_failures_kept);
-                            if stop_on_failure {
-                                stop = true;
-                                aborted_tx = true;
-                            }
+                            // The row could not be encoded: nothing of it was written.
+                            ledger.row_refused(idx, e, report);
                         }
                         Err(e) => return Err(e),
                     }
-                    if cur_len == batch {
-                        windows.push_back(self.close_window(&mut cur, &mut sent, &mut open)?);
-                        cur_len = 0;
+                    if ledger.open_len() == batch {
+                        self.close_window(&mut ledger)?;
                     }
                 }
                 if refill
                     && (self.session.outbound_mut().len() >= window_bytes
-                        || inflight >= window_rows)
+                        || ledger.inflight() >= window_rows)
                 {
                     refill = false;
                     // Refilling waits for the rows in flight to fall to half the window.
@@ -570,28 +481,28 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     // would never drain. Otherwise none is sent: each Flush costs the
                     // server a partial write and the client a wakeup.
                     let half = u64::try_from(window_rows / 2).unwrap_or(u64::MAX);
-                    if cur_len > half && inflight > window_rows / 2 {
+                    if ledger.open_len() > half && ledger.inflight() > window_rows / 2 {
                         self.session.push_flush()?;
                     }
                 }
-                if (source_done || stop) && cur_len > 0 {
-                    windows.push_back(self.close_window(&mut cur, &mut sent, &mut open)?);
-                    cur_len = 0;
+                let ending = source_done || ledger.stopped();
+                if ending && ledger.open_len() > 0 {
+                    self.close_window(&mut ledger)?;
                 }
-                if (source_done || stop) && windows.is_empty() && self.session.pending() == 0 {
+                if ending && ledger.windows_settled() && self.session.pending() == 0 {
                     return Ok(());
                 }
 
-                if waiting && !source_done && !stop {
+                if waiting && !ending {
                     waiting = false;
-                    if inflight == 0 && !self.session.has_outbound() {
+                    if ledger.inflight() == 0 && !self.session.has_outbound() {
                         rows.ready().await;
                     } else {
                         // Keep the socket moving while the stream produces rows.
                         tokio::select! {
                             r = self.write_within(wait) => if !r? {
                                 wait = self.stalled(&mut timed_out, wait).await?;
-                                stop = true;
+                                ledger.stop();
                             },
                             () = rows.ready() => {}
                         }
@@ -607,113 +518,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     }
                     if !self.write_within(wait).await? {
                         wait = self.stalled(&mut timed_out, wait).await?;
-                        stop = true;
+                        ledger.stop();
                     }
                 }
 
                 while let Some(ev) = self.session.poll_event() {
-                    match ev {
-                        Event::BindComplete(_) => {}
-                        Event::CompleteRun(i, n) if i & ROW != 0 => {
-                            let n_rows = usize::try_from(n).unwrap_or(usize::MAX);
-                            inflight = inflight.saturating_sub(n_rows);
-                            report.rows_done += n;
-                            // Answers come in order, and a run never spans a Sync: these
-                            // rows belong to the oldest window, or to the one still being
-                            // filled when every closed one has finished.
-                            match windows.front_mut() {
-                                Some(w) => w.done += n,
-                                None => open.done += n,
-                            }
-                        }
-                        Event::Complete(i, _) | Event::EmptyQuery(i) if i & ROW != 0 => {
-                            inflight = inflight.saturating_sub(1);
-                            report.rows_done += 1;
-                            // Answers come in order: the row belongs to the oldest window
-                            // (or to the one still being filled).
-                            match windows.front_mut() {
-                                Some(w) => w.done += 1,
-                                None => open.done += 1,
-                            }
-                        }
-                        Event::Failed(i, e) if i & ROW != 0 => {
-                            let idx = i & !ROW;
-                            inflight = inflight.saturating_sub(1);
-                            match windows.iter_mut().find(|w| w.contains(idx)) {
-                                Some(w) => w.failed = true,
-                                // A row of the window still being filled, answered early:
-                                // that window fails when it is closed.
-                                None => open.failed = true,
-                            }
-                            if aborted_tx && e.code() == Some("25P02") {
-                                // "current transaction is aborted": not run.
-                                report.rows_skipped += 1;
-                            } else {
-                                report.fail(idx, e, opts.max_failures_kept);
-                            }
-                            if stop_on_failure {
-                                stop = true;
-                                aborted_tx = true;
-                            }
-                        }
-                        Event::Aborted(i) if i & ROW != 0 => {
-                            inflight = inflight.saturating_sub(1);
-                            report.rows_skipped += 1;
-                        }
-                        Event::PortalSuspended(i) if i & ROW != 0 => {
-                            // Execute asked for every row: a suspended portal is the
-                            // server's fault, and the row did not finish.
-                            inflight = inflight.saturating_sub(1);
-                            let e = Error::protocol(
-                                "server suspended a portal executed without a row limit",
-                            );
-                            report.fail(i & !ROW, e, opts.max_failures_kept);
-                            match windows.iter_mut().find(|w| w.contains(i & !ROW)) {
-                                Some(w) => w.failed = true,
-                                None => open.failed = true,
-                            }
-                            if stop_on_failure {
-                                stop = true;
-                                aborted_tx = true;
-                            }
-                        }
-                        Event::Failed(i, e) => {
-                            // An error reported at Sync (a deferred constraint, or
-                            // iris-pgwire's deferred DML error): the whole window failed.
-                            // The server did not say which row: the failure is the window's,
-                            // and none of its rows counts as done.
-                            if let Some(w) = windows.iter_mut().find(|w| w.sync == i) {
-                                w.failed = true;
-                                report.rows_done = report.rows_done.saturating_sub(w.done);
-                                w.done = 0;
-                                report.fail_rows(w.span(), e, opts.max_failures_kept);
-                            }
-                            if stop_on_failure {
-                                stop = true;
-                                aborted_tx = true;
-                            }
-                        }
-                        Event::Ready(i, _) => {
-                            self.trace.window_done(i);
-                            if let Some(pos) = windows.iter().position(|w| w.sync == i) {
-                                // Windows complete in order.
-                                for w in windows.drain(..=pos) {
-                                    if !w.failed && opts.atomicity != Atomicity::All {
-                                        for r in w.rows {
-                                            report.commit_range(r);
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                        Event::Notice(n) => self.on_notice(n),
-                        Event::Notification(n) => self.on_notification(n),
+                    if let Event::Ready(i, _) = &ev {
+                        self.trace.window_done(*i);
+                    }
+                    match ledger.on_event(ev, report) {
+                        Some(Event::Notice(n)) => self.on_notice(n),
+                        Some(Event::Notification(n)) => self.on_notification(n),
                         _ => {}
                     }
                 }
                 if let Some(control) = ticks.as_mut() {
                     // The rows still unanswered are the server's backlog.
-                    if let Some(tick) = control.observe(Instant::now(), inflight, window_rows) {
+                    if let Some(tick) =
+                        control.observe(Instant::now(), ledger.inflight(), window_rows)
+                    {
                         self.set_io_tick(Some(tick));
                     }
                 }
@@ -724,7 +547,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
         if let Err(e) = outcome {
             // The connection failed: rows still in flight have an unknown fate.
-            report.rows_uncertain = windows.iter().map(Window::len).sum::<u64>();
+            report.rows_uncertain = ledger.uncertain();
             return Err(e);
         }
         if let Some(e) = timed_out {
@@ -737,8 +560,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         if own_tx {
             if report.failures_total == 0 {
                 self.simple_query("COMMIT").await?;
-                for r in sent {
-                    report.commit_range(r);
+                for r in ledger.sent() {
+                    report.commit_range(r.clone());
                 }
             } else {
                 self.simple_query("ROLLBACK").await?;
