@@ -6,10 +6,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const NAMES: [&str; 4] = ["alpha", "bravo", "charlie", "delta"];
 
-/// `execute_many` options with `PGLINE_IO_TICK_US` applied: the longest polled-IO tick in
-/// microseconds, 0 for event-driven IO (for experiments).
+/// `execute_many` options with polled IO (the examples' runtimes run nothing but the
+/// load), and `PGLINE_IO_TICK_US` applied: the longest polled-IO tick in microseconds, 0
+/// for event-driven IO (for experiments).
 pub(crate) fn execute_many_options() -> pgline::conn::ExecuteManyOptions {
-    let mut opts = pgline::conn::ExecuteManyOptions::default();
+    let mut opts = pgline::conn::ExecuteManyOptions {
+        io_tick: Some(pgline::conn::DEFAULT_IO_TICK),
+        ..pgline::conn::ExecuteManyOptions::default()
+    };
     if let Some(v) = std::env::var("PGLINE_IO_TICK_US")
         .ok()
         .and_then(|v| v.parse::<u64>().ok())

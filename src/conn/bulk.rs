@@ -24,7 +24,8 @@ pub enum Atomicity {
     EachRow,
 }
 
-/// The default [`ExecuteManyOptions::io_tick`]: the longest tick a polled load uses.
+/// The tick to opt into polled IO with (`io_tick: Some(DEFAULT_IO_TICK)`): the longest
+/// tick a polled load uses.
 pub const DEFAULT_IO_TICK: Duration = Duration::from_millis(10);
 
 /// Tuning for [`execute_many`](crate::Connection::execute_many).
@@ -43,7 +44,7 @@ pub struct ExecuteManyOptions {
     pub sync_every: u32,
     /// Most failures kept in the report (the count is always exact).
     pub max_failures_kept: usize,
-    /// Polled IO for loads bigger than one row window (on connections from
+    /// Polled IO, off by default (`None`), for loads bigger than one row window (on connections from
     /// [`Connection::connect`], with `window_rows` of at least 4,096), with ticks of at
     /// most this long: the socket leaves tokio's reactor and is read and written without
     /// blocking, with a sleep of one tick whenever it would block, so the client wakes
@@ -53,9 +54,17 @@ pub struct ExecuteManyOptions {
     /// to the server: halved (down to 1 ms) when a tick left the server at most a quarter
     /// of the row window to do, lengthened by a quarter up to this maximum otherwise, so
     /// the server is not kept waiting for rows. Like the default connect timeout, it
-    /// needs tokio's time driver (`enable_time` or `enable_all` on the runtime). `None`
-    /// keeps event-driven IO throughout. Connections made by
-    /// [`Connection::connect_stream`] are always event-driven.
+    /// needs tokio's time driver (`enable_time` or `enable_all` on the runtime).
+    /// Connections made by [`Connection::connect_stream`] are always event-driven.
+    ///
+    /// Off by default because it costs the other tasks of the runtime: the load is polled
+    /// less often but longer (a tick's answers and a window refill at once), and a mostly
+    /// idle neighbour waits behind those polls. A `SELECT 1` paced at one per millisecond
+    /// beside a 1M-row load saw its p99 go from ~0.14–0.4 ms to ~0.5–1 ms on a 2-worker
+    /// runtime (`examples/io_tick_impact.rs`, BENCHMARKS.md), for ~0.03–0.07 µs of client
+    /// CPU per row saved and no rows/s. Turn it on (`Some(DEFAULT_IO_TICK)`) when nothing
+    /// latency-sensitive shares the runtime during the load (a batch job, a loader
+    /// process) and client CPU per row matters.
     ///
     /// [`Connection::connect`]: crate::Connection::connect
     /// [`Connection::connect_stream`]: crate::Connection::connect_stream
@@ -70,7 +79,7 @@ impl Default for ExecuteManyOptions {
             window_rows: 16 * 1024,
             sync_every: 4096,
             max_failures_kept: 1000,
-            io_tick: Some(DEFAULT_IO_TICK),
+            io_tick: None,
         }
     }
 }
@@ -305,3 +314,5 @@ mod tests {
         assert_eq!(r.first_failure().map(|f| f.index), Some(0));
     }
 }
+
+pub(crate) mod ledger;

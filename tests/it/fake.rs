@@ -566,6 +566,7 @@ fn polled_options() -> pgline::conn::ExecuteManyOptions {
     pgline::conn::ExecuteManyOptions {
         window_rows: 4096,
         window_bytes: 1 << 20,
+        io_tick: Some(pgline::conn::DEFAULT_IO_TICK),
         ..Default::default()
     }
 }

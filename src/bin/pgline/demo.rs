@@ -89,7 +89,11 @@ pub(crate) async fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>
         .execute_many_with(
             "INSERT INTO pgline_demo (id, name, score, created) VALUES ($1, $2, $3, $4)",
             (0..n).map(|i| row(i, base)),
-            ExecuteManyOptions::default(),
+            // Polled IO: the demo's runtime runs nothing but the load.
+            ExecuteManyOptions {
+                io_tick: Some(pgline::conn::DEFAULT_IO_TICK),
+                ..ExecuteManyOptions::default()
+            },
         )
         .await?;
     results.push(Measured {

@@ -323,7 +323,11 @@ async fn pipeline(
             .skip_header()
             .map_err(|e| format!("{e}\nnothing was committed"))?;
     }
-    let opts = ExecuteManyOptions::default();
+    // Polled IO: the CLI's runtime runs nothing but the load.
+    let opts = ExecuteManyOptions {
+        io_tick: Some(pgline::conn::DEFAULT_IO_TICK),
+        ..ExecuteManyOptions::default()
+    };
     let mut lines = RowLines::new(opts.window_rows.saturating_mul(2));
     let mut bad: Option<InputError> = None;
     let mut n = 0u64;

@@ -11,7 +11,8 @@
 //! the task read and write without blocking, sleeping one tick whenever the socket would
 //! block: the kernel's buffers collect a tick's worth of answers and take a tick's worth
 //! of requests, and the process wakes once per tick instead of once per flush. Only
-//! `execute_many` turns it on, for loads bigger than a row window of at least 4,096 rows,
+//! `execute_many` turns it on, when its `io_tick` option asks for it (off by default: it
+//! delays the runtime's other tasks), for loads bigger than a row window of at least 4,096 rows,
 //! sets the tick as the server's backlog allows (`io_tick`, so the server does not wait
 //! for the client), and turns it off when its streaming ends; every
 //! operation that starts with `begin_op` turns it off first, in case a load was dropped.

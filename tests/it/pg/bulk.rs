@@ -480,7 +480,8 @@ async fn load_with_tick(c: &mut Connection, tick: Option<Duration>) {
 #[tokio::test]
 async fn polled_event_driven_and_zero_tick_io_load_the_same_rows_and_end_event_driven() {
     let mut c = connect().await;
-    // The default (ticks adapting up to 10 ms), a low maximum, and no sleeping at all.
+    // Event-driven (the default), ticks adapting up to 10 ms, a low maximum, and no
+    // sleeping at all.
     for tick in [
         None,
         Some(DEFAULT_IO_TICK),
@@ -508,7 +509,11 @@ async fn a_polled_load_dropped_mid_stream_leaves_a_usable_event_driven_connectio
     let (t, sql) = setup(&mut c, "em_polled_drop").await;
     {
         // An endless source: the load only ends when its future is dropped.
-        let load = c.execute_many(&sql, counted_rows(i32::MAX));
+        let opts = ExecuteManyOptions {
+            io_tick: Some(DEFAULT_IO_TICK),
+            ..ExecuteManyOptions::default()
+        };
+        let load = c.execute_many_with(&sql, counted_rows(i32::MAX), opts);
         let r = tokio::time::timeout(Duration::from_millis(500), load).await;
         assert!(r.is_err(), "an endless load ended: {r:?}");
     }

@@ -476,8 +476,12 @@ async fn execute_many_over_tls_loads_every_row_and_polled_io_works_beneath_tls()
         .unwrap();
     let n = 50_000i64;
     let rows = (0..n).map(|i| (i, format!("row-{i}")));
+    let opts = pgline::conn::ExecuteManyOptions {
+        io_tick: Some(pgline::conn::DEFAULT_IO_TICK),
+        ..Default::default()
+    };
     let report = c
-        .execute_many(&format!("INSERT INTO {table} VALUES ($1, $2)"), rows)
+        .execute_many_with(&format!("INSERT INTO {table} VALUES ($1, $2)"), rows, opts)
         .await
         .expect("load over TLS");
     assert!(report.is_complete(), "{report}");
