@@ -91,6 +91,7 @@ mod uuids;
 mod net;
 pub use net::{Cidr, Inet, NetError};
 mod misc;
+pub use misc::{BitVec, MacAddr, MacAddr8, Money, ParseError};
 mod datetime;
 pub use datetime::{Date, Interval, Time, TimeTz, Timestamp, TimestampTz};
 mod array;
