@@ -35,6 +35,10 @@
 //! - `cluster` (feature `test-cluster`): a throwaway local PostgreSQL cluster, for tests,
 //!   examples and the CLI's demo; not part of the driver.
 //!
+//! With the `tracing` feature, every operation is a span with the OpenTelemetry database
+//! attributes; SQL text is recorded only after `Connection::trace_sql_text(true)`, and
+//! parameter values never.
+//!
 //! # Cancel safety
 //!
 //! Every future returned by a [`Connection`] method can be dropped at any await point. The
