@@ -29,6 +29,21 @@ pub enum Atomicity {
 pub const DEFAULT_IO_TICK: Duration = Duration::from_millis(10);
 
 /// Tuning for [`execute_many`](crate::Connection::execute_many).
+///
+/// # Examples
+///
+/// ```
+/// use pgline::conn::{Atomicity, ExecuteManyOptions};
+///
+/// // Only the atomicity changed:
+/// let opts = ExecuteManyOptions::with_atomicity(Atomicity::Batches(500));
+/// // Or any fields, the rest at their defaults:
+/// let opts = ExecuteManyOptions {
+///     atomicity: Atomicity::EachRow,
+///     max_failures_kept: 10,
+///     ..ExecuteManyOptions::default()
+/// };
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExecuteManyOptions {
     /// Commit granularity.

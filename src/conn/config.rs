@@ -150,6 +150,35 @@ pub enum ProfileChoice {
 }
 
 /// Connection settings.
+///
+/// # Examples
+///
+/// From a `postgres://` URL or libpq's `key=value` form (`str::parse` reads no
+/// environment; [`Config::parse`] starts from the `PG*` variables), or with the builder:
+///
+/// ```
+/// use std::time::Duration;
+/// use pgline::Config;
+///
+/// let url: Config = "postgres://app:secret@db.internal:6432/app?sslmode=disable".parse()?;
+/// assert_eq!((url.get_host(), url.get_port()), ("db.internal", 6432));
+/// assert_eq!(url.get_dbname(), Some("app"));
+///
+/// let kv: Config = "host=db.internal port=6432 user=app dbname=app connect_timeout=5".parse()?;
+/// assert_eq!(kv.get_connect_timeout(), Some(Duration::from_secs(5)));
+///
+/// let mut built = Config::new();
+/// built
+///     .host("db.internal")
+///     .port(6432)
+///     .user("app")
+///     .password("secret")
+///     .dbname("app")
+///     .application_name("api")
+///     .query_timeout(Some(Duration::from_secs(30)));
+/// assert_eq!(built.get_user(), "app");
+/// # Ok::<(), pgline::Error>(())
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Config {
     pub(crate) host: String,

@@ -37,6 +37,25 @@ pub enum SessionReset {
 
 /// Pool settings. Build with [`PoolConfig::new`] and the chained setters; every setting has
 /// a default documented on its setter.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use pgline::pool::{PoolConfig, SessionReset};
+///
+/// let conn: pgline::Config = "postgres://app@db.internal/app".parse()?;
+/// let config = PoolConfig::new(conn)
+///     .max_size(20)
+///     .min_idle(2)
+///     .acquire_timeout(Duration::from_secs(5))
+///     .connect_timeout(Duration::from_secs(3))
+///     .max_lifetime(Some(Duration::from_secs(15 * 60)))
+///     .idle_timeout(Some(Duration::from_secs(60)))
+///     .session_reset(SessionReset::Clean);
+/// assert_eq!(config.connection_config().get_host(), "db.internal");
+/// # Ok::<(), pgline::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct PoolConfig {
     pub(crate) conn: Config,

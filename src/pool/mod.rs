@@ -148,6 +148,24 @@ pub struct Pool {
 impl Pool {
     /// Makes a pool and starts its background task; connections are opened on demand and
     /// by the background task (up to `min_idle`). Must be called inside a tokio runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), pgline::Error> {
+    /// use pgline::pool::{Pool, PoolConfig};
+    ///
+    /// let config: pgline::Config = "postgres://app@127.0.0.1/app".parse()?;
+    /// let pool = Pool::new(PoolConfig::new(config).max_size(20))?;
+    /// // Clones share the pool: hand one to each task.
+    /// let for_worker = pool.clone();
+    /// tokio::spawn(async move {
+    ///     let mut conn = for_worker.get().await?;
+    ///     conn.execute("DELETE FROM sessions WHERE expires < now()", &[]).await?;
+    ///     Ok::<(), pgline::Error>(())
+    /// });
+    /// # Ok(()) }
+    /// ```
     pub fn new(config: PoolConfig) -> Result<Self, Error> {
         let handle = tokio::runtime::Handle::try_current()
             .map_err(|_| Error::config("Pool::new must be called inside a tokio runtime"))?;
@@ -160,6 +178,21 @@ impl Pool {
     /// docs). Errors: [`is_pool_timeout`](Error::is_pool_timeout),
     /// [`is_pool_closed`](Error::is_pool_closed), or an authentication or configuration
     /// error from connecting.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: &pgline::pool::Pool) -> Result<(), pgline::Error> {
+    /// match pool.get().await {
+    ///     Ok(mut conn) => {
+    ///         // Derefs to `Connection`; goes back to the pool when dropped.
+    ///         conn.execute("UPDATE counters SET n = n + 1", &[]).await?;
+    ///     }
+    ///     Err(e) if e.is_pool_timeout() => eprintln!("no connection within the timeout: {e}"),
+    ///     Err(e) => return Err(e),
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn get(&self) -> Result<PooledConnection, Error> {
         let span = trace::Span::acquire(&self.shared.cfg.conn);
         let r = span.instrument(self.shared.get()).await;
@@ -173,6 +206,18 @@ impl Pool {
     }
 
     /// A snapshot of gauges and counters.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: &pgline::pool::Pool) -> Result<(), pgline::Error> {
+    /// let s = pool.status();
+    /// println!(
+    ///     "{}/{} open, {} idle, {} in use, {} waiting; {} closed, {} timeouts",
+    ///     s.size, s.max_size, s.idle, s.in_use, s.waiters, s.closed.total(), s.timeouts,
+    /// );
+    /// # Ok(()) }
+    /// ```
     pub fn status(&self) -> Status {
         self.shared.status()
     }
@@ -181,6 +226,17 @@ impl Pool {
     /// `close_timeout` for checked-out connections (closed as they come back). Idempotent.
     /// Returns a timeout error if connections were still out at the deadline; they are
     /// closed whenever their guards drop.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: &pgline::pool::Pool) -> Result<(), pgline::Error> {
+    /// // At shutdown:
+    /// pool.close().await?;
+    /// assert!(pool.is_closed());
+    /// assert!(pool.get().await.unwrap_err().is_pool_closed());
+    /// # Ok(()) }
+    /// ```
     pub async fn close(&self) -> Result<(), Error> {
         self.shared.close().await
     }

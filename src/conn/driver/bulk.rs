@@ -133,6 +133,21 @@ const MAX_REFILL_RESERVE: usize = 4 << 20;
 impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// Loads `rows` through one prepared `sql` statement with pipelined Bind/Execute
     /// pairs, using the default options ([`Atomicity::All`]).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: &mut pgline::Connection) -> Result<(), pgline::Error> {
+    /// let rows = (1..=10_000i64).map(|i| (i, format!("user {i}")));
+    /// let report = conn
+    ///     .execute_many("INSERT INTO users (id, name) VALUES ($1, $2)", rows)
+    ///     .await?;
+    /// // All or nothing: one bad row and nothing is committed (the report says which).
+    /// if !report.is_complete() {
+    ///     eprintln!("{report}");
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn execute_many<I>(&mut self, sql: &str, rows: I) -> Result<LoadReport, LoadError>
     where
         I: IntoIterator,
@@ -150,6 +165,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     ///
     /// Per-row failures are in the report; `Err` means the connection itself failed
     /// (the error carries the report up to that point).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: &mut pgline::Connection) -> Result<(), pgline::Error> {
+    /// use pgline::conn::{Atomicity, ExecuteManyOptions};
+    ///
+    /// let rows = vec![(1i64, "ada"), (1, "duplicate id"), (2, "grace")];
+    /// // Each row commits alone, so the duplicate fails by itself.
+    /// let opts = ExecuteManyOptions::with_atomicity(Atomicity::EachRow);
+    /// let sql = "INSERT INTO users (id, name) VALUES ($1, $2)";
+    /// match conn.execute_many_with(sql, rows, opts).await {
+    ///     Ok(report) => {
+    ///         assert_eq!(report.rows_committed, 2);
+    ///         for f in &report.failures {
+    ///             println!("row {} failed: {}", f.index, f.error);
+    ///         }
+    ///     }
+    ///     // The connection failed; the report still says exactly what was committed.
+    ///     Err(e) => eprintln!("{}; committed: {:?}", e.error, e.report.committed),
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn execute_many_with<I>(
         &mut self,
         sql: &str,
@@ -170,6 +208,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
     /// [`execute_many_with`](Self::execute_many_with) fed by an async `Stream` of rows.
     /// The socket keeps being written and read while the stream has nothing ready.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: &mut pgline::Connection) -> Result<(), pgline::Error> {
+    /// use futures::{channel::mpsc, SinkExt};
+    /// use pgline::conn::ExecuteManyOptions;
+    ///
+    /// let (mut tx, rx) = mpsc::channel::<(i64, String)>(1024);
+    /// tokio::spawn(async move {
+    ///     // Rows as they are produced (a file, a socket, another query...).
+    ///     for i in 0..10_000i64 {
+    ///         if tx.send((i, format!("user {i}"))).await.is_err() {
+    ///             break;
+    ///         }
+    ///     }
+    /// }); // the stream ends when `tx` is dropped
+    /// let sql = "INSERT INTO users (id, name) VALUES ($1, $2)";
+    /// let report = conn
+    ///     .execute_many_stream(sql, rx, ExecuteManyOptions::default())
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn execute_many_stream<St>(
         &mut self,
         sql: &str,
@@ -205,6 +266,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// Resumes a load that `previous` describes: runs exactly the rows of `rows` (the same
     /// input, from its start) that `previous` does not show as committed, and returns the
     /// combined report (committed ranges of both runs; failures of this run).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: &mut pgline::Connection) -> Result<(), pgline::Error> {
+    /// use pgline::conn::{Atomicity, ExecuteManyOptions};
+    /// use pgline::Connection;
+    ///
+    /// let sql = "INSERT INTO users (id, name) VALUES ($1, $2)";
+    /// let rows = || (0..100_000i64).map(|i| (i, format!("user {i}")));
+    /// let opts = ExecuteManyOptions::with_atomicity(Atomicity::Batches(1000));
+    /// if let Err(e) = conn.execute_many_with(sql, rows(), opts).await {
+    ///     // The connection broke mid-load: on a new one, run only what is not committed.
+    ///     let mut fresh = Connection::connect(conn.config()).await?;
+    ///     let report = fresh.resume_execute_many(sql, rows(), &e.report, opts).await?;
+    ///     assert!(report.is_complete());
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn resume_execute_many<I>(
         &mut self,
         sql: &str,

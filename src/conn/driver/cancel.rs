@@ -76,6 +76,26 @@ impl CancelToken {
 
     /// Sends the CancelRequest and waits (up to `timeout`) for the server to close the
     /// cancel connection, which it does after acting on it.
+    ///
+    /// # Examples
+    ///
+    /// Take the token from [`Connection::cancel_token`](crate::Connection::cancel_token)
+    /// before the long query, and cancel it from another task:
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: &mut pgline::Connection) -> Result<(), pgline::Error> {
+    /// use std::time::Duration;
+    ///
+    /// let token = conn.cancel_token().expect("the server sent no cancel key");
+    /// let canceller = tokio::spawn(async move {
+    ///     tokio::time::sleep(Duration::from_secs(1)).await;
+    ///     token.cancel_query(Duration::from_secs(5)).await
+    /// });
+    /// let err = conn.execute("SELECT pg_sleep(60)", &[]).await.unwrap_err();
+    /// assert_eq!(err.code(), Some("57014")); // query_canceled
+    /// canceller.await.expect("cancel task panicked")?;
+    /// # Ok(()) }
+    /// ```
     pub async fn cancel_query(&self, timeout: Duration) -> Result<(), Error> {
         let fut = async {
             let mut s = Socket::connect(&self.host, self.port)

@@ -87,6 +87,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     }
 
     /// Starts `COPY ... FROM STDIN` (`sql` must be such a statement).
+    ///
+    /// # Examples
+    ///
+    /// Text format: the data is written as the server parses it (here CSV). For typed
+    /// rows in binary format, see [`CopyIn::binary`].
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: &mut pgline::Connection) -> Result<(), pgline::Error> {
+    /// let mut copy = conn.copy_in("COPY users (id, name) FROM STDIN (FORMAT csv)").await?;
+    /// copy.write(b"1,ada\n2,grace\n").await?;
+    /// copy.write(b"3,edsger\n").await?;
+    /// let rows = copy.finish().await?;
+    /// assert_eq!(rows, 3);
+    /// # Ok(()) }
+    /// ```
     pub async fn copy_in(&mut self, sql: &str) -> Result<CopyIn<'_, S>, Error> {
         let span = self.op_span(Op::CopyIn, sql);
         let r = timed!(self, span.instrument(self.start_copy(sql, Direction::In)));
@@ -101,6 +116,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     }
 
     /// Runs `COPY ... TO STDOUT` and returns its data as a stream of chunks.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: &mut pgline::Connection) -> Result<(), pgline::Error> {
+    /// let mut out = conn.copy_out("COPY users TO STDOUT (FORMAT csv)").await?;
+    /// while let Some(chunk) = out.next().await? {
+    ///     // Usually one row per chunk in text and CSV formats.
+    ///     print!("{}", String::from_utf8_lossy(&chunk));
+    /// }
+    /// println!("{:?} rows", out.rows());
+    ///
+    /// // Or everything at once:
+    /// let csv = conn.copy_out("COPY users TO STDOUT (FORMAT csv)").await?.read_all().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn copy_out(&mut self, sql: &str) -> Result<CopyOut<'_, S>, Error> {
         if self.session.quirks().copy_out_broken {
             return Err(Error::unsupported(
@@ -232,6 +263,20 @@ async fn wait_result<S: AsyncRead + AsyncWrite + Unpin>(
 impl<'c, S: AsyncRead + AsyncWrite + Unpin> CopyIn<'c, S> {
     /// Switches to typed binary rows (the COPY must use `FORMAT binary`); `types` are the
     /// column type OIDs in order.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: &mut pgline::Connection) -> Result<(), pgline::Error> {
+    /// use pgline::types::oid;
+    ///
+    /// let copy = conn.copy_in("COPY users (id, name) FROM STDIN (FORMAT binary)").await?;
+    /// let mut w = copy.binary(&[oid::INT8, oid::TEXT])?;
+    /// w.write_row(&(1i64, "ada")).await?;
+    /// w.write_row(&(2i64, None::<&str>)).await?; // NULL
+    /// assert_eq!(w.finish().await?, 2);
+    /// # Ok(()) }
+    /// ```
     pub fn binary(self, types: &[Oid]) -> Result<BinaryCopyWriter<'c, S>, Error> {
         BinaryCopyWriter::new(self, types)
     }

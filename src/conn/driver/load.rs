@@ -44,6 +44,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// Loads `rows` into `table` (`columns` in order). With [`LoadMode::Auto`], binary COPY
     /// on PostgreSQL when every column type has a binary encoding, else pipelined inserts.
     /// The report's `method` says which was used.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: &mut pgline::Connection) -> Result<(), pgline::Error> {
+    /// use pgline::conn::{ExecuteManyOptions, LoadMode};
+    ///
+    /// let rows = (0..100_000i64).map(|i| (i, format!("user {i}")));
+    /// let report = conn
+    ///     .load("users", &["id", "name"], rows, LoadMode::Auto, ExecuteManyOptions::default())
+    ///     .await?;
+    /// println!("{} rows committed via {}", report.rows_committed, report.method);
+    /// # Ok(()) }
+    /// ```
     pub async fn load<I>(
         &mut self,
         table: &str,

@@ -75,6 +75,24 @@ impl<S> std::fmt::Debug for Pipeline<'_, S> {
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// Starts a pipeline (after draining anything an abandoned operation left behind).
+    ///
+    /// # Examples
+    ///
+    /// Three statements, one round trip; results come back in queue order.
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: &mut pgline::Connection) -> Result<(), pgline::Error> {
+    /// let insert = conn.prepare("INSERT INTO users (id, name) VALUES ($1, $2)").await?;
+    /// let mut p = conn.pipeline().await?;
+    /// p.query(&insert, &[&1i64, &"ada"])?;
+    /// p.query(&insert, &[&2i64, &"grace"])?;
+    /// p.query_sql("SELECT count(*) FROM users", &[])?;
+    /// for result in p.finish().await? {
+    ///     let out = result?; // a failed statement; later ones in its window are aborted
+    ///     println!("{} rows, {:?} affected", out.rows.len(), out.rows_affected);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn pipeline(&mut self) -> Result<Pipeline<'_, S>, Error> {
         // Statements of any kind: the operation is named by the span, not by SQL.
         let span = self.op_span(Op::Pipeline, "");
@@ -95,6 +113,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Pipeline<'_, S> {
     /// Queues a prepared statement (Bind + Execute). Returns its position.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: &mut pgline::Connection) -> Result<(), pgline::Error> {
+    /// let stmt = conn.prepare("SELECT $1::int4 * 2").await?;
+    /// let mut p = conn.pipeline().await?;
+    /// for i in 0..3i32 {
+    ///     p.query(&stmt, &[&i])?;
+    /// }
+    /// while let Some(r) = p.next_result().await {
+    ///     println!("{}", r?.rows[0].get::<i32>(0)?);
+    /// }
+    /// p.finish().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn query(
         &mut self,
         stmt: &Statement,
@@ -122,6 +156,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pipeline<'_, S> {
 
     /// Queues SQL text as an unnamed statement (Parse + Bind + Describe + Execute):
     /// parameter types come from the values, results arrive as text.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: &mut pgline::Connection) -> Result<(), pgline::Error> {
+    /// let mut p = conn.pipeline().await?;
+    /// p.query_sql("UPDATE users SET name = $1 WHERE id = $2", &[&"ada", &1i64])?;
+    /// p.query_sql("SELECT name FROM users WHERE id = $1", &[&1i64])?;
+    /// let results = p.finish().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn query_sql(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<usize, Error> {
         self.conn.session.note_statement_sql(sql);
         let deallocates = deallocate_target(sql);
@@ -181,6 +226,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pipeline<'_, S> {
     }
 
     /// Ends the current sync window. An error in one window never affects the next.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: &mut pgline::Connection) -> Result<(), pgline::Error> {
+    /// let mut p = conn.pipeline().await?;
+    /// p.query_sql("INSERT INTO users (id) VALUES (1)", &[])?;
+    /// p.query_sql("INSERT INTO users (id) VALUES (1)", &[])?; // duplicate key
+    /// p.query_sql("SELECT 'skipped'", &[])?; // same window: aborted
+    /// p.sync()?;
+    /// p.query_sql("SELECT 'runs'", &[])?; // next window: unaffected
+    /// let results = p.finish().await?;
+    /// assert!(results[2].as_ref().is_err_and(|e| e.is_pipeline_aborted()));
+    /// assert!(results[3].is_ok());
+    /// # Ok(()) }
+    /// ```
     pub fn sync(&mut self) -> Result<(), Error> {
         if self.unsynced == 0 && self.conn.session.quirks().deferred_dml_errors {
             // Every statement already has its own Sync there.
@@ -212,6 +273,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pipeline<'_, S> {
 
     /// Sends everything queued with a Flush (no Sync): the server starts answering
     /// without ending the window.
+    ///
+    /// # Examples
+    ///
+    /// Send now, do other work, then collect whatever has arrived without blocking.
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: &mut pgline::Connection) -> Result<(), pgline::Error> {
+    /// let mut p = conn.pipeline().await?;
+    /// p.query_sql("SELECT pg_sleep(0.1)", &[])?;
+    /// p.flush().await?;
+    /// // ... other work ...
+    /// let first = loop {
+    ///     if let Some(r) = p.next_result_if_ready() {
+    ///         break r?;
+    ///     }
+    ///     p.poll_io().await?;
+    /// };
+    /// p.finish().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn flush(&mut self) -> Result<(), Error> {
         self.conn.session.push_flush()?;
         while self.conn.session.has_outbound() {

@@ -28,6 +28,17 @@ impl Statement {
     /// caller wants it gone now, or wants to know the outcome. A statement prepared on
     /// another connection is refused without sending anything: names are per
     /// connection, and another connection may use the same one.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: &mut pgline::Connection) -> Result<(), pgline::Error> {
+    /// let stmt = conn.prepare("SELECT $1::int4 + 1").await?;
+    /// let row = conn.query_one(&stmt, &[&41i32]).await?;
+    /// assert_eq!(row.get::<i32>(0)?, 42);
+    /// stmt.close(conn).await?; // gone on the server now, not at the next operation
+    /// # Ok(()) }
+    /// ```
     pub async fn close<S: AsyncRead + AsyncWrite + Unpin>(
         self,
         conn: &mut Connection<S>,
@@ -233,6 +244,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// Runs a simple query (one or more `;`-separated statements, no parameters) and
     /// returns the results of each statement, rows as text. The first error is returned
     /// after the server finishes (later statements are not run on PostgreSQL).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: &mut pgline::Connection) -> Result<(), pgline::Error> {
+    /// let results = conn.simple_query("SELECT 1 AS one; SELECT 'two'").await?;
+    /// assert_eq!(results[0].rows[0].get("one")?, Some("1"));
+    /// assert_eq!(results[1].rows[0].get(0)?, Some("two"));
+    /// assert_eq!(results[1].tag.as_deref(), Some("SELECT 1"));
+    /// # Ok(()) }
+    /// ```
     pub async fn simple_query(&mut self, sql: &str) -> Result<Vec<SimpleQueryResult>, Error> {
         let span = self.op_span(Op::SimpleQuery, sql);
         let r = timed!(self, span.instrument(self.simple_query_inner(sql)));
@@ -288,16 +310,55 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     }
 
     /// Runs statements without results, e.g. DDL; an error stops the batch.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: &mut pgline::Connection) -> Result<(), pgline::Error> {
+    /// conn.batch_execute(
+    ///     "CREATE TEMP TABLE users (id int8 PRIMARY KEY, name text);
+    ///      CREATE INDEX ON users (name)",
+    /// )
+    /// .await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn batch_execute(&mut self, sql: &str) -> Result<(), Error> {
         self.simple_query(sql).await.map(|_| ())
     }
 
     /// Prepares a named statement (Parse + Describe + Sync, one round trip).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: &mut pgline::Connection) -> Result<(), pgline::Error> {
+    /// let stmt = conn.prepare("SELECT name FROM users WHERE id = $1").await?;
+    /// for id in [1i64, 2, 3] {
+    ///     if let Some(row) = conn.query_opt(&stmt, &[&id]).await? {
+    ///         println!("{id}: {}", row.get::<&str>(0)?);
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn prepare(&mut self, sql: &str) -> Result<Statement, Error> {
         timed!(self, self.prepare_inner(sql, &[]))
     }
 
     /// Prepares with explicit parameter types (0 = let the server infer).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: &mut pgline::Connection) -> Result<(), pgline::Error> {
+    /// use pgline::types::oid;
+    ///
+    /// // Without the type, `$1 + 1` would make the server guess int4.
+    /// let stmt = conn.prepare_typed("SELECT $1 + 1", &[oid::INT8]).await?;
+    /// assert_eq!(stmt.params(), &[oid::INT8]);
+    /// let row = conn.query_one(&stmt, &[&41i64]).await?;
+    /// assert_eq!(row.get::<i64>(0)?, 42);
+    /// # Ok(()) }
+    /// ```
     pub async fn prepare_typed(&mut self, sql: &str, types: &[Oid]) -> Result<Statement, Error> {
         timed!(self, self.prepare_inner(sql, types))
     }
@@ -504,6 +565,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     }
 
     /// Runs a statement and collects its rows.
+    ///
+    /// `stmt` is SQL text (prepared through the connection's statement cache) or a
+    /// [`Statement`] from [`prepare`](Self::prepare).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: &mut pgline::Connection) -> Result<(), pgline::Error> {
+    /// let rows = conn
+    ///     .query("SELECT id, name FROM users WHERE id > $1 ORDER BY id", &[&10i64])
+    ///     .await?;
+    /// for row in &rows {
+    ///     let id: i64 = row.get(0)?;
+    ///     let name: Option<&str> = row.get("name")?; // NULL is None
+    ///     println!("{id}: {name:?}");
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn query<'a>(
         &mut self,
         stmt: impl Into<StatementRef<'a>>,
@@ -526,6 +605,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     }
 
     /// Runs a statement that must return exactly one row.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: &mut pgline::Connection) -> Result<(), pgline::Error> {
+    /// let row = conn.query_one("SELECT count(*) FROM users", &[]).await?;
+    /// let n: i64 = row.get(0)?;
+    /// # Ok(()) }
+    /// ```
     pub async fn query_one<'a>(
         &mut self,
         stmt: impl Into<StatementRef<'a>>,
@@ -542,6 +630,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     }
 
     /// Runs a statement that returns at most one row.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: &mut pgline::Connection) -> Result<(), pgline::Error> {
+    /// match conn.query_opt("SELECT name FROM users WHERE id = $1", &[&7i64]).await? {
+    ///     Some(row) => println!("found {}", row.get::<&str>(0)?),
+    ///     None => println!("no user 7"),
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn query_opt<'a>(
         &mut self,
         stmt: impl Into<StatementRef<'a>>,
@@ -556,6 +655,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
     /// Runs a statement and returns the rows it affected (`None` when the server did not
     /// report a trustworthy count).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: &mut pgline::Connection) -> Result<(), pgline::Error> {
+    /// let n = conn
+    ///     .execute("UPDATE users SET name = $1 WHERE id = $2", &[&"ada", &1i64])
+    ///     .await?;
+    /// assert_eq!(n, Some(1));
+    /// # Ok(()) }
+    /// ```
     pub async fn execute<'a>(
         &mut self,
         stmt: impl Into<StatementRef<'a>>,
@@ -754,6 +864,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
     /// One-shot query with an unnamed statement: Parse + Bind + Describe + Execute + Sync
     /// in one flight. Parameter types come from the values; results arrive as text.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: &mut pgline::Connection) -> Result<(), pgline::Error> {
+    /// // One round trip, nothing left in the statement cache.
+    /// let rows = conn.query_unnamed("SELECT $1::text || '!'", &[&"hi"]).await?;
+    /// assert_eq!(rows[0].get::<&str>(0)?, "hi!");
+    /// # Ok(()) }
+    /// ```
     pub async fn query_unnamed(
         &mut self,
         sql: &str,
@@ -781,6 +901,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// time (Execute with a row limit, PortalSuspended, Execute again), or, with `chunk`
     /// 0 and on servers that ignore row limits, with one Execute whose rows are read from
     /// the socket only as fast as they are taken (TCP back-pressure holds the server).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: &mut pgline::Connection) -> Result<(), pgline::Error> {
+    /// let mut rows = conn
+    ///     .query_stream("SELECT id FROM generate_series(1, 1000000) AS id", &[], 1000)
+    ///     .await?;
+    /// let mut sum = 0i64;
+    /// while let Some(row) = rows.next().await? {
+    ///     sum += i64::from(row.get::<i32>(0)?);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn query_stream<'a>(
         &mut self,
         stmt: impl Into<StatementRef<'a>>,

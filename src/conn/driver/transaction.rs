@@ -26,6 +26,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> std::fmt::Debug for Transaction<'_, S> {
 impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// Starts a transaction with exactly `BEGIN` (no options: some servers only track the
     /// bare verbs).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: &mut pgline::Connection) -> Result<(), pgline::Error> {
+    /// let mut tx = conn.begin().await?;
+    /// // The transaction derefs to the connection: every query method works on it.
+    /// tx.execute("UPDATE accounts SET balance = balance - 10 WHERE id = $1", &[&1i64]).await?;
+    /// tx.execute("UPDATE accounts SET balance = balance + 10 WHERE id = $1", &[&2i64]).await?;
+    /// tx.commit().await?; // an early `?` return above drops `tx`, which rolls back
+    /// # Ok(()) }
+    /// ```
     pub async fn begin(&mut self) -> Result<Transaction<'_, S>, Error> {
         self.simple_query("BEGIN").await?;
         Ok(Transaction {
@@ -53,6 +65,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Transaction<'_, S> {
     }
 
     /// Rolls back.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: &mut pgline::Connection) -> Result<(), pgline::Error> {
+    /// let mut tx = conn.begin().await?;
+    /// let n = tx.execute("DELETE FROM users WHERE name IS NULL", &[]).await?;
+    /// if n > Some(100) {
+    ///     tx.rollback().await?; // too many: keep them
+    /// } else {
+    ///     tx.commit().await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn rollback(mut self) -> Result<(), Error> {
         self.done = true;
         self.conn.simple_query("ROLLBACK").await.map(|_| ())
