@@ -100,6 +100,7 @@ mod range;
 pub use range::{MultiRange, Range};
 mod hstore;
 mod composite;
+pub use composite::Composite;
 
 /// The type and format of one value on the wire, plus whether to decode leniently.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -80,6 +80,12 @@ impl Dimension {
 /// An array of any number of dimensions (up to 6) with its lower bounds, elements in
 /// row-major order (the last subscript varies fastest), as PostgreSQL stores them.
 ///
+/// For one dimension, `Vec<T>`, `&[T]` and `[T; N]` are parameters too (`Option<T>`
+/// elements are NULLs), and `Vec<T>` reads a one-dimensional or empty array; a
+/// multi-dimensional value read into a `Vec` is an error that points here. The array type
+/// declared is `oid::array_of` the element type (0, for the server to infer, when there
+/// is none). In binary, the element type in the value's header must be one `T` accepts.
+///
 /// ```
 /// use pgline::types::{Array, Dimension};
 ///

@@ -40,6 +40,14 @@ const UB_INF: u8 = 0x10;
 /// A range of `T`: empty, or a lower and an upper bound, each inclusive, exclusive or
 /// unbounded ([`std::ops::Bound`]).
 ///
+/// Maps the built-in ranges by element type: `Range<i32>` is `int4range`, `Range<i64>`
+/// `int8range`, `Range<SystemTime>` `tstzrange` (and `tsrange`/`daterange` when the
+/// parameter is declared so). Element types without a mapping (`numrange` here) are sent
+/// as `Range<Text>` and read as `Range<String>` in the text format. The server
+/// canonicalizes discrete ranges: `[1,5]` reads back as `[1,6)`, `[3,3)` as empty.
+/// Both formats: binary is a flags byte then length-prefixed bounds, text is `[1,5)` or
+/// `empty`.
+///
 /// ```
 /// use std::ops::Bound;
 /// use pgline::types::Range;
@@ -139,7 +147,8 @@ impl<T> From<std::ops::RangeFull> for Range<T> {
     }
 }
 
-/// A multirange: a list of ranges (the server sorts and merges them).
+/// A multirange (PostgreSQL 14+): a list of ranges, which the server sorts and merges.
+/// Binary is an `i32` count then length-prefixed ranges; text is `{[1,3),[5,7)}`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct MultiRange<T>(pub Vec<Range<T>>);
 

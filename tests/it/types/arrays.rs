@@ -325,3 +325,122 @@ async fn a_multirange_round_trips_and_the_server_merges_it() {
         assert_eq!(row.get::<MultiRange<i64>>(3).unwrap(), MultiRange(vec![]));
     }
 }
+
+// --- hstore, composites, enums ---------------------------------------------------------
+
+#[tokio::test]
+async fn hstore_round_trips_as_a_hash_map_in_both_formats() {
+    use std::collections::HashMap;
+
+    let mut c = connect().await;
+    // The cluster has the contrib package; a concurrent CREATE EXTENSION may lose a race.
+    if c.batch_execute("CREATE EXTENSION IF NOT EXISTS hstore")
+        .await
+        .is_err()
+    {
+        c.batch_execute("CREATE EXTENSION IF NOT EXISTS hstore")
+            .await
+            .unwrap();
+    }
+    let m: HashMap<String, Option<String>> = [
+        ("a".to_string(), Some("1".to_string())),
+        ("b c".to_string(), None),
+        ("q\"uote\\".to_string(), Some(String::new())),
+        ("NULL".to_string(), Some("NULL".to_string())),
+    ]
+    .into_iter()
+    .collect();
+    for text in [false, true] {
+        let mut c = connect_with(text).await;
+        let row = c
+            .query_one(
+                "SELECT $1::hstore, hstore_send($1::hstore), $1::hstore -> 'a', \
+                 'x=>1, y=>NULL'::hstore",
+                &[&m],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            row.get::<HashMap<String, Option<String>>>(0).unwrap(),
+            m,
+            "text={text}"
+        );
+        let b: Vec<u8> = row.get(1).unwrap();
+        assert_eq!(
+            from_binary::<HashMap<String, Option<String>>>(16_384, &b),
+            m
+        );
+        assert_eq!(row.get::<String>(2).unwrap(), "1");
+        let lit: HashMap<String, Option<String>> = row.get(3).unwrap();
+        assert_eq!(lit.get("x"), Some(&Some("1".to_string())));
+        assert_eq!(lit.get("y"), Some(&None));
+    }
+}
+
+#[tokio::test]
+async fn a_composite_type_and_an_anonymous_record_read_through_composite() {
+    use pgline::types::Composite;
+
+    let mut c = connect().await;
+    let ty = table("pt");
+    c.batch_execute(&format!(
+        "CREATE TYPE {ty} AS (x int4, label text, tags text[])"
+    ))
+    .await
+    .unwrap();
+    let row = c
+        .query_one(
+            format!(
+                "SELECT ROW(3, 'a \"b\", c', '{{x,y}}')::{ty}, ROW(1, NULL, ''), \
+                 record_send(ROW(7, 'z', NULL)::{ty})"
+            )
+            .as_str(),
+            &[],
+        )
+        .await
+        .unwrap();
+    let p: Composite<'_> = row.get(0).unwrap();
+    assert_eq!(p.len(), 3);
+    assert_eq!(p.get::<i32>(0).unwrap(), 3);
+    assert_eq!(p.get::<String>(1).unwrap(), "a \"b\", c");
+    assert_eq!(p.get::<Vec<String>>(2).unwrap(), ["x", "y"]);
+    let r: Composite<'_> = row.get(1).unwrap();
+    assert_eq!(r.get::<i32>(0).unwrap(), 1);
+    assert_eq!(r.get::<Option<String>>(1).unwrap(), None);
+    assert_eq!(r.get::<Option<String>>(2).unwrap(), Some(String::new()));
+    // Binary: each field carries its type, checked strictly.
+    let b: Vec<u8> = row.get(2).unwrap();
+    let bin = Composite::from_sql(ValueType::new(oid::RECORD, Format::Binary), &b).unwrap();
+    let oids: Vec<u32> = bin.fields().map(|(o, _)| o).collect();
+    assert_eq!(oids, [oid::INT4, oid::TEXT, oid::TEXT_ARRAY]);
+    assert_eq!(bin.get::<i32>(0).unwrap(), 7);
+    assert_eq!(bin.get::<Option<Vec<String>>>(2).unwrap(), None);
+    assert!(bin.get::<i16>(0).is_err());
+    c.batch_execute(&format!("DROP TYPE {ty}")).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_enum_reads_as_a_string_and_is_sent_as_text() {
+    use pgline::types::Text;
+
+    let mut c = connect().await;
+    let ty = table("mood");
+    c.batch_execute(&format!("CREATE TYPE {ty} AS ENUM ('sad', 'happy')"))
+        .await
+        .unwrap();
+    let row = c
+        .query_one(
+            format!(
+                "SELECT 'happy'::{ty}, $1::{ty} > 'sad', ARRAY['sad','happy']::{ty}[], $2::{ty}[]"
+            )
+            .as_str(),
+            &[&Text::new(0, "happy"), &vec![Text::new(0, "sad")]],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<String>(0).unwrap(), "happy");
+    assert!(row.get::<bool>(1).unwrap());
+    assert_eq!(row.get::<Vec<String>>(2).unwrap(), ["sad", "happy"]);
+    assert_eq!(row.get::<Vec<String>>(3).unwrap(), ["sad"]);
+    c.batch_execute(&format!("DROP TYPE {ty}")).await.unwrap();
+}
