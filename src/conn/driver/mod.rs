@@ -174,6 +174,18 @@ impl Connection<Socket> {
     /// [`crate::conn::tls`]) and authenticates, within the connect timeout, which covers
     /// every attempt (`allow` and `prefer` may make two), the TLS handshake,
     /// authentication and the first ReadyForQuery.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), pgline::Error> {
+    /// let config: pgline::Config =
+    ///     "postgres://app@db.example.com/appdb?sslmode=verify-full&connect_timeout=10".parse()?;
+    /// let conn = pgline::Connection::connect(&config).await?;
+    /// assert!(conn.is_tls());
+    /// conn.close().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn connect(config: &Config) -> Result<Self, Error> {
         let span = trace::Span::connect(config);
         let fut = async {
@@ -228,6 +240,15 @@ impl Connection<Socket> {
 
     /// Parses `url` (a `postgres://` URL or `key=value` string, with `PG*` environment
     /// defaults) and connects.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), pgline::Error> {
+    /// let mut conn = pgline::Connection::connect_str("host=127.0.0.1 user=app dbname=app").await?;
+    /// conn.batch_execute("SELECT 1").await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn connect_str(url: &str) -> Result<Self, Error> {
         Self::connect(&Config::parse(url)?).await
     }
@@ -239,6 +260,22 @@ impl Connection<Socket> {
     }
 
     /// A token that cancels the query running on this connection, from another task.
+    /// `None` when the server sent no cancel key (or over [`Self::connect_stream`]).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: &mut pgline::Connection) -> Result<(), pgline::Error> {
+    /// use std::time::Duration;
+    /// let token = conn.cancel_token().expect("PostgreSQL sends a cancel key");
+    /// tokio::spawn(async move {
+    ///     tokio::time::sleep(Duration::from_secs(1)).await;
+    ///     let _ = token.cancel_query(Duration::from_secs(5)).await;
+    /// });
+    /// let err = conn.simple_query("SELECT pg_sleep(60)").await.unwrap_err();
+    /// assert_eq!(err.code(), Some("57014")); // query_canceled
+    /// # Ok(()) }
+    /// ```
     pub fn cancel_token(&self) -> Option<CancelToken> {
         self.cancel.clone()
     }
@@ -804,6 +841,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
     /// Installs a handler for NoticeResponse (e.g. `RAISE NOTICE`). Without one, the last
     /// 64 notices are kept for [`take_notices`](Self::take_notices).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: &mut pgline::Connection) -> Result<(), pgline::Error> {
+    /// conn.set_notice_handler(|notice| eprintln!("{}: {}", notice.severity(), notice.message()));
+    /// conn.batch_execute("DO $$ BEGIN RAISE NOTICE 'hello'; END $$").await?;
+    /// # Ok(()) }
+    /// ```
     pub fn set_notice_handler(&mut self, f: impl FnMut(DbError) + Send + 'static) {
         self.notice_handler = Some(Box::new(f));
     }
@@ -815,6 +861,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
     /// Notifications received so far (buffered, oldest dropped beyond the configured
     /// capacity; see [`dropped_notifications`](Self::dropped_notifications)).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: &mut pgline::Connection) -> Result<(), pgline::Error> {
+    /// conn.batch_execute("LISTEN jobs; NOTIFY jobs, 'one'").await?;
+    /// // Notifications arrive with the answers of any operation.
+    /// for n in conn.take_notifications() {
+    ///     println!("{}: {}", n.channel, n.payload);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn take_notifications(&mut self) -> Vec<Notification> {
         self.notifications.drain(..).collect()
     }
@@ -826,6 +884,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
     /// Waits for the next notification (reading the socket while idle). Wrap it in a
     /// timeout; it waits as long as the server stays silent.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: &mut pgline::Connection) -> Result<(), pgline::Error> {
+    /// use std::time::Duration;
+    /// conn.batch_execute("LISTEN jobs").await?;
+    /// match tokio::time::timeout(Duration::from_secs(30), conn.wait_for_notification()).await {
+    ///     Ok(n) => println!("job {}", n?.payload),
+    ///     Err(_) => println!("no job within 30 s"),
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn wait_for_notification(&mut self) -> Result<Notification, Error> {
         self.begin_op().await?;
         loop {
