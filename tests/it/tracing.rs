@@ -128,9 +128,45 @@ impl Subscriber for Recorder {
     }
 }
 
+/// The process-wide subscriber beneath the tests' thread-local recorders: it records
+/// nothing, but as a dispatcher that wants every level it keeps tracing's global level
+/// filter open. Without it, a recorder dropped on one test thread while another test
+/// installs its own can leave the filter at OFF (the two rebuilds race), and that test
+/// sees no spans at all.
+struct Quiet;
+
+impl Subscriber for Quiet {
+    fn register_callsite(&self, _: &'static Metadata<'static>) -> Interest {
+        Interest::sometimes()
+    }
+
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        false
+    }
+
+    fn new_span(&self, _: &Attributes<'_>) -> Id {
+        Id::from_u64(1)
+    }
+
+    fn record(&self, _: &Id, _: &Record<'_>) {}
+
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+
+    fn event(&self, _: &Event<'_>) {}
+
+    fn enter(&self, _: &Id) {}
+
+    fn exit(&self, _: &Id) {}
+}
+
 impl Recorder {
     /// A recorder installed as this thread's subscriber until the guard drops.
     fn install() -> (Self, DefaultGuard) {
+        static QUIET: std::sync::Once = std::sync::Once::new();
+        QUIET.call_once(|| {
+            // Nothing else in this test binary sets a global subscriber.
+            let _ = ::tracing::subscriber::set_global_default(Quiet);
+        });
         let r = Self::default();
         let guard = ::tracing::subscriber::set_default(r.clone());
         (r, guard)
