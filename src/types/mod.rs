@@ -82,25 +82,25 @@ pub use raw::{RawValue, Text};
 pub use vector::Vector;
 
 // Issue 16's mappings: one module each; its re-exports go right under its line.
-mod numeric;
-pub use numeric::{Numeric, NumericError};
+mod array;
+pub use array::{Array, Dimension};
+mod composite;
+pub use composite::Composite;
+mod datetime;
+pub use datetime::{Date, Interval, Time, TimeTz, Timestamp, TimestampTz};
+mod hstore;
 mod json;
 #[cfg(feature = "serde_json")]
 pub use json::Json;
-mod uuids;
-mod net;
-pub use net::{Cidr, Inet, NetError};
 mod misc;
 pub use misc::{BitVec, MacAddr, MacAddr8, Money, ParseError};
-mod datetime;
-pub use datetime::{Date, Interval, Time, TimeTz, Timestamp, TimestampTz};
-mod array;
-pub use array::{Array, Dimension};
+mod net;
+pub use net::{Cidr, Inet, NetError};
+mod numeric;
+pub use numeric::{Numeric, NumericError};
 mod range;
 pub use range::{MultiRange, Range};
-mod hstore;
-mod composite;
-pub use composite::Composite;
+mod uuids;
 
 /// The type and format of one value on the wire, plus whether to decode leniently.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,3 +14,4 @@ mod pool;
 mod support;
 #[cfg(feature = "tracing")]
 mod tracing;
+mod types;

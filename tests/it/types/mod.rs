@@ -1,0 +1,5 @@
+//! Value mappings against the real server (issue 16).
+
+mod arrays;
+mod datetime;
+mod scalars;
