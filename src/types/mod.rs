@@ -45,6 +45,39 @@
 //! | [`RawValue`] | its `ty.oid` | everything (its own format only) | everything | |
 //! | `Option<T>` | as `T` | `None` accepts everything | as `T`; NULL is `None` | |
 //!
+//! The types of a real schema, binary and text (the server sends results of these
+//! types as text; the binary decoders serve parameters, `*_send` values and binary
+//! COPY):
+//!
+//! | Rust | PostgreSQL types | notes | feature |
+//! |---|---|---|---|
+//! | [`Numeric`] | `numeric` (reads `int2`/`int4`/`int8` too) | exact: NaN, ±Infinity, any scale; equality on the value | |
+//! | `rust_decimal::Decimal` | `numeric` | NaN, infinities and more than 28 places are errors | `rust_decimal` |
+//! | `uuid::Uuid` | `uuid` | | `uuid` |
+//! | `serde_json::Value`, [`Json<T>`](Json) | writes `jsonb`, accepts `json`; reads both | jsonb's version byte checked | `serde_json` |
+//! | [`Date`] | `date` | ±infinity, 4714 BC to 5874897 AD | |
+//! | [`Time`], [`TimeTz`] | `time`, `timetz` | `24:00:00`; leap seconds refused | |
+//! | [`Timestamp`], [`TimestampTz`] | `timestamp`, `timestamptz` | ±infinity, BC; two types so that neither shifts by the session's TimeZone | |
+//! | [`Interval`] | `interval` | months, days and µs kept apart; text in `IntervalStyle = postgres` | |
+//! | `chrono::{NaiveDate, NaiveTime, NaiveDateTime, DateTime<Utc>, DateTime<FixedOffset>}` | `date`, `time`, `timestamp`, `timestamptz` | infinity is an error naming the pgline type to use | `chrono` |
+//! | `time::{Date, Time, PrimitiveDateTime, OffsetDateTime}` | `date`, `time`, `timestamp`, `timestamptz` | as chrono | `time` |
+//! | `std::net::IpAddr`, [`Inet`], [`Cidr`] | `inet`, `cidr` | an `IpAddr` never drops a netmask silently | |
+//! | [`MacAddr`], [`MacAddr8`] | `macaddr`, `macaddr8` | | |
+//! | [`BitVec`] | `bit`, `varbit` | | |
+//! | `i8` | `"char"` | | |
+//! | [`Money`] | `money` | raw `i64`; text read only (the currency's minor digits are unknown) | |
+//! | `Vec<T>`, `&[T]`, `[T; N]` | arrays of the element's type (`Option<T>` elements are NULL) | 1-D; element OID checked; counts capped before allocating | |
+//! | [`Array<T>`](Array) | arrays, up to 6 dimensions with lower bounds | | |
+//! | [`Range<T>`](Range), [`MultiRange<T>`](MultiRange) | the built-in ranges and multiranges | empty, inclusive, exclusive, unbounded | |
+//! | `HashMap<String, Option<String>>` | `hstore` (an extension: any non-built-in OID) | | |
+//! | [`Composite`] | `record`, composite types | read field by field, no derive (see its docs) | |
+//! | `String` | enums, and any type in text format | | |
+//!
+//! A user's own type implements [`ToSql`]/[`FromSql`] (see [`Composite`] for a worked
+//! example) and reports its own errors with [`ConversionError::custom`]. Not mapped yet:
+//! geometric types, `xml`, `tsvector`/`tsquery`, `pg_lsn`, `txid_snapshot`, user-defined
+//! ranges, and `ToSql` for composites (send them as text or with `ROW($1, $2)`).
+//!
 //! Every `ToSql` type also accepts OID 0 and `unknown` (705), which leave the type to the
 //! server. Strings are read from any OID in the text format because the text format *is* a
 //! string: that is how `numeric`, `uuid` or `json` are read without a dedicated type.
