@@ -41,12 +41,7 @@ impl<S: BuildHasher + Sync> ToSql for HashMap<String, Option<String>, S> {
     }
 
     fn to_sql(&self, ty: ValueType, out: &mut BytesMut) -> Result<IsNull, ConversionError> {
-        if !self.accepts(ty.oid) {
-            return Err(ConversionError::WrongType {
-                rust: RUST,
-                oid: ty.oid,
-            });
-        }
+        crate::types::ensure_accepted(self.accepts(ty.oid), RUST, ty.oid)?;
         let start = out.len();
         match ty.format {
             Format::Binary => {

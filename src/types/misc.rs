@@ -103,12 +103,7 @@ macro_rules! mac {
             }
 
             fn to_sql(&self, ty: ValueType, out: &mut BytesMut) -> Result<IsNull, ConversionError> {
-                if !self.accepts(ty.oid) {
-                    return Err(ConversionError::WrongType {
-                        rust: $name,
-                        oid: ty.oid,
-                    });
-                }
+                crate::types::ensure_accepted(self.accepts(ty.oid), $name, ty.oid)?;
                 match ty.format {
                     Format::Binary => out.put_slice(&self.0),
                     Format::Text => {
@@ -285,12 +280,7 @@ impl ToSql for BitVec {
     }
 
     fn to_sql(&self, ty: ValueType, out: &mut BytesMut) -> Result<IsNull, ConversionError> {
-        if !self.accepts(ty.oid) {
-            return Err(ConversionError::WrongType {
-                rust: "BitVec",
-                oid: ty.oid,
-            });
-        }
+        crate::types::ensure_accepted(self.accepts(ty.oid), "BitVec", ty.oid)?;
         match ty.format {
             Format::Binary => {
                 let len = i32::try_from(self.len)
@@ -384,12 +374,7 @@ impl ToSql for i8 {
             out.put_slice(binary.value());
             return Ok(IsNull::No);
         }
-        if !self.accepts(ty.oid) {
-            return Err(ConversionError::WrongType {
-                rust: "i8",
-                oid: ty.oid,
-            });
-        }
+        crate::types::ensure_accepted(self.accepts(ty.oid), "i8", ty.oid)?;
         put_char_text(out, self.to_be_bytes()[0]);
         Ok(IsNull::No)
     }

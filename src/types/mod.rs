@@ -413,6 +413,21 @@ pub fn decode_value<'a, T: FromSql<'a>>(
     }
 }
 
+/// The type check every `to_sql` starts with: [`ConversionError::WrongType`] unless the
+/// value accepts the parameter's type.
+#[inline]
+pub(crate) fn ensure_accepted(
+    accepted: bool,
+    rust: &'static str,
+    oid: Oid,
+) -> Result<(), ConversionError> {
+    if accepted {
+        Ok(())
+    } else {
+        Err(ConversionError::WrongType { rust, oid })
+    }
+}
+
 /// The strict-mode type check every `from_sql` starts with.
 #[inline]
 pub(crate) fn check_accepts<'a, T: FromSql<'a>>(

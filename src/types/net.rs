@@ -287,12 +287,7 @@ macro_rules! net_impls {
             }
 
             fn to_sql(&self, ty: ValueType, out: &mut BytesMut) -> Result<IsNull, ConversionError> {
-                if !self.accepts(ty.oid) {
-                    return Err(ConversionError::WrongType {
-                        rust: $name,
-                        oid: ty.oid,
-                    });
-                }
+                crate::types::ensure_accepted(self.accepts(ty.oid), $name, ty.oid)?;
                 #[allow(clippy::redundant_closure_call)]
                 let (addr, prefix): (IpAddr, u8) = ($parts)(self);
                 net_to_sql(addr, prefix, ty, out)

@@ -589,12 +589,7 @@ impl ToSql for Numeric {
     }
 
     fn to_sql(&self, ty: ValueType, out: &mut BytesMut) -> Result<IsNull, ConversionError> {
-        if !self.accepts(ty.oid) {
-            return Err(ConversionError::WrongType {
-                rust: RUST,
-                oid: ty.oid,
-            });
-        }
+        crate::types::ensure_accepted(self.accepts(ty.oid), RUST, ty.oid)?;
         match ty.format {
             Format::Binary => self.encode_binary(out),
             Format::Text => {
@@ -788,12 +783,7 @@ mod decimal {
         }
 
         fn to_sql(&self, ty: ValueType, out: &mut BytesMut) -> Result<IsNull, ConversionError> {
-            if !self.accepts(ty.oid) {
-                return Err(ConversionError::WrongType {
-                    rust: DECIMAL,
-                    oid: ty.oid,
-                });
-            }
+            crate::types::ensure_accepted(self.accepts(ty.oid), DECIMAL, ty.oid)?;
             Numeric::from(*self).to_sql(ty, out)
         }
 

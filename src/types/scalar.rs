@@ -84,12 +84,7 @@ impl ToSql for bool {
     }
 
     fn to_sql(&self, ty: ValueType, out: &mut BytesMut) -> Result<IsNull, ConversionError> {
-        if !self.accepts(ty.oid) {
-            return Err(ConversionError::WrongType {
-                rust: "bool",
-                oid: ty.oid,
-            });
-        }
+        crate::types::ensure_accepted(self.accepts(ty.oid), "bool", ty.oid)?;
         match self.to_sql_fixed(ty) {
             Some(binary) => out.extend_from_slice(binary.value()),
             None => out.put_u8(if *self { b't' } else { b'f' }),

@@ -257,12 +257,7 @@ impl ToSql for SystemTime {
     }
 
     fn to_sql(&self, ty: ValueType, out: &mut BytesMut) -> Result<IsNull, ConversionError> {
-        if !self.accepts(ty.oid) {
-            return Err(ConversionError::WrongType {
-                rust: RUST,
-                oid: ty.oid,
-            });
-        }
+        crate::types::ensure_accepted(self.accepts(ty.oid), RUST, ty.oid)?;
         if let Some(binary) = self.to_sql_fixed(ty) {
             out.extend_from_slice(binary.value());
             return Ok(IsNull::No);

@@ -31,12 +31,7 @@ mod imp {
         }
 
         fn to_sql(&self, ty: ValueType, out: &mut BytesMut) -> Result<IsNull, ConversionError> {
-            if !self.accepts(ty.oid) {
-                return Err(ConversionError::WrongType {
-                    rust: RUST,
-                    oid: ty.oid,
-                });
-            }
+            crate::types::ensure_accepted(self.accepts(ty.oid), RUST, ty.oid)?;
             match ty.format {
                 Format::Binary => out.extend_from_slice(self.as_bytes()),
                 Format::Text => {

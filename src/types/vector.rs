@@ -180,12 +180,7 @@ impl ToSql for Vector {
     /// Writes `[a,b,…]`. Binary is allowed only for string types, whose binary form is the
     /// same text.
     fn to_sql(&self, ty: ValueType, out: &mut BytesMut) -> Result<IsNull, ConversionError> {
-        if !self.accepts(ty.oid) {
-            return Err(ConversionError::WrongType {
-                rust: RUST,
-                oid: ty.oid,
-            });
-        }
+        crate::types::ensure_accepted(self.accepts(ty.oid), RUST, ty.oid)?;
         if ty.format == Format::Binary && !is_text_like(ty.oid) {
             return Err(ConversionError::Unsupported {
                 rust: RUST,

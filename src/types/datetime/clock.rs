@@ -114,12 +114,7 @@ impl ToSql for Time {
     }
 
     fn to_sql(&self, ty: ValueType, out: &mut BytesMut) -> Result<IsNull, ConversionError> {
-        if !self.accepts(ty.oid) {
-            return Err(ConversionError::WrongType {
-                rust: "Time",
-                oid: ty.oid,
-            });
-        }
+        crate::types::ensure_accepted(self.accepts(ty.oid), "Time", ty.oid)?;
         match ty.format {
             Format::Binary => out.put_i64(self.0),
             Format::Text => put_text(out, self, "Time")?,
@@ -266,12 +261,7 @@ impl ToSql for TimeTz {
     }
 
     fn to_sql(&self, ty: ValueType, out: &mut BytesMut) -> Result<IsNull, ConversionError> {
-        if !self.accepts(ty.oid) {
-            return Err(ConversionError::WrongType {
-                rust: "TimeTz",
-                oid: ty.oid,
-            });
-        }
+        crate::types::ensure_accepted(self.accepts(ty.oid), "TimeTz", ty.oid)?;
         match ty.format {
             Format::Binary => {
                 out.put_i64(self.time.0);

@@ -198,12 +198,7 @@ impl ToSql for Date {
     }
 
     fn to_sql(&self, ty: ValueType, out: &mut BytesMut) -> Result<IsNull, ConversionError> {
-        if !self.accepts(ty.oid) {
-            return Err(ConversionError::WrongType {
-                rust: RUST,
-                oid: ty.oid,
-            });
-        }
+        crate::types::ensure_accepted(self.accepts(ty.oid), RUST, ty.oid)?;
         match ty.format {
             Format::Binary => out.put_i32(self.0),
             Format::Text => put_text(out, self, RUST)?,

@@ -223,12 +223,7 @@ impl ToSql for Interval {
     }
 
     fn to_sql(&self, ty: ValueType, out: &mut BytesMut) -> Result<IsNull, ConversionError> {
-        if !self.accepts(ty.oid) {
-            return Err(ConversionError::WrongType {
-                rust: RUST,
-                oid: ty.oid,
-            });
-        }
+        crate::types::ensure_accepted(self.accepts(ty.oid), RUST, ty.oid)?;
         match ty.format {
             // interval_send: time, then day, then month.
             Format::Binary => {
