@@ -372,3 +372,79 @@ pub fn session_script_bytes(data: &[u8]) {
     }
     session_script(flags & 1 == 1, &ops);
 }
+
+/// One byte of settings (format, strict or lenient, which type OID), then a value body:
+/// every value decoder reads it, strictly under its own OID and leniently under any. A
+/// decoder may refuse; it must not panic or allocate beyond the cap, and what it accepts
+/// must print.
+pub fn values(data: &[u8]) {
+    use std::collections::HashMap;
+    use std::time::SystemTime;
+
+    use crate::types::oid::*;
+    use crate::types::{
+        decode_value, Array, BitVec, Cidr, Composite, Date, Format, FromSql, Inet, Interval,
+        MacAddr, MacAddr8, Money, MultiRange, Numeric, Oid, Range, Time, TimeTz, Timestamp,
+        TimestampTz, ValueType,
+    };
+
+    let Some((&settings, raw)) = data.split_first() else {
+        return;
+    };
+    let format = if settings & 1 == 0 {
+        Format::Binary
+    } else {
+        Format::Text
+    };
+    let lenient = settings & 2 != 0;
+    // Lenient decoding ignores the OID; strict decoding is tried under the type's own.
+    let any = Oid::from(settings >> 2) * 97;
+
+    fn one<'a, T: FromSql<'a> + std::fmt::Debug>(
+        oid: Oid,
+        any: Oid,
+        format: Format,
+        lenient: bool,
+        raw: &'a [u8],
+    ) {
+        let ty = ValueType {
+            oid: if lenient { any } else { oid },
+            format,
+            lenient,
+        };
+        if let Ok(v) = decode_value::<T>(ty, Some(raw)) {
+            let _ = format!("{v:?}");
+        }
+    }
+    macro_rules! all {
+        ($($t:ty => $oid:expr),* $(,)?) => {
+            $( one::<$t>($oid, any, format, lenient, raw); )*
+        };
+    }
+    all!(
+        bool => BOOL, i8 => CHAR, i16 => INT2, i32 => INT4, i64 => INT8, u32 => OID,
+        f32 => FLOAT4, f64 => FLOAT8, String => TEXT, Vec<u8> => BYTEA,
+        SystemTime => TIMESTAMPTZ, Numeric => NUMERIC, Date => DATE, Time => TIME,
+        TimeTz => TIMETZ, Timestamp => TIMESTAMP, TimestampTz => TIMESTAMPTZ,
+        Interval => INTERVAL, Inet => INET, Cidr => CIDR, std::net::IpAddr => INET,
+        MacAddr => MACADDR, MacAddr8 => MACADDR8, BitVec => VARBIT, Money => MONEY,
+        Vec<i32> => INT4_ARRAY, Vec<Option<String>> => TEXT_ARRAY, Array<i64> => INT8_ARRAY,
+        Array<Numeric> => NUMERIC_ARRAY, Array<Option<Date>> => DATE_ARRAY,
+        Range<i32> => INT4RANGE, Range<SystemTime> => TSTZRANGE, MultiRange<i64> => INT8MULTIRANGE,
+        HashMap<String, Option<String>> => 16_384,
+    );
+    for text in [Format::Binary, Format::Text] {
+        let ty = ValueType {
+            oid: RECORD,
+            format: text,
+            lenient,
+        };
+        if let Ok(c) = decode_value::<Composite<'_>>(ty, Some(raw)) {
+            for i in 0..c.len() {
+                let _ = c.get::<Option<String>>(i);
+                let _ = c.get::<Option<i64>>(i);
+            }
+            let _ = c.fields().count();
+        }
+    }
+}

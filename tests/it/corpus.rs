@@ -71,3 +71,8 @@ fn backend_stream_oracle_rejects_nothing_valid_from_a_real_session() {
     let data = std::fs::read(root.join("seed-query_result")).expect("seed present");
     pgline::__fuzz::backend_stream(&data);
 }
+
+#[test]
+fn values_corpus_replays_cleanly() {
+    assert!(replay("values", pgline::__fuzz::values) >= 14);
+}
