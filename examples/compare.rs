@@ -5,14 +5,18 @@
 //! `t(id int8, name text, score float8, created timestamptz)`, interleaved, three runs each:
 //! pgline `execute_many` (one transaction), tokio-postgres pipelined `execute` futures (one
 //! transaction), pgline binary COPY, tokio-postgres binary COPY, prepared `SELECT 1` x
-//! 20,000 (p50 latency), and a 1,000,000-row read. Prints rows/s and client CPU µs/row
+//! 20,000 (p50 latency), a 1,000,000-row read, and whole columns bound as arrays
+//! (`INSERT ... SELECT * FROM UNNEST($1::int8[], ...)`: pgline `insert_unnest` against
+//! tokio-postgres `execute` with the same `Vec`s, 100,000 and 1,000,000 rows; the columns
+//! are built before timing). Prints rows/s and client CPU µs/row
 //! (this process, all threads), medians, and pgline/tokio-postgres ratios. The ceiling for
 //! the insert path (every Bind/Execute encoded before timing, one Sync, a raw socket) runs
 //! next to `execute_many` in each round, and so does asyncpg's `executemany` (the peer the
 //! performance anchors name, run by `shared/asyncpg_executemany.py` in a child process)
 //! when python3 has asyncpg. `PGLINE_PIN=1` pins the server to CPU 0 and the client to
 //! CPU 1, as the anchors were measured; `PGLINE_IO_TICK_US` sets `execute_many`'s longest
-//! polled-IO tick (0: event-driven).
+//! polled-IO tick (0: event-driven). `PGLINE_COMPARE_ONLY=unnest` runs only the UNNEST
+//! case.
 //!
 //! The cluster serves TLS too (a CA and a certificate for `localhost`/`127.0.0.1` made with
 //! rcgen for this run), so each round also runs `execute_many` and tokio-postgres'
@@ -163,6 +167,138 @@ async fn tp_pipelined(tp: &tokio_postgres::Client, insert: &str, n: u64, base: S
     tp.batch_execute("COMMIT").await.unwrap();
 }
 
+/// The workload's rows as columns, for the UNNEST case (built before timing).
+struct Columns {
+    ids: Vec<i64>,
+    names: Vec<String>,
+    scores: Vec<f64>,
+    created: Vec<SystemTime>,
+}
+
+impl Columns {
+    fn new(n: u64, base: SystemTime) -> Self {
+        let mut c = Self {
+            ids: Vec::with_capacity(n as usize),
+            names: Vec::with_capacity(n as usize),
+            scores: Vec::with_capacity(n as usize),
+            created: Vec::with_capacity(n as usize),
+        };
+        for i in 0..n {
+            let (a, b, s, d) = row(i, base);
+            c.ids.push(a);
+            c.names.push(b.to_owned());
+            c.scores.push(s);
+            c.created.push(d);
+        }
+        c
+    }
+}
+
+const UNNEST_INSERT: &str = "INSERT INTO t (id, name, score, created) \
+     SELECT * FROM UNNEST($1::int8[], $2::text[], $3::float8[], $4::timestamptz[])";
+
+/// Checks that `t` holds exactly rows `0..n` of the workload: count and sums.
+async fn check_rows(pg: &mut Connection, n: u64, base: SystemTime) {
+    let r = pg
+        .query_one(
+            "SELECT count(*), sum(id)::int8, sum(length(name))::int8, sum(score), \
+             min(created), max(created) FROM t",
+            &[],
+        )
+        .await
+        .expect("check rows");
+    let (mut ids, mut lens, mut scores) = (0i64, 0i64, 0f64);
+    for i in 0..n {
+        let (a, b, s, _) = row(i, base);
+        ids += a;
+        lens += b.len() as i64;
+        scores += s;
+    }
+    assert_eq!(r.get::<i64>(0).unwrap(), n as i64, "row count");
+    assert_eq!(r.get::<i64>(1).unwrap(), ids, "sum(id)");
+    assert_eq!(r.get::<i64>(2).unwrap(), lens, "sum(length(name))");
+    assert_eq!(r.get::<f64>(3).unwrap(), scores, "sum(score)");
+    assert_eq!(
+        r.get::<SystemTime>(4).unwrap(),
+        row(0, base).3,
+        "min(created)"
+    );
+    assert_eq!(
+        r.get::<SystemTime>(5).unwrap(),
+        row(n - 1, base).3,
+        "max(created)"
+    );
+}
+
+/// pgline `insert_unnest` against tokio-postgres `execute` of the same UNNEST statement
+/// with the same `Vec`s, interleaved, three rounds per size; each load checked.
+async fn unnest_case(
+    pg: &mut Connection,
+    tp: &tokio_postgres::Client,
+    base: SystemTime,
+) -> Vec<(u64, Samples, Samples)> {
+    let mut out = Vec::new();
+    for n in [100_000u64, 1_000_000] {
+        let cols = Columns::new(n, base);
+        let (mut ps, mut ts) = (Samples::default(), Samples::default());
+        for _ in 0..3 {
+            pg.batch_execute("TRUNCATE t").await.unwrap();
+            measure(n, &mut ps, || async {
+                let done = pg
+                    .insert_unnest(
+                        "t",
+                        &["id", "name", "score", "created"],
+                        &[&cols.ids, &cols.names, &cols.scores, &cols.created],
+                    )
+                    .await
+                    .expect("insert_unnest");
+                assert_eq!(done, n);
+            })
+            .await;
+            check_rows(pg, n, base).await;
+
+            pg.batch_execute("TRUNCATE t").await.unwrap();
+            measure(n, &mut ts, || async {
+                let done = tp
+                    .execute(
+                        UNNEST_INSERT,
+                        &[&cols.ids, &cols.names, &cols.scores, &cols.created],
+                    )
+                    .await
+                    .expect("tokio-postgres UNNEST");
+                assert_eq!(done, n);
+            })
+            .await;
+            check_rows(pg, n, base).await;
+        }
+        out.push((n, ps, ts));
+    }
+    out
+}
+
+fn print_unnest(results: &[(u64, Samples, Samples)]) {
+    for (n, ps, ts) in results {
+        println!(
+            "{:<40} {:>12.0} {:>12.3}",
+            format!("pgline insert_unnest, {n} rows"),
+            ps.rate(),
+            ps.cpu()
+        );
+        println!(
+            "{:<40} {:>12.0} {:>12.3}",
+            format!("tokio-postgres UNNEST execute, {n} rows"),
+            ts.rate(),
+            ts.cpu()
+        );
+        println!(
+            "{:<40} {:>40.2}x rows/s, {:.2}x CPU",
+            "  ratio",
+            ps.rate() / ts.rate(),
+            ps.cpu() / ts.cpu()
+        );
+    }
+}
+
 /// The TLS protocol and cipher the server reports for the asking connection's backend.
 const SSL_INFO: &str =
     "SELECT version || ' ' || cipher FROM pg_stat_ssl WHERE pid = pg_backend_pid() AND ssl";
@@ -303,6 +439,22 @@ async fn main() {
     }
     let insert = "INSERT INTO t (id, name, score, created) VALUES ($1, $2, $3, $4)";
 
+    if std::env::var("PGLINE_COMPARE_ONLY").as_deref() == Ok("unnest") {
+        let results = unnest_case(&mut pg, &tp, base).await;
+        println!(
+            "\nUNNEST only; medians of 3 interleaved runs; CPU = the client process, all threads{}\n",
+            if pinned { "; server on CPU 0, client on CPU 1" } else { "" }
+        );
+        println!(
+            "{:<40} {:>12} {:>12} {:>14}",
+            "case", "rows/s", "µs CPU/row", "pgline / tp"
+        );
+        print_unnest(&results);
+        drop((pg, pg_tls));
+        cluster.stop();
+        return;
+    }
+
     let (mut em, mut tpp, mut pcopy, mut tcopy) = (
         Samples::default(),
         Samples::default(),
@@ -379,6 +531,9 @@ async fn main() {
         })
         .await;
     }
+
+    // Whole columns bound as arrays, 100,000 and 1,000,000 rows.
+    let unnest = unnest_case(&mut pg, &tp, base).await;
 
     // Prepared SELECT 1, sequential round trips.
     let q = 20_000u64;
@@ -497,6 +652,7 @@ async fn main() {
     line("pgline binary COPY", &pcopy);
     line("tokio-postgres binary COPY", &tcopy);
     ratio(&pcopy, &tcopy);
+    print_unnest(&unnest);
     line("pgline read 1M rows", &pr);
     line("tokio-postgres read 1M rows", &tr);
     ratio(&pr, &tr);

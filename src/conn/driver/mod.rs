@@ -19,6 +19,7 @@ mod query;
 mod socket;
 mod tls;
 mod transaction;
+mod unnest;
 
 use std::collections::VecDeque;
 use std::future::poll_fn;

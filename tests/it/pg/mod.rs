@@ -10,3 +10,4 @@ mod statements;
 #[cfg(feature = "rustls")]
 mod tls;
 mod truth;
+mod unnest;
