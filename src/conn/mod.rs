@@ -7,6 +7,7 @@
 pub(crate) mod auth;
 pub(crate) mod bulk;
 pub mod config;
+pub mod copy_binary;
 #[cfg(feature = "runtime")]
 mod driver;
 pub(crate) mod event;

@@ -1,5 +1,6 @@
 //! COPY: `copy_in` (raw bytes, or typed binary rows through [`BinaryCopyWriter`]) and
-//! `copy_out` (a stream of byte chunks). COPY runs through a simple Query, the only path
+//! `copy_out` (a stream of byte chunks, or typed binary rows through
+//! [`BinaryCopyReader`], parsed by the sans-IO `conn::copy_binary`). COPY runs through a simple Query, the only path
 //! every server supports and the one that keeps Sync out of copy mode.
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -7,6 +8,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::query::rows_affected;
 use super::{timed, Connection};
+use crate::conn::copy_binary::{BinaryCopyParser, BinaryCopyReader, BinaryRow};
 use crate::conn::event::{Event, Item};
 use crate::conn::params::Params;
 use crate::error::Error;
@@ -500,5 +502,80 @@ async fn next_chunk<S: AsyncRead + AsyncWrite + Unpin>(
             }
             _ => {}
         }
+    }
+}
+
+impl<'c, S: AsyncRead + AsyncWrite + Unpin> CopyOut<'c, S> {
+    /// Switches to typed binary rows (the COPY must use `FORMAT binary`); `types` are the
+    /// column type OIDs in order, one per column copied. The data is checked as it
+    /// streams: signature, flags, field counts (must equal `types.len()`), field lengths
+    /// (capped at 1 GiB) and the trailer.
+    ///
+    /// Dropped mid-stream, the rest of the COPY is drained before the connection's next
+    /// operation.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: &mut pgline::Connection) -> Result<(), pgline::Error> {
+    /// use pgline::types::oid;
+    ///
+    /// let out = conn.copy_out("COPY users (id, name) TO STDOUT (FORMAT binary)").await?;
+    /// let mut rows = out.binary(&[oid::INT8, oid::TEXT])?;
+    /// while let Some(row) = rows.next().await? {
+    ///     let (id, name): (i64, Option<String>) = (row.get(0)?, row.get(1)?);
+    ///     println!("{id} {name:?}");
+    /// }
+    /// println!("{:?} rows", rows.rows());
+    /// # Ok(()) }
+    /// ```
+    pub fn binary(self, types: &[Oid]) -> Result<BinaryCopyReader<'c, S>, Error> {
+        if self.format() != Format::Binary {
+            return Err(Error::config("binary rows need COPY ... (FORMAT binary)"));
+        }
+        let columns = self.response.column_formats().len();
+        if columns != types.len() {
+            return Err(Error::config(format!(
+                "COPY has {columns} columns, {} types given",
+                types.len()
+            )));
+        }
+        let lenient = self.conn.session.quirks().lenient_types;
+        Ok(BinaryCopyReader {
+            out: self,
+            parser: BinaryCopyParser::new(Some(types.len())),
+            types: types.into(),
+            lenient,
+        })
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> BinaryCopyReader<'_, S> {
+    /// The next row, `None` at the end (after the trailer and the server's
+    /// confirmation). Malformed data or a server error is an error, never a short
+    /// stream. Each chunk waits at most the operation deadline.
+    pub async fn next(&mut self) -> Result<Option<BinaryRow>, Error> {
+        loop {
+            if let Some(raw) = self.parser.poll_row()? {
+                return Ok(Some(BinaryRow::new(raw, self.types.clone(), self.lenient)));
+            }
+            match self.out.next().await? {
+                Some(chunk) => self.parser.handle_chunk(chunk)?,
+                None => {
+                    self.parser.handle_end()?;
+                    return Ok(None);
+                }
+            }
+        }
+    }
+
+    /// Rows the server reported, once the stream ended.
+    pub fn rows(&self) -> Option<u64> {
+        self.out.rows()
+    }
+
+    /// The column type OIDs given.
+    pub fn types(&self) -> &[Oid] {
+        &self.types
     }
 }

@@ -3,6 +3,7 @@
 mod auth;
 mod bulk;
 mod cache;
+mod copy_binary;
 mod pipeline;
 mod queries;
 mod session;
