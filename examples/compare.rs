@@ -39,6 +39,9 @@ use tokio_postgres::types::Type;
 use tokio_postgres::NoTls;
 
 // One CPU clock for the CLI and the examples.
+#[path = "shared/samples.rs"]
+mod samples;
+use samples::Samples;
 #[path = "../src/bin/pgline/cpu.rs"]
 mod cpu_clock;
 #[path = "shared/insert.rs"]
@@ -52,30 +55,6 @@ use insert::{ceiling_run, row};
 
 fn cpu() -> Duration {
     cpu_clock::process_cpu()
-}
-
-#[derive(Default)]
-struct Samples {
-    rate: Vec<f64>,
-    cpu_us: Vec<f64>,
-}
-
-impl Samples {
-    fn add(&mut self, units: u64, wall: Duration, cpu: Duration) {
-        self.rate.push(units as f64 / wall.as_secs_f64());
-        self.cpu_us.push(cpu.as_secs_f64() * 1e6 / units as f64);
-    }
-    fn median(v: &[f64]) -> f64 {
-        let mut v = v.to_vec();
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    }
-    fn rate(&self) -> f64 {
-        Self::median(&self.rate)
-    }
-    fn cpu(&self) -> f64 {
-        Self::median(&self.cpu_us)
-    }
 }
 
 async fn measure<F, Fut>(units: u64, s: &mut Samples, f: F)
@@ -643,7 +622,7 @@ async fn main() {
     );
     line("tokio-postgres pipelined execute (1 tx)", &tpp);
     ratio(&em, &tpp);
-    if apg.rate.is_empty() {
+    if apg.is_empty() {
         println!("asyncpg executemany: not run (needs python3 with asyncpg: pip install asyncpg)");
     } else {
         line("asyncpg executemany (1 tx)", &apg);

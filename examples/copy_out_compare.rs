@@ -23,36 +23,15 @@ use tokio_postgres::types::Type;
 use tokio_postgres::NoTls;
 
 // One CPU clock for the CLI and the examples.
+#[path = "shared/samples.rs"]
+mod samples;
+use samples::Samples;
 #[path = "../src/bin/pgline/cpu.rs"]
 mod cpu_clock;
 
 const ROUNDS: usize = 3;
 const COPY: &str = "COPY bench (id, t, f, ts) TO STDOUT (FORMAT binary)";
 const SELECT: &str = "SELECT id, t, f, ts FROM bench";
-
-#[derive(Default)]
-struct Samples {
-    rate: Vec<f64>,
-    cpu_us: Vec<f64>,
-}
-
-impl Samples {
-    fn add(&mut self, rows: u64, wall: Duration, cpu: Duration) {
-        self.rate.push(rows as f64 / wall.as_secs_f64());
-        self.cpu_us.push(cpu.as_secs_f64() * 1e6 / rows as f64);
-    }
-    fn median(v: &[f64]) -> f64 {
-        let mut v = v.to_vec();
-        v.sort_by(f64::total_cmp);
-        v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
-    }
-    fn rate(&self) -> f64 {
-        Self::median(&self.rate)
-    }
-    fn cpu(&self) -> f64 {
-        Self::median(&self.cpu_us)
-    }
-}
 
 /// What every reader folds the decoded fields into, so that no decode is optimised away
 /// and all three can be checked against each other.
