@@ -448,3 +448,92 @@ pub fn values(data: &[u8]) {
         }
     }
 }
+
+/// What one run of the binary COPY parser produced: the rows, then how it ended.
+#[derive(Debug, PartialEq, Eq)]
+struct CopyRun {
+    rows: Vec<Vec<Option<Vec<u8>>>>,
+    /// `None`: the stream ended cleanly; `Some(message)`: the first error.
+    end: Option<String>,
+}
+
+fn copy_run(settings: u8, chunks: &mut dyn Iterator<Item = &[u8]>) -> CopyRun {
+    use crate::conn::copy_binary::BinaryCopyParser;
+    use crate::types::{oid, Oid};
+    use std::sync::Arc;
+
+    let fields = match settings & 3 {
+        0 => None,
+        n => Some(usize::from(n)),
+    };
+    let mut p = BinaryCopyParser::new(fields);
+    if settings & 4 != 0 {
+        p = p.with_max_field_len(usize::from(settings >> 3));
+    }
+    let types: Arc<[Oid]> = Arc::from(&[oid::INT8, oid::TEXT, oid::NUMERIC][..]);
+    let mut run = CopyRun {
+        rows: Vec::new(),
+        end: None,
+    };
+    let mut step = |p: &mut BinaryCopyParser, run: &mut CopyRun| -> Result<(), crate::Error> {
+        while let Some(row) = p.poll_row()? {
+            assert!(row.len() <= crate::conn::copy_binary::MAX_FIELDS);
+            if let Some(n) = fields {
+                assert_eq!(
+                    row.len(),
+                    n,
+                    "a row with the wrong field count was accepted"
+                );
+            }
+            let values: Vec<Option<Vec<u8>>> =
+                row.fields().map(|f| f.map(<[u8]>::to_vec)).collect();
+            assert_eq!(values.len(), row.len());
+            // Typed access must refuse or succeed, never panic, whatever the bytes.
+            let typed = crate::conn::copy_binary::BinaryRow::new(row, types.clone(), false);
+            for i in 0..typed.len() + 1 {
+                let _ = typed.get::<Option<i64>>(i);
+                let _ = typed.get::<Option<String>>(i);
+                let _ = typed.get::<Option<crate::types::Numeric>>(i);
+            }
+            run.rows.push(values);
+        }
+        Ok(())
+    };
+    let mut result = Ok(());
+    for chunk in chunks {
+        result = p
+            .handle_chunk(Bytes::copy_from_slice(chunk))
+            .and_then(|()| step(&mut p, &mut run));
+        if result.is_err() {
+            break;
+        }
+    }
+    if result.is_ok() {
+        result = p.handle_end();
+    }
+    run.end = result.err().map(|e| e.to_string());
+    run
+}
+
+/// Binary COPY out data, fed to [`crate::conn::copy_binary::BinaryCopyParser`] whole and
+/// cut into chunks of a fuzzer-chosen size: both must give the same rows and the same end
+/// (chunk boundaries are the server's choice and must not change the result). The first
+/// byte holds the settings (expected field count, a small field-length cap), the second
+/// the chunk size.
+pub fn copy_binary(data: &[u8]) {
+    let [settings, size, body @ ..] = data else {
+        return;
+    };
+    let whole = copy_run(*settings, &mut std::iter::once(body));
+    let size = usize::from(*size).max(1);
+    let cut = copy_run(*settings, &mut body.chunks(size));
+    if body.is_empty() {
+        // No chunk at all: the end is checked on an empty stream either way.
+        assert_eq!(whole.rows, cut.rows);
+        return;
+    }
+    assert_eq!(
+        whole, cut,
+        "chunk boundaries changed the result (size {size})"
+    );
+}

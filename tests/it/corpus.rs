@@ -76,3 +76,8 @@ fn backend_stream_oracle_rejects_nothing_valid_from_a_real_session() {
 fn values_corpus_replays_cleanly() {
     assert!(replay("values", pgline::__fuzz::values) >= 14);
 }
+
+#[test]
+fn copy_binary_corpus_replays_cleanly() {
+    assert!(replay("copy_binary", pgline::__fuzz::copy_binary) >= 14);
+}
