@@ -475,7 +475,7 @@ fn copy_run(settings: u8, chunks: &mut dyn Iterator<Item = &[u8]>) -> CopyRun {
         rows: Vec::new(),
         end: None,
     };
-    let mut step = |p: &mut BinaryCopyParser, run: &mut CopyRun| -> Result<(), crate::Error> {
+    let step = |p: &mut BinaryCopyParser, run: &mut CopyRun| -> Result<(), crate::Error> {
         while let Some(row) = p.poll_row()? {
             assert!(row.len() <= crate::conn::copy_binary::MAX_FIELDS);
             if let Some(n) = fields {

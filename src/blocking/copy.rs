@@ -1,12 +1,14 @@
 //! COPY through `std::io`: [`CopyInWriter`] (a [`Write`]) and [`BinaryCopyWriter`] for
 //! `COPY ... FROM STDIN`, [`CopyOutReader`] (a [`Read`], [`BufRead`] and iterator of
-//! chunks) for `COPY ... TO STDOUT`.
+//! chunks) and [`BinaryRowReader`] (typed rows of `FORMAT binary`) for
+//! `COPY ... TO STDOUT`.
 
 use std::io::{self, BufRead, Read, Write};
 
 use bytes::Bytes;
 
 use super::{consumed, Exec};
+use crate::conn::copy_binary::{BinaryCopyReader, BinaryRow};
 use crate::conn::{CopyIn, CopyOut, Params, Socket};
 use crate::error::Error;
 use crate::protocol::{Format, Oid};
@@ -354,6 +356,38 @@ impl<'a> CopyOutReader<'a> {
         Ok(all)
     }
 
+    /// Typed rows of a `COPY ... TO STDOUT (FORMAT binary)`, one column type OID per
+    /// column: an iterator of [`BinaryRow`]s (see
+    /// [`CopyOut::binary`](crate::conn::CopyOut::binary)). Must be called before any data
+    /// is read.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), pgline::Error> {
+    /// # let mut conn = pgline::blocking::Connection::connect_str("postgres://postgres@127.0.0.1/postgres")?;
+    /// use pgline::types::oid;
+    ///
+    /// let out = conn.copy_out("COPY (SELECT 1::int8, 'a'::text) TO STDOUT (FORMAT binary)")?;
+    /// for row in out.binary(&[oid::INT8, oid::TEXT])? {
+    ///     let row = row?;
+    ///     let (id, name): (i64, &str) = (row.get(0)?, row.get(1)?);
+    ///     println!("{id} {name}");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn binary(self, types: &[Oid]) -> Result<BinaryRowReader<'a>, Error> {
+        if !self.chunk.is_empty() || self.done {
+            return Err(Error::config(
+                "binary rows must be read from the start of the COPY data",
+            ));
+        }
+        let Self { exec, out, .. } = self;
+        Ok(BinaryRowReader {
+            exec,
+            rows: out.binary(types)?,
+            done: false,
+        })
+    }
+
     /// The rest of the current chunk, else the next chunk; `None` at the end.
     fn next_chunk(&mut self) -> Result<Option<Bytes>, Error> {
         if !self.chunk.is_empty() {
@@ -410,5 +444,65 @@ impl BufRead for CopyOutReader<'_> {
 
     fn consume(&mut self, amt: usize) {
         let _ = self.chunk.split_to(amt.min(self.chunk.len()));
+    }
+}
+
+/// Typed rows of a `COPY ... TO STDOUT (FORMAT binary)`, from
+/// [`CopyOutReader::binary`]: an iterator of [`BinaryRow`]s that ends after the trailer
+/// and the server's confirmation. Malformed data or a server error is an `Err` item
+/// (after which the iterator ends), never a short stream.
+///
+/// Dropped before the end, the rest is read and discarded by the connection's next
+/// operation.
+pub struct BinaryRowReader<'a> {
+    exec: Exec<'a>,
+    rows: BinaryCopyReader<'a, Socket>,
+    done: bool,
+}
+
+impl std::fmt::Debug for BinaryRowReader<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BinaryRowReader")
+            .field("rows", &self.rows)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BinaryRowReader<'_> {
+    /// Rows the server reported, once the data was read to the end.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), pgline::Error> {
+    /// # let mut conn = pgline::blocking::Connection::connect_str("postgres://postgres@127.0.0.1/postgres")?;
+    /// let mut rows = conn
+    ///     .copy_out("COPY (SELECT generate_series(1, 3)) TO STDOUT (FORMAT binary)")?
+    ///     .binary(&[pgline::types::oid::INT4])?;
+    /// assert_eq!(rows.by_ref().count(), 3);
+    /// assert_eq!(rows.rows(), Some(3));
+    /// # Ok(()) }
+    /// ```
+    pub fn rows(&self) -> Option<u64> {
+        self.rows.rows()
+    }
+
+    /// The column type OIDs given.
+    pub fn types(&self) -> &[Oid] {
+        self.rows.types()
+    }
+}
+
+impl Iterator for BinaryRowReader<'_> {
+    type Item = Result<BinaryRow, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let next = self.exec.run(self.rows.next());
+        if !matches!(next, Ok(Some(_))) {
+            self.done = true;
+        }
+        next.transpose()
     }
 }

@@ -65,7 +65,7 @@ use tokio::runtime::{Handle, Runtime};
 
 pub use cancel::CancelToken;
 pub use connection::Connection;
-pub use copy::{BinaryCopyWriter, CopyInWriter, CopyOutReader};
+pub use copy::{BinaryCopyWriter, BinaryRowReader, CopyInWriter, CopyOutReader};
 pub use pool::{Pool, PooledConnection};
 pub use rows::RowIter;
 pub use transaction::Transaction;

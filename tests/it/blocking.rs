@@ -215,6 +215,49 @@ fn copy_in_through_the_writer_reads_back_byte_identical_through_copy_out() {
 }
 
 #[test]
+fn binary_copy_out_reads_typed_rows_and_a_reader_dropped_midway_leaves_the_connection_usable() {
+    use pgline::types::oid;
+
+    let mut c = connect();
+    let sql =
+        "COPY (SELECT g::int8, 'n' || g, CASE WHEN g % 2 = 0 THEN NULL ELSE g * 1.5 END::float8 \
+               FROM generate_series(1, 20000) g) TO STDOUT (FORMAT binary)";
+    let mut rows = c
+        .copy_out(sql)
+        .unwrap()
+        .binary(&[oid::INT8, oid::TEXT, oid::FLOAT8])
+        .unwrap();
+    let mut n = 0i64;
+    for row in rows.by_ref() {
+        let row = row.unwrap();
+        n += 1;
+        assert_eq!(row.get::<i64>(0).unwrap(), n);
+        assert_eq!(row.get::<String>(1).unwrap(), format!("n{n}"));
+        let expected = (n % 2 == 1).then_some(n as f64 * 1.5);
+        assert_eq!(row.get::<Option<f64>>(2).unwrap(), expected);
+    }
+    assert_eq!(n, 20_000);
+    assert_eq!(rows.rows(), Some(20_000));
+    assert!(rows.next().is_none(), "the iterator stays ended");
+    drop(rows);
+
+    // A wrong type count is refused before any row is read.
+    let err = c.copy_out(sql).unwrap().binary(&[oid::INT8]).unwrap_err();
+    assert!(err.to_string().contains("3 columns"), "{err}");
+
+    // Dropped after a few rows: the next operation drains the rest and works.
+    let mut rows = c
+        .copy_out(sql)
+        .unwrap()
+        .binary(&[oid::INT8, oid::TEXT, oid::FLOAT8])
+        .unwrap();
+    assert_eq!(rows.by_ref().take(3).count(), 3);
+    drop(rows);
+    let one: i32 = c.query_one("SELECT 1", &[]).unwrap().get(0).unwrap();
+    assert_eq!(one, 1);
+}
+
+#[test]
 fn a_dropped_copy_in_writer_copies_nothing() {
     let mut c = connect();
     let t = table("blk_copy_drop");
