@@ -2,4 +2,5 @@
 
 mod arrays;
 mod datetime;
+mod proptests;
 mod scalars;
