@@ -220,6 +220,9 @@ impl ParamPlan {
         if let Some(fixed) = v.to_sql_fixed(ty) {
             return w.framed_value(fixed.as_bytes()).map_err(Error::encode);
         }
+        if let Some(bytes) = v.to_sql_slice(ty) {
+            return w.value(bytes).map_err(Error::encode);
+        }
         w.value_with(|buf: &mut BytesMut| -> Result<IsNull, Error> {
             v.to_sql(ty, buf)
                 .map_err(|e| Error::conversion(format!("cannot encode parameter ${}", i + 1), e))

@@ -335,6 +335,18 @@ pub trait ToSql: fmt::Debug + Sync {
         None
     }
 
+    /// The other bulk shortcut: when the value's encoding for `ty` is certain to succeed
+    /// and is a slice the value already holds (a string's bytes), exactly what
+    /// [`to_sql`](Self::to_sql) would write (which must then return `IsNull::No`), so
+    /// that it is copied in after its length with no back-patching. `None` (the default)
+    /// sends it through `to_sql`.
+    #[doc(hidden)]
+    #[inline]
+    fn to_sql_slice(&self, ty: ValueType) -> Option<&[u8]> {
+        let _ = ty;
+        None
+    }
+
     /// The OID to declare for a NULL of this type (`Option::<Self>::None`), which has no
     /// value to ask [`type_oid`](Self::type_oid). Defaults to 0: let the server infer it.
     fn null_type_oid() -> Oid
@@ -474,6 +486,11 @@ impl<T: ToSql> ToSql for Option<T> {
     #[inline]
     fn to_sql_fixed(&self, ty: ValueType) -> Option<Fixed> {
         self.as_ref().and_then(|v| v.to_sql_fixed(ty))
+    }
+
+    #[inline]
+    fn to_sql_slice(&self, ty: ValueType) -> Option<&[u8]> {
+        self.as_ref().and_then(|v| v.to_sql_slice(ty))
     }
 
     fn null_type_oid() -> Oid {

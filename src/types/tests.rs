@@ -636,6 +636,36 @@ proptest! {
     }
 }
 
+/// `to_sql_slice`, where it answers, is exactly `to_sql`'s bytes.
+fn check_slice_agrees<V: ToSql>(v: &V) -> Result<(), TestCaseError> {
+    for ty in all_value_types() {
+        if let Some(bytes) = v.to_sql_slice(ty) {
+            let mut out = BytesMut::new();
+            prop_assert_eq!(
+                v.to_sql(ty, &mut out),
+                Ok(IsNull::No),
+                "{:?} as {:?}",
+                v,
+                ty
+            );
+            prop_assert_eq!(bytes, &out[..], "{:?} as {:?}", v, ty);
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #[test]
+    fn the_slice_shortcut_writes_exactly_what_to_sql_writes(s: String, o: Option<String>) {
+        check_slice_agrees(&s)?;
+        check_slice_agrees(&s.as_str())?;
+        check_slice_agrees(&o)?;
+        prop_assert!(s.to_sql_slice(strict(TEXT, B)).is_some());
+        prop_assert!(s.to_sql_slice(strict(INT8, B)).is_none());
+        prop_assert!(None::<String>.to_sql_slice(strict(TEXT, B)).is_none());
+    }
+}
+
 #[test]
 fn fixed_width_values_take_the_shortcut_for_their_own_binary_type() {
     let t = UNIX_EPOCH + Duration::from_secs(1_700_000_000);

@@ -57,6 +57,11 @@ impl ToSql for &str {
         str_to_sql(self, ty, out, "&str")
     }
 
+    #[inline]
+    fn to_sql_slice(&self, ty: ValueType) -> Option<&[u8]> {
+        (is_text_like(ty.oid) || is_unspecified(ty.oid)).then_some(self.as_bytes())
+    }
+
     fn null_type_oid() -> Oid {
         oid::TEXT
     }
@@ -73,6 +78,11 @@ impl ToSql for String {
 
     fn to_sql(&self, ty: ValueType, out: &mut BytesMut) -> Result<IsNull, ConversionError> {
         str_to_sql(self, ty, out, "String")
+    }
+
+    #[inline]
+    fn to_sql_slice(&self, ty: ValueType) -> Option<&[u8]> {
+        (is_text_like(ty.oid) || is_unspecified(ty.oid)).then_some(self.as_bytes())
     }
 
     fn null_type_oid() -> Oid {

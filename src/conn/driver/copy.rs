@@ -359,6 +359,14 @@ impl<'c, S: AsyncRead + AsyncWrite + Unpin> BinaryCopyWriter<'c, S> {
                     self.buf.extend_from_slice(fixed.as_bytes());
                     return Ok(());
                 }
+                if let Some(bytes) = v.to_sql_slice(ty) {
+                    let len = i32::try_from(bytes.len()).map_err(|_| {
+                        Error::config(format!("column {} is longer than 2 GiB", i + 1))
+                    })?;
+                    self.buf.put_i32(len);
+                    self.buf.extend_from_slice(bytes);
+                    return Ok(());
+                }
                 let len_pos = self.buf.len();
                 self.buf.put_i32(0);
                 match v
