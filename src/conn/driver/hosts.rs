@@ -82,9 +82,6 @@ pub(super) async fn connect(config: &Config) -> Result<Connection, Error> {
                 Ok(Err((conn, why))) => {
                     let _ = tokio::time::timeout(CLOSE_GRACE, conn.close()).await;
                     let e = Error::new(crate::error::Kind::WrongServer, why);
-                    if single {
-                        return Err(e);
-                    }
                     failures.push((t.to_string(), e));
                 }
                 Err(e) => {
@@ -225,7 +222,9 @@ fn shuffle(targets: &mut [Target]) -> Result<(), Error> {
 }
 
 /// The password file's contents: `passfile`, else `$PGPASSFILE` (already in `passfile`
-/// when the config came from the environment), else `~/.pgpass`. `None` when there is
+/// when the config came from the environment), else `~/.pgpass` (libpq reads the
+/// default file whatever the connection string says, and so does pgline, also for a
+/// config from `str::parse`). `None` when there is
 /// none, it cannot be read, or group or others may read it (libpq skips such a file with
 /// "WARNING: password file has group or world access; permissions should be u=rw (0600)
 /// or less").

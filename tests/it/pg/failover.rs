@@ -108,6 +108,58 @@ async fn any_takes_the_first_reachable_host_and_a_dead_first_host_is_skipped() {
 }
 
 #[tokio::test]
+async fn a_unix_socket_directory_is_a_host_of_the_list_and_never_uses_tls() {
+    let (p, r) = (pair().primary.port(), pair().replica.port());
+    let enc = |d: &std::path::Path| d.to_str().unwrap().replace('/', "%2F");
+    let primary_dir = enc(pair().primary.socket_dir());
+    let replica_dir = enc(pair().replica.socket_dir());
+    for attrs in ["read-write", "standby"] {
+        // Percent-encoded in the URL, mixed with TCP hosts; sslmode=require is ignored
+        // on a Unix socket, as in libpq.
+        let url = format!(
+            "postgres://postgres@{replica_dir}:{r},{primary_dir}:{p}/postgres\
+             ?target_session_attrs={attrs}&sslmode=require"
+        );
+        let mut c = Connection::connect(&url.parse().unwrap())
+            .await
+            .unwrap_or_else(|e| panic!("{url}: {e}"));
+        assert!(!c.is_tls());
+        assert!(!c.tcp_keepalive(), "a Unix socket, not TCP");
+        let want = if attrs == "standby" {
+            (r, true)
+        } else {
+            (p, false)
+        };
+        let standby: bool = c
+            .query_one("SELECT pg_is_in_recovery()", &[])
+            .await
+            .unwrap()
+            .get(0)
+            .unwrap();
+        assert_eq!(standby, want.1, "{url}");
+    }
+    // key=value form, a dead socket directory first.
+    let kv = format!(
+        "host=/nonexistent-pgline-dir,{} port={p} user=postgres dbname=postgres",
+        pair().primary.socket_dir().display()
+    );
+    let mut c = Connection::connect(&kv.parse().unwrap()).await.unwrap();
+    assert!(!c.tcp_keepalive());
+    assert_answers_with_port(&mut c, p).await;
+}
+
+/// Over a Unix socket `inet_server_port()` is NULL; the port shows in `port`.
+async fn assert_answers_with_port(c: &mut Connection, port: u16) {
+    let got: String = c
+        .query_one("SELECT current_setting('port')", &[])
+        .await
+        .unwrap()
+        .get(0)
+        .unwrap();
+    assert_eq!(got, port.to_string());
+}
+
+#[tokio::test]
 async fn load_balancing_spreads_connections_over_the_hosts() {
     let (p, r) = (pair().primary.port(), pair().replica.port());
     let mut seen = std::collections::HashSet::new();
@@ -134,6 +186,11 @@ async fn when_every_host_fails_the_error_names_each_host_and_why() {
     assert!(msg.contains("refused"), "{msg}");
 
     let r = pair().replica.port();
+    let e = Connection::connect(&config(&[r], "target_session_attrs=read-write"))
+        .await
+        .unwrap_err();
+    assert!(e.is_wrong_server(), "{e:?}");
+    assert!(e.to_string().contains(&format!("127.0.0.1:{r}")), "{e}");
     let e = Connection::connect(&config(&[d1, r], "target_session_attrs=read-write"))
         .await
         .unwrap_err();
