@@ -77,6 +77,7 @@ host all pgline_password 127.0.0.1/32 password
 host all pgline_md5 127.0.0.1/32 md5
 hostssl all pgline_cert 127.0.0.1/32 cert
 host all all 127.0.0.1/32 scram-sha-256
+local replication all trust
 ";
 
 /// Names of the TLS files in the data directory. Relative paths in `postgresql.conf` are
@@ -265,6 +266,70 @@ impl TempCluster {
         }
         cluster.create_roles()?;
         Ok(cluster)
+    }
+
+    /// Makes a streaming replica of this cluster and starts it: `pg_basebackup -R -X
+    /// stream` over the primary's Unix socket (the `local replication` line of its
+    /// `pg_hba.conf`; `wal_level = replica` and `max_wal_senders` are PostgreSQL's
+    /// defaults) into a fresh directory, then `pg_ctl start` on a free port of
+    /// `127.0.0.1`. It returns once the standby accepts read-only connections; it has the
+    /// same roles and `pg_hba.conf`. [`promote`](Self::promote) turns it into a primary.
+    pub fn start_replica(&self) -> Result<Self, ClusterError> {
+        let dir = make_temp_dir()?;
+        let mut replica = Self {
+            data_dir: dir.join("data"),
+            sock_dir: dir.join("sock"),
+            log_path: dir.join("server.log"),
+            dir,
+            bin_dir: self.bin_dir.clone(),
+            port: 0,
+            as_postgres: self.as_postgres,
+            watchdog: None,
+            stopped: false,
+        };
+        fs::create_dir(&replica.sock_dir).map_err(io_err("creating the socket directory"))?;
+        if replica.as_postgres {
+            let mut chown = Command::new("chown");
+            chown.arg("-R").arg("postgres:postgres").arg(&replica.dir);
+            replica.run(chown, "chown -R postgres:postgres")?;
+        }
+        replica.watchdog = Some(replica.spawn_watchdog()?);
+        let mut backup = replica.server_command("pg_basebackup");
+        backup
+            .arg("-D")
+            .arg(&replica.data_dir)
+            .arg("-h")
+            .arg(&self.sock_dir)
+            .args(["-p", &self.port.to_string(), "-U", SUPERUSER])
+            .args(["-R", "-X", "stream", "-c", "fast", "--no-sync"]);
+        replica.run(backup, "pg_basebackup")?;
+        replica.append_conf(&[format!(
+            "unix_socket_directories = '{}'",
+            replica.sock_dir.display().to_string().replace('\'', "''")
+        )])?;
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            replica.port = free_port()?;
+            replica.append_conf(&[format!("port = {}", replica.port)])?;
+            match replica.pg_ctl(&["start"]) {
+                Ok(()) => break,
+                Err(e) if attempts < 3 && port_was_taken(&e) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(replica)
+    }
+
+    /// Promotes a standby to primary (`pg_ctl promote -w`: returns once it accepts
+    /// writes).
+    pub fn promote(&self) -> Result<(), ClusterError> {
+        let mut cmd = self.server_command("pg_ctl");
+        cmd.arg("promote")
+            .arg("-D")
+            .arg(&self.data_dir)
+            .args(["-w", "-t", "60"]);
+        self.run(cmd, "pg_ctl promote").map(drop)
     }
 
     /// The TCP port the server listens on (on [`host`](Self::host)).

@@ -59,6 +59,8 @@ pub(crate) enum Kind {
     PoolTimeout,
     /// The pool is closed and hands out no more connections.
     PoolClosed,
+    /// Connected, but the server is not of the kind `target_session_attrs` asks for.
+    WrongServer,
 }
 
 struct Inner {
@@ -255,6 +257,16 @@ impl Error {
     /// Authentication failed or was refused by the client's policy.
     pub fn is_auth(&self) -> bool {
         matches!(self.0.kind, Kind::Auth)
+    }
+
+    /// Every host was reachable (or skipped) but none was of the kind
+    /// `target_session_attrs` asks for (e.g. only standbys for `read-write`).
+    pub fn is_wrong_server(&self) -> bool {
+        matches!(self.0.kind, Kind::WrongServer)
+    }
+
+    pub(crate) fn kind(&self) -> Kind {
+        self.0.kind.clone()
     }
 
     /// The server reported an error; see [`as_db_error`](Self::as_db_error).

@@ -1,8 +1,10 @@
 //! [`Config`]: where and how to connect, from a builder, a `postgres://` URL or a libpq
 //! `key=value` string, with `PG*` environment variables as defaults.
 //!
-//! Recognised keys (URL query parameters or `key=value` pairs): `host`, `hostaddr` (taken
-//! as `host`), `port`, `user`, `password`, `dbname`, `application_name`,
+//! Recognised keys (URL query parameters or `key=value` pairs): `host`, `hostaddr`, `port`
+//! (each a comma-separated list for several servers; see [`Config::host`]), `user`,
+//! `password`, `passfile`, `dbname`, `application_name`, `target_session_attrs`,
+//! `load_balance_hosts`,
 //! `connect_timeout` (seconds), `keepalives`, `keepalives_idle`, `keepalives_interval`,
 //! `keepalives_count`, `tcp_user_timeout` (see [`Keepalives`]), `options`, the TLS keys (`sslmode`, `sslnegotiation`,
 //! `sslrootcert`, `sslcert`, `sslkey`, `sslpassword`, `sslcrl`, `sslcrldir`, `sslsni`,
@@ -13,7 +15,7 @@
 //! error, as in libpq: a typo must not be silently ignored.
 //!
 //! Environment variables used by [`Config::from_env`] and [`Config::parse`]: `PGHOST`,
-//! `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`, `PGAPPNAME`, `PGCONNECT_TIMEOUT`,
+//! `PGHOSTADDR`, `PGPORT`, `PGPASSFILE`, `PGTARGETSESSIONATTRS`, `PGLOADBALANCEHOSTS`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`, `PGAPPNAME`, `PGCONNECT_TIMEOUT`,
 //! `PGOPTIONS`, `PGSSLMODE`, `PGSSLNEGOTIATION`, `PGSSLROOTCERT`, `PGSSLCERT`, `PGSSLKEY`,
 //! `PGSSLCRL`, `PGSSLCRLDIR`, `PGSSLSNI`, `PGSSLCERTMODE`, `PGSSLMINPROTOCOLVERSION`,
 //! `PGSSLMAXPROTOCOLVERSION`, `PGCHANNELBINDING`, `PGGSSENCMODE`, `PGREQUIREAUTH`.
@@ -136,6 +138,107 @@ impl Default for Keepalives {
     }
 }
 
+/// Which kind of server a connection must land on (libpq's `target_session_attrs`).
+///
+/// With several hosts, each is tried in turn (see [`Config::host`]) and a server of the
+/// wrong kind is closed and skipped. Decided from the `in_hot_standby` and
+/// `default_transaction_read_only` ParameterStatus that PostgreSQL 14 and later report,
+/// and, where the server does not report them, from `SHOW transaction_read_only` or
+/// `SELECT pg_is_in_recovery()` (as libpq does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum TargetSessionAttrs {
+    /// `any`: the first server that accepts the connection.
+    #[default]
+    Any,
+    /// `read-write`: a server that accepts writes by default (not a standby, and
+    /// `default_transaction_read_only` off).
+    ReadWrite,
+    /// `read-only`: the opposite of `read-write`.
+    ReadOnly,
+    /// `primary`: a server that is not in hot standby.
+    Primary,
+    /// `standby`: a server in hot standby.
+    Standby,
+    /// `prefer-standby`: a standby if any host is one, otherwise any server (a second
+    /// pass over the hosts).
+    PreferStandby,
+}
+
+impl TargetSessionAttrs {
+    fn parse(s: &str) -> Result<Self, Error> {
+        Ok(match s {
+            "any" => Self::Any,
+            "read-write" => Self::ReadWrite,
+            "read-only" => Self::ReadOnly,
+            "primary" => Self::Primary,
+            "standby" => Self::Standby,
+            "prefer-standby" => Self::PreferStandby,
+            other => {
+                return Err(Error::config(format!(
+                    "invalid target_session_attrs {other:?} (any, read-write, read-only, \
+                     primary, standby, prefer-standby)"
+                )))
+            }
+        })
+    }
+
+    /// libpq's name for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Any => "any",
+            Self::ReadWrite => "read-write",
+            Self::ReadOnly => "read-only",
+            Self::Primary => "primary",
+            Self::Standby => "standby",
+            Self::PreferStandby => "prefer-standby",
+        }
+    }
+}
+
+/// In which order the hosts are tried (libpq's `load_balance_hosts`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum LoadBalanceHosts {
+    /// `disable`: in the order given.
+    #[default]
+    Disable,
+    /// `random`: shuffled anew for every connection attempt, which spreads the
+    /// connections of many clients (or of one pool) over the hosts.
+    Random,
+}
+
+/// One server of a (possibly multi-host) config: the name it goes by (TLS server name,
+/// `.pgpass` host), the address to connect to when `hostaddr` gives one, and the port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Target {
+    pub(crate) host: String,
+    pub(crate) hostaddr: Option<String>,
+    pub(crate) port: u16,
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.starts_with('/') {
+            write!(
+                f,
+                "{}/.s.PGSQL.{}",
+                self.host.trim_end_matches('/'),
+                self.port
+            )
+        } else if let Some(addr) = self.hostaddr.as_deref().filter(|a| *a != self.host) {
+            write!(f, "{} ({addr}):{}", self.host, self.port)
+        } else if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// libpq's default port, used for an empty entry of a port list.
+const DEFAULT_PORT: u16 = 5432;
+
 /// Which server dialect to speak. See [`crate::iris`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -181,10 +284,21 @@ pub enum ProfileChoice {
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Config {
+    /// One host, or a comma-separated list of them.
     pub(crate) host: String,
+    /// Whether `host` was set (rather than left at its default).
+    pub(crate) host_set: bool,
+    /// `hostaddr`: one address or a comma-separated list, matched to `host` by position.
+    pub(crate) hostaddr: Option<String>,
+    /// The port of the first host (of every host unless `ports` has several).
     pub(crate) port: u16,
+    /// One port per host, when `port` was given as a list of more than one.
+    pub(crate) ports: Vec<u16>,
     pub(crate) user: Option<String>,
     pub(crate) password: Option<Vec<u8>>,
+    pub(crate) passfile: Option<std::path::PathBuf>,
+    pub(crate) target_session_attrs: TargetSessionAttrs,
+    pub(crate) load_balance_hosts: LoadBalanceHosts,
     pub(crate) dbname: Option<String>,
     pub(crate) application_name: Option<String>,
     pub(crate) options: Option<String>,
@@ -206,9 +320,15 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             host: "localhost".into(),
-            port: 5432,
+            host_set: false,
+            hostaddr: None,
+            port: DEFAULT_PORT,
+            ports: Vec::new(),
             user: None,
             password: None,
+            passfile: None,
+            target_session_attrs: TargetSessionAttrs::Any,
+            load_balance_hosts: LoadBalanceHosts::Disable,
             dbname: None,
             application_name: None,
             options: None,
@@ -233,9 +353,14 @@ impl fmt::Debug for Config {
         // Never print the password.
         f.debug_struct("Config")
             .field("host", &self.host)
+            .field("hostaddr", &self.hostaddr)
             .field("port", &self.port)
+            .field("ports", &self.ports)
             .field("user", &self.user)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("passfile", &self.passfile)
+            .field("target_session_attrs", &self.target_session_attrs)
+            .field("load_balance_hosts", &self.load_balance_hosts)
             .field("dbname", &self.dbname)
             .field("application_name", &self.application_name)
             .field("options", &self.options)
@@ -268,9 +393,13 @@ impl Config {
         let mut c = Self::default();
         for (var, key) in [
             ("PGHOST", "host"),
+            ("PGHOSTADDR", "hostaddr"),
             ("PGPORT", "port"),
             ("PGUSER", "user"),
             ("PGPASSWORD", "password"),
+            ("PGPASSFILE", "passfile"),
+            ("PGTARGETSESSIONATTRS", "target_session_attrs"),
+            ("PGLOADBALANCEHOSTS", "load_balance_hosts"),
             ("PGDATABASE", "dbname"),
             ("PGAPPNAME", "application_name"),
             ("PGCONNECT_TIMEOUT", "connect_timeout"),
@@ -348,22 +477,30 @@ impl Config {
             }
         }
         if !hostport.is_empty() {
-            let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
-                let (h, after) = v6
-                    .split_once(']')
-                    .ok_or_else(|| Error::config("URL: unterminated [ in host"))?;
-                (h.to_string(), after.strip_prefix(':'))
-            } else {
-                match hostport.rsplit_once(':') {
-                    Some((h, p)) => (percent_decode(h)?, Some(p)),
-                    None => (percent_decode(hostport)?, None),
-                }
-            };
-            if !host.is_empty() {
-                self.host = host;
+            // `h1:p1,h2:p2`: libpq turns it into `host=h1,h2 port=p1,p2`, an entry
+            // without a port leaving its place in the port list empty (the default port).
+            let mut hosts = Vec::new();
+            let mut ports = Vec::new();
+            for hp in hostport.split(',') {
+                let (host, port) = if let Some(v6) = hp.strip_prefix('[') {
+                    let (h, after) = v6
+                        .split_once(']')
+                        .ok_or_else(|| Error::config("URL: unterminated [ in host"))?;
+                    (h.to_string(), after.strip_prefix(':'))
+                } else {
+                    match hp.rsplit_once(':') {
+                        Some((h, p)) => (percent_decode(h)?, Some(p)),
+                        None => (percent_decode(hp)?, None),
+                    }
+                };
+                hosts.push(host);
+                ports.push(port.unwrap_or(""));
             }
-            if let Some(p) = port.filter(|p| !p.is_empty()) {
-                self.set("port", p)?;
+            if hosts.iter().any(|h| !h.is_empty()) {
+                self.set("host", &hosts.join(","))?;
+            }
+            if ports.iter().any(|p| !p.is_empty()) {
+                self.set("port", &ports.join(","))?;
             }
         }
         if let Some(db) = path.filter(|p| !p.is_empty()) {
@@ -381,11 +518,39 @@ impl Config {
     /// Sets one libpq-style key.
     pub fn set(&mut self, key: &str, value: &str) -> Result<&mut Self, Error> {
         match key {
-            "host" | "hostaddr" => self.host = value.to_string(),
+            "host" => {
+                self.host = value.to_string();
+                self.host_set = true;
+            }
+            "hostaddr" => self.hostaddr = Some(value.to_string()).filter(|v| !v.is_empty()),
             "port" => {
-                self.port = value
-                    .parse()
-                    .map_err(|_| Error::config(format!("invalid port {value:?}")))?
+                let ports = value
+                    .split(',')
+                    .map(|p| match p.trim() {
+                        "" => Ok(DEFAULT_PORT),
+                        p => p.parse::<u16>().ok().filter(|&n| n > 0).ok_or_else(|| {
+                            Error::config(format!("invalid port {p:?} in {value:?}"))
+                        }),
+                    })
+                    .collect::<Result<Vec<u16>, Error>>()?;
+                self.port = ports.first().copied().unwrap_or(DEFAULT_PORT);
+                self.ports = if ports.len() > 1 { ports } else { Vec::new() };
+            }
+            "passfile" => {
+                self.passfile =
+                    Some(value.into()).filter(|p: &std::path::PathBuf| !p.as_os_str().is_empty())
+            }
+            "target_session_attrs" => self.target_session_attrs = TargetSessionAttrs::parse(value)?,
+            "load_balance_hosts" => {
+                self.load_balance_hosts = match value {
+                    "disable" => LoadBalanceHosts::Disable,
+                    "random" => LoadBalanceHosts::Random,
+                    other => {
+                        return Err(Error::config(format!(
+                            "invalid load_balance_hosts {other:?} (disable, random)"
+                        )))
+                    }
+                }
             }
             "user" => self.user = Some(value.to_string()),
             "password" => self.password = Some(value.as_bytes().to_vec()),
@@ -457,16 +622,129 @@ impl Config {
         Ok(self)
     }
 
-    /// Host name, IP address, or (starting with `/`) a Unix-socket directory.
+    /// Host name, IP address, or (starting with `/`) a Unix-socket directory; or a
+    /// comma-separated list of them (libpq's multi-host form).
+    ///
+    /// With several hosts, each is tried in order (or shuffled, with
+    /// [`load_balance_hosts`](Self::load_balance_hosts)) until one accepts the connection
+    /// and is of the kind [`target_session_attrs`](Self::target_session_attrs) asks for.
+    /// Each attempt has its own `connect_timeout`. As in libpq, a host that cannot be
+    /// reached (refused, unreachable, timed out, TLS failure, closed before startup ended,
+    /// or `57P03` cannot_connect_now) is skipped, but an error the server reports once
+    /// the exchange has begun (a failed password, `pg_hba.conf` rejection, unknown
+    /// database, ...) ends the walk. When every host fails, the error names each one
+    /// and why. Over a Unix-domain socket (`/dir`, the file `.s.PGSQL.<port>` in it),
+    /// TLS is never attempted.
     pub fn host(&mut self, host: impl Into<String>) -> &mut Self {
         self.host = host.into();
+        self.host_set = true;
         self
     }
 
-    /// TCP port (also the Unix-socket file suffix).
+    /// `hostaddr`: numeric addresses to connect to, one per host (or in place of
+    /// `host`), so no name lookup happens while `host` stays the name for TLS and
+    /// `.pgpass`.
+    pub fn hostaddr(&mut self, addr: impl Into<String>) -> &mut Self {
+        self.hostaddr = Some(addr.into());
+        self
+    }
+
+    /// TCP port (also the Unix-socket file suffix), for every host.
     pub fn port(&mut self, port: u16) -> &mut Self {
         self.port = port;
+        self.ports.clear();
         self
+    }
+
+    /// One port per host (the list must be as long as the host list).
+    pub fn ports(&mut self, ports: &[u16]) -> &mut Self {
+        self.port = ports.first().copied().unwrap_or(DEFAULT_PORT);
+        self.ports = if ports.len() > 1 {
+            ports.to_vec()
+        } else {
+            Vec::new()
+        };
+        self
+    }
+
+    /// `passfile`: the password file read when no password is given (default
+    /// `$PGPASSFILE`, else `~/.pgpass`). Looked up for each host as it is tried; skipped
+    /// with a warning when group or others can read it, as libpq does.
+    pub fn passfile(&mut self, path: impl Into<std::path::PathBuf>) -> &mut Self {
+        self.passfile = Some(path.into());
+        self
+    }
+
+    /// `target_session_attrs`: which kind of server to land on.
+    pub fn target_session_attrs(&mut self, attrs: TargetSessionAttrs) -> &mut Self {
+        self.target_session_attrs = attrs;
+        self
+    }
+
+    /// `load_balance_hosts`: in which order to try the hosts.
+    pub fn load_balance_hosts(&mut self, lb: LoadBalanceHosts) -> &mut Self {
+        self.load_balance_hosts = lb;
+        self
+    }
+
+    /// The servers to try, in the order given, with libpq's pairing rules: `port` has
+    /// one entry for all hosts or one per host, `hostaddr` one per host (or stands in
+    /// for `host` when no host was set); other counts are a configuration error.
+    pub(crate) fn targets(&self) -> Result<Vec<Target>, Error> {
+        let addrs: Option<Vec<&str>> = self
+            .hostaddr
+            .as_deref()
+            .map(|a| a.split(',').map(str::trim).collect());
+        let hosts: Vec<String> = match (&addrs, self.host_set) {
+            (Some(addrs), false) => addrs.iter().map(|a| a.to_string()).collect(),
+            _ => self
+                .host
+                .split(',')
+                .map(|h| match h.trim() {
+                    "" => "localhost".to_string(),
+                    h => h.to_string(),
+                })
+                .collect(),
+        };
+        if let Some(addrs) = &addrs {
+            if addrs.len() != hosts.len() {
+                return Err(Error::config(format!(
+                    "could not match {} host names to {} hostaddr values",
+                    hosts.len(),
+                    addrs.len()
+                )));
+            }
+        }
+        if !self.ports.is_empty() && self.ports.len() != hosts.len() {
+            return Err(Error::config(format!(
+                "could not match {} port numbers to {} hosts",
+                self.ports.len(),
+                hosts.len()
+            )));
+        }
+        Ok(hosts
+            .into_iter()
+            .enumerate()
+            .map(|(i, host)| Target {
+                hostaddr: addrs
+                    .as_ref()
+                    .and_then(|a| a.get(i))
+                    .filter(|a| !a.is_empty())
+                    .map(|a| a.to_string()),
+                port: self.ports.get(i).copied().unwrap_or(self.port),
+                host,
+            })
+            .collect())
+    }
+
+    /// This config narrowed to one of its targets (what a single attempt uses).
+    pub(crate) fn for_target(&self, t: &Target) -> Self {
+        let mut c = self.clone();
+        c.host = t.host.clone();
+        c.hostaddr = t.hostaddr.clone();
+        c.port = t.port;
+        c.ports = Vec::new();
+        c
     }
 
     /// User name.
@@ -634,14 +912,24 @@ impl Config {
             .unwrap_or_else(|| "postgres".into())
     }
 
-    /// The configured host.
+    /// The configured host (a comma-separated list when there are several).
     pub fn get_host(&self) -> &str {
         &self.host
     }
 
-    /// The configured port.
+    /// The configured port (of the first host, when each has its own).
     pub fn get_port(&self) -> u16 {
         self.port
+    }
+
+    /// The configured `target_session_attrs`.
+    pub fn get_target_session_attrs(&self) -> TargetSessionAttrs {
+        self.target_session_attrs
+    }
+
+    /// The configured `load_balance_hosts`.
+    pub fn get_load_balance_hosts(&self) -> LoadBalanceHosts {
+        self.load_balance_hosts
     }
 
     /// The configured database, if any.
@@ -992,5 +1280,120 @@ mod tests {
     fn zero_connect_timeout_means_no_deadline() {
         let c: Config = "connect_timeout=0".parse().unwrap();
         assert_eq!(c.connect_timeout, None);
+    }
+
+    fn t(host: &str, hostaddr: Option<&str>, port: u16) -> Target {
+        Target {
+            host: host.into(),
+            hostaddr: hostaddr.map(Into::into),
+            port,
+        }
+    }
+
+    #[test]
+    fn a_host_list_takes_one_port_for_all_or_one_port_each() {
+        let one: Config = "host=a,b,c port=7".parse().unwrap();
+        assert_eq!(
+            one.targets().unwrap(),
+            vec![t("a", None, 7), t("b", None, 7), t("c", None, 7)]
+        );
+        let each: Config = "host=a,b port=1,2".parse().unwrap();
+        assert_eq!(
+            each.targets().unwrap(),
+            vec![t("a", None, 1), t("b", None, 2)]
+        );
+        let err = "host=a,b,c port=1,2".parse::<Config>().unwrap().targets();
+        assert!(err.unwrap_err().is_config());
+        assert!("port=1,x".parse::<Config>().unwrap_err().is_config());
+    }
+
+    #[test]
+    fn a_multi_host_url_pairs_each_host_with_its_port() {
+        let c: Config = "postgres://u@h1:5433,h2,[::1]:5435/db?target_session_attrs=read-write"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            c.targets().unwrap(),
+            vec![
+                t("h1", None, 5433),
+                t("h2", None, 5432),
+                t("::1", None, 5435)
+            ]
+        );
+        assert_eq!(c.target_session_attrs, TargetSessionAttrs::ReadWrite);
+        assert_eq!(c.get_port(), 5433);
+    }
+
+    #[test]
+    fn a_percent_encoded_socket_directory_is_a_unix_socket_host() {
+        let c: Config = "postgres://%2Fvar%2Frun%2Fpostgresql:5444/db"
+            .parse()
+            .unwrap();
+        let targets = c.targets().unwrap();
+        assert_eq!(targets, vec![t("/var/run/postgresql", None, 5444)]);
+        assert_eq!(targets[0].to_string(), "/var/run/postgresql/.s.PGSQL.5444");
+    }
+
+    #[test]
+    fn hostaddr_pairs_with_host_by_position_or_stands_in_for_it() {
+        let c: Config = "host=db1,db2 hostaddr=10.0.0.1,10.0.0.2 port=5"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            c.targets().unwrap(),
+            vec![t("db1", Some("10.0.0.1"), 5), t("db2", Some("10.0.0.2"), 5)]
+        );
+        let only: Config = "hostaddr=10.0.0.1,10.0.0.2".parse().unwrap();
+        assert_eq!(
+            only.targets().unwrap(),
+            vec![
+                t("10.0.0.1", Some("10.0.0.1"), 5432),
+                t("10.0.0.2", Some("10.0.0.2"), 5432)
+            ]
+        );
+        let bad: Config = "host=a,b hostaddr=10.0.0.1".parse().unwrap();
+        assert!(bad.targets().unwrap_err().to_string().contains("hostaddr"));
+    }
+
+    #[test]
+    fn session_attrs_load_balancing_and_passfile_come_from_env_and_strings() {
+        for (v, want) in [
+            ("any", TargetSessionAttrs::Any),
+            ("read-write", TargetSessionAttrs::ReadWrite),
+            ("read-only", TargetSessionAttrs::ReadOnly),
+            ("primary", TargetSessionAttrs::Primary),
+            ("standby", TargetSessionAttrs::Standby),
+            ("prefer-standby", TargetSessionAttrs::PreferStandby),
+        ] {
+            let c: Config = format!("target_session_attrs={v}").parse().unwrap();
+            assert_eq!(c.target_session_attrs, want);
+            assert_eq!(want.as_str(), v);
+        }
+        assert!("target_session_attrs=master"
+            .parse::<Config>()
+            .unwrap_err()
+            .is_config());
+        assert!("load_balance_hosts=roundrobin"
+            .parse::<Config>()
+            .unwrap_err()
+            .is_config());
+        let env = Config::from_env_with(|k| match k {
+            "PGTARGETSESSIONATTRS" => Some("standby".into()),
+            "PGLOADBALANCEHOSTS" => Some("random".into()),
+            "PGPASSFILE" => Some("/tmp/pw".into()),
+            "PGHOSTADDR" => Some("127.0.0.1".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(env.target_session_attrs, TargetSessionAttrs::Standby);
+        assert_eq!(env.load_balance_hosts, LoadBalanceHosts::Random);
+        assert_eq!(
+            env.passfile.as_deref(),
+            Some(std::path::Path::new("/tmp/pw"))
+        );
+        assert_eq!(
+            env.targets().unwrap(),
+            vec![t("127.0.0.1", Some("127.0.0.1"), 5432)]
+        );
     }
 }

@@ -12,6 +12,7 @@ pub mod copy_binary;
 mod driver;
 pub(crate) mod event;
 pub(crate) mod params;
+pub(crate) mod pgpass;
 pub(crate) mod row;
 pub(crate) mod session;
 mod startup;
@@ -22,7 +23,10 @@ pub use auth::{tls_server_end_point, CertificateHashError};
 pub use bulk::{
     Atomicity, ExecuteManyOptions, LoadError, LoadMethod, LoadReport, RowFailure, DEFAULT_IO_TICK,
 };
-pub use config::{AuthPolicy, Config, Keepalives, ProfileChoice, DEFAULT_QUERY_TIMEOUT};
+pub use config::{
+    AuthPolicy, Config, Keepalives, LoadBalanceHosts, ProfileChoice, TargetSessionAttrs,
+    DEFAULT_QUERY_TIMEOUT,
+};
 #[cfg(feature = "runtime")]
 pub use driver::{
     quote_ident, BinaryCopyWriter, CancelToken, Connection, CopyIn, CopyOut, LoadMode,

@@ -147,7 +147,17 @@ pub struct Session {
     /// The server's error for the exchange in flight, kept until its ReadyForQuery: a
     /// deadline that passes after it arrived reports it, not a bare timeout.
     unsettled_error: Option<Error>,
+    /// The server reported an error that says it cannot serve this client as it is
+    /// now (see [`FAILOVER_CODES`]); a pool must not reuse the connection.
+    failover_error: bool,
 }
+
+/// SQLSTATEs after which a connection should not be reused: `25006`
+/// read_only_sql_transaction (the server became, or always was, read-only: a demoted
+/// primary or a standby), `57P01` admin_shutdown and `57P03` cannot_connect_now (the
+/// server is going away or not yet accepting work). After a failover these are what the
+/// old primary answers; a pool that evicts on them finds the new primary on reconnect.
+pub(crate) const FAILOVER_CODES: [&str; 3] = ["25006", "57P01", "57P03"];
 
 /// The bytes of one row's answer in a bulk run (BindComplete, then a short
 /// CommandComplete), once validated: a server answers every row of a load alike, so later
@@ -291,6 +301,7 @@ impl Session {
             last_aborted: None,
             run_answer: RunAnswer::NONE,
             unsettled_error: None,
+            failover_error: false,
         })
     }
 
@@ -321,6 +332,7 @@ impl Session {
             last_aborted: None,
             run_answer: RunAnswer::NONE,
             unsettled_error: None,
+            failover_error: false,
         }
     }
 
@@ -340,6 +352,22 @@ impl Session {
     #[inline]
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
+    }
+
+    /// Whether the server reported an error after which the connection should not be
+    /// reused (SQLSTATE `25006`, `57P01` or `57P03`): the pool closes such a connection
+    /// on return instead of keeping it idle.
+    pub fn saw_failover_error(&self) -> bool {
+        self.failover_error
+    }
+
+    /// The server's error, noting whether it is one of [`FAILOVER_CODES`].
+    fn db_error(&mut self, f: &crate::protocol::backend::ErrorFields) -> Error {
+        let err = Error::db(f);
+        if err.code().is_some_and(|c| FAILOVER_CODES.contains(&c)) {
+            self.failover_error = true;
+        }
+        err
     }
 
     /// Whether the connection is broken; see [`broken_error`](Self::broken_error).
@@ -951,7 +979,7 @@ impl Session {
             return match msg {
                 BackendMessage::ReadyForQuery(r) => self.finish_aborted_window(failed, r.status()),
                 BackendMessage::ErrorResponse(f) => {
-                    let err = Error::db(&f);
+                    let err = self.db_error(&f);
                     if err.breaks_connection() {
                         return Err(err);
                     }
@@ -1083,7 +1111,7 @@ impl Session {
                 self.ready(i, r.status());
             }
             (front, BackendMessage::ErrorResponse(f)) => {
-                let err = Error::db(&f);
+                let err = self.db_error(&f);
                 if err.breaks_connection() {
                     return Err(err);
                 }
@@ -1197,7 +1225,7 @@ impl Session {
     fn dispatch_idle(&mut self, msg: BackendMessage) -> Result<(), Error> {
         match msg {
             // The server explaining why it is closing (admin shutdown, idle timeout).
-            BackendMessage::ErrorResponse(f) => Err(Error::db(&f)),
+            BackendMessage::ErrorResponse(f) => Err(self.db_error(&f)),
             BackendMessage::ReadyForQuery(_) if self.quirks.surplus_ready_tolerated => Ok(()),
             BackendMessage::ReadyForQuery(_) => Err(Error::protocol(
                 "server sent more ReadyForQuery messages than Syncs",

@@ -524,7 +524,9 @@ impl Shared {
     fn refuse(&self, live: &Live, now: Instant) -> Option<Reason> {
         if self.is_closed() {
             Some(Reason::PoolClosed)
-        } else if live.conn.is_broken() {
+        } else if live.conn.is_broken() || live.conn.saw_failover_error() {
+            // A failover sign (25006, 57P01, 57P03) counts as broken: reusing it would
+            // keep sending writes to a server that can no longer take them.
             Some(Reason::Broken)
         } else if live.expired(now) {
             Some(Reason::Lifetime)

@@ -80,7 +80,12 @@
 //! Dropping the [`PooledConnection`] returns the connection, also when the holder panics
 //! or its future is dropped in the middle of a query. `Drop` never blocks:
 //!
-//! - **Broken**, or **past its lifetime**, or the pool is **closed**: closed.
+//! - **Broken**, or **past its lifetime**, or the pool is **closed**: closed. So is a
+//!   connection on which the server reported SQLSTATE `25006` (read-only transaction),
+//!   `57P01` (admin shutdown) or `57P03` (cannot connect now), the signs of a failover
+//!   (see [`Connection::saw_failover_error`](crate::Connection::saw_failover_error)):
+//!   the next connection is opened through the same multi-host and
+//!   `target_session_attrs` rules, so the pool finds a promoted primary by itself.
 //! - **Clean** (nothing pending, transaction status idle): back to the idle queue at
 //!   once, with its statement cache. No round trip.
 //! - **Dirty**: a result not read to the end (a dropped row stream or query future), a

@@ -12,6 +12,7 @@
 mod bulk;
 mod cancel;
 mod copy;
+mod hosts;
 mod io_tick;
 mod load;
 mod pipeline;
@@ -174,7 +175,10 @@ impl Connection<Socket> {
     /// Connects over TCP (or a Unix socket), negotiates TLS as `sslmode` says (see
     /// [`crate::conn::tls`]) and authenticates, within the connect timeout, which covers
     /// every attempt (`allow` and `prefer` may make two), the TLS handshake,
-    /// authentication and the first ReadyForQuery.
+    /// authentication and the first ReadyForQuery. With several hosts, each is tried in
+    /// turn with its own connect timeout, skipping servers of the wrong kind for
+    /// `target_session_attrs` (see [`Config::host`]); the password comes from
+    /// `.pgpass` for each host when none is configured.
     ///
     /// # Examples
     ///
@@ -188,21 +192,26 @@ impl Connection<Socket> {
     /// # Ok(()) }
     /// ```
     pub async fn connect(config: &Config) -> Result<Self, Error> {
+        hosts::connect(config).await
+    }
+
+    /// One attempt at one server: `config` names a single host (see
+    /// [`Config::for_target`]). No deadline here; the caller applies `connect_timeout`.
+    async fn connect_one(config: &Config) -> Result<Self, Error> {
         let span = trace::Span::connect(config);
+        let addr = config.hostaddr.as_deref().unwrap_or(&config.host);
         let fut = async {
             let plan = TlsPlan::resolve(config)?;
             let attempts = plan.attempts();
             let mut last = None;
             for (i, &attempt) in attempts.iter().enumerate() {
-                let stream = Socket::connect(&config.host, config.port)
-                    .await
-                    .map_err(|e| {
-                        Error::with_source(
-                            crate::error::Kind::Io,
-                            format!("cannot connect to {}:{}", config.host, config.port),
-                            e,
-                        )
-                    })?;
+                let stream = Socket::connect(addr, config.port).await.map_err(|e| {
+                    Error::with_source(
+                        crate::error::Kind::Io,
+                        format!("cannot connect to {addr}:{}", config.port),
+                        e,
+                    )
+                })?;
                 stream.set_keepalives(&config.keepalives).map_err(|e| {
                     Error::with_source(crate::error::Kind::Io, "cannot set TCP keepalives", e)
                 })?;
@@ -214,7 +223,7 @@ impl Connection<Socket> {
                         conn.cancel = conn
                             .cancel
                             .take()
-                            .map(|c| c.with_addr(&config.host, config.port, tls, attempt));
+                            .map(|c| c.with_addr(addr, config.port, tls, attempt));
                         return Ok(conn);
                     }
                     Err((e, tls_used)) => {
@@ -228,13 +237,7 @@ impl Connection<Socket> {
             }
             Err(last.unwrap_or_else(|| Error::protocol("no connection attempt was made")))
         };
-        let fut = span.instrument(fut);
-        let r = match config.connect_timeout {
-            None => fut.await,
-            Some(t) => tokio::time::timeout(t, fut)
-                .await
-                .unwrap_or_else(|_| Err(Error::timeout("connect timed out"))),
-        };
+        let r = span.instrument(fut).await;
         span.finish(&r);
         r
     }
@@ -786,6 +789,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// Whether an earlier error broke this connection; it then refuses all work.
     pub fn is_broken(&self) -> bool {
         self.session.is_broken()
+    }
+
+    /// Whether the server answered an operation on this connection with SQLSTATE `25006`
+    /// (read_only_sql_transaction), `57P01` (admin_shutdown) or `57P03`
+    /// (cannot_connect_now): the signs of a failover (a demoted or retiring primary). The
+    /// connection may still work, but the pool closes it on return rather than reuse it,
+    /// so the next checkout reconnects through `host` and `target_session_attrs` and
+    /// finds the new primary.
+    pub fn saw_failover_error(&self) -> bool {
+        self.session.saw_failover_error()
     }
 
     /// Whether nothing is pending and the connection is usable.
