@@ -5,6 +5,7 @@ mod bulk;
 mod cache;
 mod copy_binary;
 mod failover;
+mod pgbouncer;
 mod pipeline;
 mod queries;
 mod session;

@@ -18,6 +18,7 @@
 pub mod conn;
 pub mod fake_server;
 pub mod iris;
+pub mod pgbouncer;
 pub mod proxy;
 pub mod tls;
 
