@@ -9,19 +9,23 @@
 //! `sslcertmode`, `ssl_min_protocol_version`, `ssl_max_protocol_version`, `sslkeylogfile`,
 //! `channel_binding`, `gssencmode`: see [`super::tls`] for what each does), `require_auth` (comma list of `password`, `md5`, `scram-sha-256`, `none`),
 //! `query_timeout` (seconds, pgline's own; default [`DEFAULT_QUERY_TIMEOUT`], `0` = none), `statement_cache_capacity` (pgline's own),
-//! `profile` (`auto`, `postgres`, `iris`), `protocol_version` (`3.0`). Unknown keys are an
-//! error, as in libpq: a typo must not be silently ignored.
+//! `profile` (`auto`, `postgres`, `iris`), `min_protocol_version` and
+//! `max_protocol_version` (`3.0`, `3.2`, `latest`; see [`super::protocol_version`]),
+//! `protocol_version` (pgline's older name for `max_protocol_version`). Unknown keys are
+//! an error, as in libpq: a typo must not be silently ignored.
 //!
 //! Environment variables used by [`Config::from_env`] and [`Config::parse`]: `PGHOST`,
 //! `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`, `PGAPPNAME`, `PGCONNECT_TIMEOUT`,
 //! `PGOPTIONS`, `PGSSLMODE`, `PGSSLNEGOTIATION`, `PGSSLROOTCERT`, `PGSSLCERT`, `PGSSLKEY`,
 //! `PGSSLCRL`, `PGSSLCRLDIR`, `PGSSLSNI`, `PGSSLCERTMODE`, `PGSSLMINPROTOCOLVERSION`,
-//! `PGSSLMAXPROTOCOLVERSION`, `PGCHANNELBINDING`, `PGGSSENCMODE`, `PGREQUIREAUTH`.
+//! `PGSSLMAXPROTOCOLVERSION`, `PGCHANNELBINDING`, `PGGSSENCMODE`, `PGREQUIREAUTH`,
+//! `PGMINPROTOCOLVERSION`, `PGMAXPROTOCOLVERSION`.
 
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+pub use super::protocol_version::{ProtocolRange, ProtocolVersion};
 pub use super::tls::{
     ChannelBindingMode, RootCert, SslCertMode, SslMode, SslNegotiation, TlsSettings, TlsVersion,
 };
@@ -200,6 +204,8 @@ pub struct Config {
     pub(crate) notification_capacity: usize,
     pub(crate) insecure_skip_scram_server_signature: bool,
     pub(crate) prefer_text: bool,
+    /// `min_protocol_version` / `max_protocol_version`.
+    pub(crate) protocol: ProtocolRange,
 }
 
 impl Default for Config {
@@ -224,6 +230,7 @@ impl Default for Config {
             notification_capacity: 1024,
             insecure_skip_scram_server_signature: false,
             prefer_text: false,
+            protocol: ProtocolRange::default(),
         }
     }
 }
@@ -248,6 +255,7 @@ impl fmt::Debug for Config {
             .field("limits", &self.limits)
             .field("statement_cache_capacity", &self.statement_cache_capacity)
             .field("profile", &self.profile)
+            .field("protocol", &self.protocol)
             .finish_non_exhaustive()
     }
 }
@@ -289,6 +297,8 @@ impl Config {
             ("PGCHANNELBINDING", "channel_binding"),
             ("PGGSSENCMODE", "gssencmode"),
             ("PGREQUIREAUTH", "require_auth"),
+            ("PGMINPROTOCOLVERSION", "min_protocol_version"),
+            ("PGMAXPROTOCOLVERSION", "max_protocol_version"),
         ] {
             if let Some(v) = get(var) {
                 c.set(key, &v)
@@ -439,12 +449,8 @@ impl Config {
                     _ => return Err(Error::config(format!("invalid profile {value:?}"))),
                 }
             }
-            "protocol_version" => {
-                if value != "3.0" {
-                    return Err(Error::config(format!(
-                        "protocol_version {value:?}: only 3.0 is supported"
-                    )));
-                }
+            "min_protocol_version" | "max_protocol_version" | "protocol_version" => {
+                self.set_protocol_version(key, value)?
             }
             other => {
                 if !self.tls.set(other, value)? {
@@ -634,6 +640,25 @@ impl Config {
             .unwrap_or_else(|| "postgres".into())
     }
 
+    /// `min_protocol_version`: the lowest protocol version accepted when the server
+    /// offers a downgrade (default 3.0).
+    pub fn min_protocol_version(&mut self, v: ProtocolVersion) -> &mut Self {
+        self.protocol.min = v;
+        self
+    }
+
+    /// `max_protocol_version`: the protocol version requested (default 3.0, as libpq
+    /// 18; [`ProtocolVersion::V3_2`] for PostgreSQL 18's long cancel keys).
+    pub fn max_protocol_version(&mut self, v: ProtocolVersion) -> &mut Self {
+        self.protocol.max = v;
+        self
+    }
+
+    /// The protocol versions allowed (`min`) and requested (`max`).
+    pub fn protocol_range(&self) -> ProtocolRange {
+        self.protocol
+    }
+
     /// The configured host.
     pub fn get_host(&self) -> &str {
         &self.host
@@ -697,6 +722,22 @@ impl Config {
             v.push((k.clone(), val.clone()));
         }
         v
+    }
+}
+
+// ----- protocol version keys ------------------------------------------------------------
+
+impl Config {
+    /// `min_protocol_version`, `max_protocol_version` and pgline's older
+    /// `protocol_version` (the version to request, so the same as `max_protocol_version`).
+    fn set_protocol_version(&mut self, key: &str, value: &str) -> Result<(), Error> {
+        let v = ProtocolVersion::parse(value).map_err(|e| Error::config(format!("{key}: {e}")))?;
+        if key == "min_protocol_version" {
+            self.protocol.min = v;
+        } else {
+            self.protocol.max = v;
+        }
+        Ok(())
     }
 }
 
@@ -986,6 +1027,41 @@ mod tests {
             .parse::<Config>()
             .unwrap_err()
             .is_config());
+    }
+
+    #[test]
+    fn protocol_versions_default_to_3_0_and_take_libpqs_names_and_env() {
+        let d = Config::new().protocol_range();
+        assert_eq!(
+            (d.min, d.max),
+            (ProtocolVersion::V3_0, ProtocolVersion::V3_0)
+        );
+        let c: Config = "max_protocol_version=latest min_protocol_version=3.2"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            (c.protocol.min, c.protocol.max),
+            (ProtocolVersion::V3_2, ProtocolVersion::V3_2)
+        );
+        let url: Config = "postgres://h/db?max_protocol_version=3.2".parse().unwrap();
+        assert_eq!(url.protocol.max, ProtocolVersion::V3_2);
+        let old: Config = "protocol_version=3.2".parse().unwrap();
+        assert_eq!(old.protocol.max, ProtocolVersion::V3_2);
+        let env = Config::from_env_with(|k| match k {
+            "PGMAXPROTOCOLVERSION" => Some("3.2".into()),
+            "PGMINPROTOCOLVERSION" => Some("3.0".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(env.protocol.max, ProtocolVersion::V3_2);
+        let e = "max_protocol_version=3.1".parse::<Config>().unwrap_err();
+        assert!(
+            e.is_config() && e.to_string().contains("max_protocol_version"),
+            "{e}"
+        );
+        let e = Config::from_env_with(|k| (k == "PGMINPROTOCOLVERSION").then(|| "4".into()))
+            .unwrap_err();
+        assert!(e.to_string().contains("PGMINPROTOCOLVERSION"), "{e}");
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod copy_binary;
 mod driver;
 pub(crate) mod event;
 pub(crate) mod params;
+pub mod protocol_version;
 pub(crate) mod row;
 pub(crate) mod session;
 mod startup;
@@ -31,6 +32,7 @@ pub use driver::{
 };
 pub use event::{Event, Expect, Item};
 pub use params::Params;
+pub use protocol_version::{ProtocolRange, ProtocolVersion};
 pub use row::{Column, Row, RowIndex, SimpleRow};
 pub use session::{Session, SessionConfig, StartupStatus, TlsStart};
 pub use statement::Statement;
