@@ -5,6 +5,7 @@ mod bulk;
 mod cache;
 mod copy_binary;
 mod pipeline;
+mod protocol32;
 mod queries;
 mod session;
 mod statements;
