@@ -450,8 +450,11 @@ impl TempCluster {
         }
         lines.extend(opts.extra_conf.iter().cloned());
         self.append_conf(&lines)?;
-        fs::write(self.data_dir.join("pg_hba.conf"), hba_for(opts.tls.is_some()))
-            .map_err(io_err("writing pg_hba.conf"))
+        fs::write(
+            self.data_dir.join("pg_hba.conf"),
+            hba_for(opts.tls.is_some()),
+        )
+        .map_err(io_err("writing pg_hba.conf"))
     }
 
     /// Writes the TLS files into the data directory and returns the `postgresql.conf`

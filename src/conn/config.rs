@@ -777,7 +777,11 @@ impl Config {
         // Settings in `options` become startup parameters of their own (see
         // `super::options`); an `options` with other switches is sent as it is (an
         // invalid one was refused when the connection was configured).
-        let from_options = match self.options.as_deref().map(super::options::options_to_params) {
+        let from_options = match self
+            .options
+            .as_deref()
+            .map(super::options::options_to_params)
+        {
             Some(Ok(Some(pairs))) => pairs,
             Some(_) => {
                 if let Some(o) = &self.options {
@@ -1224,7 +1228,10 @@ mod tests {
         assert_eq!(c.get_service(), Some("app"));
         // The same through a URL.
         let u = Config::parse_with("postgres://explicit@/?service=app", env).unwrap();
-        assert_eq!((u.host.as_str(), u.user.as_deref()), ("svchost", Some("explicit")));
+        assert_eq!(
+            (u.host.as_str(), u.user.as_deref()),
+            ("svchost", Some("explicit"))
+        );
     }
 
     #[test]
@@ -1254,9 +1261,15 @@ mod tests {
             _ => None,
         };
         assert_eq!(Config::parse_with("service=both", env).unwrap().port, 7001);
-        assert_eq!(Config::parse_with("service=sysonly", env).unwrap().port, 7003);
+        assert_eq!(
+            Config::parse_with("service=sysonly", env).unwrap().port,
+            7003
+        );
         let e = Config::parse_with("service=nowhere", env).unwrap_err();
-        assert!(e.is_config() && e.to_string().contains("\"nowhere\" not found"), "{e}");
+        assert!(
+            e.is_config() && e.to_string().contains("\"nowhere\" not found"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -1279,7 +1292,10 @@ mod tests {
         let file = service_file("bad", "[b]\nhots=x\n");
         let s = format!("service=b servicefile={}", file.display());
         let e = s.parse::<Config>().unwrap_err();
-        assert!(e.to_string().contains("service \"b\"") && e.to_string().contains("hots"), "{e}");
+        assert!(
+            e.to_string().contains("service \"b\"") && e.to_string().contains("hots"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -1298,7 +1314,11 @@ mod tests {
         assert_eq!(app(&c).as_deref(), Some("mine"));
         let env = |k: &str| (k == "PGAPPNAME").then(|| "fromenv".to_string());
         let c = Config::parse_with("fallback_application_name=tool", env).unwrap();
-        assert_eq!(app(&c).as_deref(), Some("fromenv"), "PGAPPNAME sets application_name");
+        assert_eq!(
+            app(&c).as_deref(),
+            Some("fromenv"),
+            "PGAPPNAME sets application_name"
+        );
         assert_eq!(app(&Config::new()), None);
     }
 
@@ -1312,7 +1332,9 @@ mod tests {
         assert!(p.contains(&("DateStyle".into(), "German".into())), "{p:?}");
         assert!(!p.iter().any(|(k, _)| k == "options"), "{p:?}");
         assert_eq!(
-            p.iter().filter(|(k, _)| k.eq_ignore_ascii_case("datestyle")).count(),
+            p.iter()
+                .filter(|(k, _)| k.eq_ignore_ascii_case("datestyle"))
+                .count(),
             1,
             "the caller's DateStyle replaces pgline's: {p:?}"
         );
@@ -1320,7 +1342,10 @@ mod tests {
         assert!(raw
             .startup_params()
             .contains(&("options".into(), "-B 64".into())));
-        assert!("options='-c work_mem'".parse::<Config>().unwrap_err().is_config());
+        assert!("options='-c work_mem'"
+            .parse::<Config>()
+            .unwrap_err()
+            .is_config());
     }
 
     #[test]

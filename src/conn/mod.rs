@@ -11,11 +11,11 @@ pub mod copy_binary;
 #[cfg(feature = "runtime")]
 mod driver;
 pub(crate) mod event;
-pub(crate) mod params;
 pub mod options;
+pub(crate) mod params;
 pub mod protocol_version;
-pub mod service;
 pub(crate) mod row;
+pub mod service;
 pub(crate) mod session;
 mod startup;
 pub(crate) mod statement;

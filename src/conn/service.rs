@@ -46,10 +46,7 @@ impl ServiceFiles {
     /// The files libpq would read: `servicefile` (the connection parameter), else
     /// `PGSERVICEFILE`, else `$HOME/.pg_service.conf`; and
     /// `$PGSYSCONFDIR/pg_service.conf` or the distribution's default.
-    pub(crate) fn locate(
-        servicefile: Option<&str>,
-        get: &dyn Fn(&str) -> Option<String>,
-    ) -> Self {
+    pub(crate) fn locate(servicefile: Option<&str>, get: &dyn Fn(&str) -> Option<String>) -> Self {
         let user = servicefile
             .map(PathBuf::from)
             .or_else(|| get("PGSERVICEFILE").map(PathBuf::from))

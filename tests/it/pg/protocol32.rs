@@ -66,7 +66,11 @@ async fn postgres_18_sends_a_long_cancel_key_and_a_cancel_through_it_stops_pg_sl
     let start = Instant::now();
     let err = c.execute("SELECT pg_sleep(60)", &[]).await.unwrap_err();
     assert_eq!(err.code(), Some("57014"), "{err}");
-    assert!(start.elapsed() < Duration::from_secs(30), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        start.elapsed()
+    );
     canceller.await.unwrap().unwrap();
     // The connection is still usable.
     let one: i32 = c.query_one("SELECT 1", &[]).await.unwrap().get(0).unwrap();
@@ -79,7 +83,11 @@ async fn a_query_timeout_on_3_2_cancels_through_the_long_key_and_keeps_the_conne
     let start = Instant::now();
     let err = c.execute("SELECT pg_sleep(60)", &[]).await.unwrap_err();
     assert!(err.is_timeout(), "{err}");
-    assert!(start.elapsed() < Duration::from_secs(30), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        start.elapsed()
+    );
     let one: i32 = c.query_one("SELECT 1", &[]).await.unwrap().get(0).unwrap();
     assert_eq!(one, 1);
 }
@@ -113,10 +121,16 @@ async fn queries_copy_and_execute_many_work_on_3_2() {
         .read_all()
         .await
         .unwrap();
-    assert_eq!(String::from_utf8(out).unwrap(), "999,v999\n1000,copied\n1001,\n");
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "999,v999\n1000,copied\n1001,\n"
+    );
 
     let n: i64 = c
-        .query_one(format!("SELECT count(*) FROM {t} WHERE id > $1").as_str(), &[&10i32])
+        .query_one(
+            format!("SELECT count(*) FROM {t} WHERE id > $1").as_str(),
+            &[&10i32],
+        )
         .await
         .unwrap()
         .get(0)
@@ -138,7 +152,10 @@ async fn a_3_2_request_to_postgres_15_falls_back_to_3_0() {
         .unwrap()
         .get(0)
         .unwrap();
-    assert!(v.starts_with("15"), "the default cluster is PostgreSQL 15: {v}");
+    assert!(
+        v.starts_with("15"),
+        "the default cluster is PostgreSQL 15: {v}"
+    );
 }
 
 #[tokio::test]
