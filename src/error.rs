@@ -69,6 +69,12 @@ struct Inner {
 }
 
 /// An error from pgline.
+///
+/// Display shows a server error as psql does (severity, message, SQLSTATE, DETAIL, HINT,
+/// CONTEXT). When a named prepared statement vanished (SQLSTATE 26000) or collided with
+/// another of the same name (42P05), it adds a HINT line of pgline's own: that is what a
+/// transaction-pooling PgBouncer causes, and `statement_cache_capacity=0` (pooler-safe
+/// mode, see [`Config`](crate::Config)) is the fix.
 pub struct Error(Box<Inner>);
 
 impl Clone for Error {
@@ -369,7 +375,11 @@ impl fmt::Display for Error {
             if let Some(note) = &self.0.msg {
                 write!(f, "{note}: ")?;
             }
-            return fmt::Display::fmt(db, f);
+            fmt::Display::fmt(db, f)?;
+            if let Some(hint) = pooler_hint(db) {
+                write!(f, "\nHINT: {hint}")?;
+            }
+            return Ok(());
         }
         match &self.0.msg {
             Some(msg) => f.write_str(msg)?,
@@ -380,6 +390,19 @@ impl fmt::Display for Error {
         }
         Ok(())
     }
+}
+
+/// What pgline adds to a server error that named prepared statements cannot survive: a
+/// statement vanished (26000, `prepared statement "..." does not exist`) or collided with
+/// one of the same name (42P05, `... already exists`). Both are what a pooler in
+/// transaction mode (PgBouncer's `pool_mode = transaction`) causes, by handing each
+/// transaction a server connection that another client prepared its statements on.
+pub(crate) const POOLER_HINT: &str = "this looks like a transaction-pooling PgBouncer (or another \
+pooler) between pgline and the server: named prepared statements do not survive it. Set \
+statement_cache_capacity=0 for pgline's pooler-safe mode (unnamed statements only)";
+
+fn pooler_hint(db: &DbError) -> Option<&'static str> {
+    matches!(db.code(), "26000" | "42P05").then_some(POOLER_HINT)
 }
 
 impl std::error::Error for Error {
@@ -610,3 +633,30 @@ impl fmt::Display for DbError {
 }
 
 impl std::error::Error for DbError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_vanished_or_colliding_statement_error_shows_the_pooler_hint() {
+        for (code, message) in [
+            ("26000", "prepared statement \"pgline_s1\" does not exist"),
+            ("42P05", "prepared statement \"pgline_s1\" already exists"),
+        ] {
+            let shown = Error::inferred_db(code, message).to_string();
+            assert!(shown.starts_with(&format!("ERROR: {message} (SQLSTATE {code})")));
+            assert!(
+                shown.ends_with(&format!("\nHINT: {POOLER_HINT}")),
+                "{shown}"
+            );
+            assert!(shown.contains("statement_cache_capacity=0"));
+        }
+    }
+
+    #[test]
+    fn other_server_errors_carry_no_pooler_hint() {
+        let shown = Error::inferred_db("23505", "duplicate key").to_string();
+        assert_eq!(shown, "ERROR: duplicate key (SQLSTATE 23505)");
+    }
+}

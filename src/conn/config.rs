@@ -24,6 +24,35 @@
 //! `PGSSLCRL`, `PGSSLCRLDIR`, `PGSSLSNI`, `PGSSLCERTMODE`, `PGSSLMINPROTOCOLVERSION`,
 //! `PGSSLMAXPROTOCOLVERSION`, `PGCHANNELBINDING`, `PGGSSENCMODE`, `PGREQUIREAUTH`,
 //! `PGMINPROTOCOLVERSION`, `PGMAXPROTOCOLVERSION`.
+//!
+//! # Behind PgBouncer: `statement_cache_capacity=0` is pooler-safe mode
+//!
+//! `statement_cache_capacity` (default 100) is how many named prepared statements a
+//! connection keeps in its LRU cache. **`0` selects pooler-safe mode**, for PgBouncer in
+//! transaction pooling (`pool_mode = transaction`) and poolers like it, which hand each
+//! transaction (and each statement outside one) a server connection that other clients
+//! use too:
+//!
+//! - only the unnamed statement is used: nothing is named on the server, so nothing can
+//!   vanish (26000) or collide with another client's statement (42P05);
+//! - every Parse goes in the same flight as its Bind/Execute, before one Sync: a
+//!   [`Statement`](crate::Statement) from `prepare()` keeps its Describe information (the
+//!   parameter types and the columns, so result formats stay binary) and is parsed again
+//!   as the unnamed statement each time it runs;
+//! - `execute_many` parses the unnamed statement again at the start of every
+//!   Sync-delimited window, because each window may land on another server connection;
+//!   COPY, the pipeline API (each Sync window re-parses the statements it runs),
+//!   `insert_unnest` and `pgline load` work the same way;
+//! - no statement cache, and no session state is assumed.
+//!
+//! What does **not** work through a transaction-mode pooler, in any client: session state
+//! set outside a transaction (`SET`, `LISTEN`, advisory locks held across transactions,
+//! temporary tables, SQL-level `PREPARE`, cursors `WITH HOLD`) applies to whichever server
+//! connection ran it and is lost or leaks to another client; keep such work inside one
+//! [`Transaction`](crate::Transaction) (`SET LOCAL`, `pg_advisory_xact_lock`, `ON COMMIT
+//! DROP`). The default mode (named statements, cached) works through a pooler in session
+//! mode. Used through a transaction-mode pooler by mistake, its 26000/42P05 errors carry a
+//! hint to set `statement_cache_capacity=0`.
 
 use std::fmt;
 use std::str::FromStr;
@@ -664,7 +693,14 @@ impl Config {
         self
     }
 
-    /// Named prepared statements kept per connection (LRU; 0 disables the cache).
+    /// Whether pooler-safe mode is on (`statement_cache_capacity == 0`).
+    pub(crate) fn pooler_safe(&self) -> bool {
+        self.statement_cache_capacity == 0
+    }
+
+    /// Named prepared statements kept per connection (LRU). `0` disables the cache and
+    /// selects pooler-safe mode: unnamed statements only, each parsed in the flight that
+    /// runs it (for PgBouncer in transaction pooling; see the [module docs](self)).
     pub fn statement_cache_capacity(&mut self, n: usize) -> &mut Self {
         self.statement_cache_capacity = n;
         self

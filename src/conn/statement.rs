@@ -41,7 +41,9 @@ struct Inner {
 impl Drop for Inner {
     fn drop(&mut self) {
         if let Some(q) = &self.close_queue {
-            if !self.closed.load(Ordering::Relaxed) {
+            // The unnamed statement (pooler-safe mode) is never closed: the next Parse
+            // replaces it, on whichever server connection that lands.
+            if !self.closed.load(Ordering::Relaxed) && !self.name.is_empty() {
                 q.push(std::mem::take(&mut self.name));
             }
         }
@@ -141,6 +143,12 @@ impl Statement {
             close_queue,
             closed: AtomicBool::new(false),
         }))
+    }
+
+    /// Whether this is the unnamed statement (pooler-safe mode): it is parsed again in
+    /// the same flight as every Bind that runs it.
+    pub(crate) fn is_unnamed(&self) -> bool {
+        self.0.name.is_empty()
     }
 
     /// Whether this statement was prepared on the connection that owns `queue`.

@@ -471,6 +471,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let mut source_done = false;
         let mut waiting = false;
         let mut refill = true;
+        // Pooler-safe mode (the unnamed statement): every Sync-delimited window may land
+        // on another server connection, so each one parses the statement again before
+        // its first Bind.
+        let reparse = stmt.is_unnamed();
+        let mut parse_due = reparse;
+        // And outside a transaction block only one window is in flight: PgBouncer (1.18)
+        // in transaction mode hands the server connection to another client at each
+        // ReadyForQuery that says idle, and the answers to a window sent behind it would
+        // go to that client. Inside a transaction (ours, under `Atomicity::All`) the
+        // server connection stays this client's, and windows are pipelined as usual.
+        let one_window = reparse && self.session.transaction_status() == TransactionStatus::Idle;
 
         // Polled IO (see `socket`) once the load has outgrown one window, and only when
         // half a window holds more than a tick of server work: a small load, or one with
@@ -510,6 +521,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 while refill
                     && !ledger.stopped()
                     && !source_done
+                    && !(one_window && !ledger.windows_settled())
                     && self.session.outbound_mut().len() < window_bytes
                     && ledger.inflight() < window_rows
                 {
@@ -526,6 +538,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     };
                     report.rows_read += 1;
                     let item = ROW | idx;
+                    if parse_due {
+                        // A failed Parse is reported as this row's failure; the window's
+                        // rows after it are skipped.
+                        self.push_parse_again(item, stmt)?;
+                        parse_due = false;
+                    }
                     let r = self
                         .session
                         .push_bind_execute_run(item, &prefix, |w| match order {
@@ -546,6 +564,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     }
                     if ledger.open_len() == batch {
                         self.close_window(&mut ledger)?;
+                        parse_due = reparse;
                     }
                 }
                 if refill
@@ -568,6 +587,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 let ending = source_done || ledger.stopped();
                 if ending && ledger.open_len() > 0 {
                     self.close_window(&mut ledger)?;
+                    parse_due = reparse;
                 }
                 if ending && ledger.windows_settled() && self.session.pending() == 0 {
                     return Ok(());

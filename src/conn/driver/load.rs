@@ -138,8 +138,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         Ok(types)
     }
 
-    /// Closes a named statement (protocol Close, never SQL DEALLOCATE).
+    /// Closes a named statement (protocol Close, never SQL DEALLOCATE). Nothing for the
+    /// unnamed statement (pooler-safe mode): the next Parse replaces it.
     pub(crate) async fn close_statement(&mut self, name: &str) -> Result<(), Error> {
+        if name.is_empty() {
+            return Ok(());
+        }
         timed!(self, self.close_statement_inner(name))
     }
 

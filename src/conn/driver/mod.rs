@@ -634,10 +634,32 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         i
     }
 
+    /// The name for the next prepared statement: `pgline_s<n>`, or the unnamed statement
+    /// (`""`) in pooler-safe mode (`statement_cache_capacity=0`, see [`Config`]).
     pub(crate) fn statement_name(&mut self) -> String {
+        if self.config.pooler_safe() {
+            return String::new();
+        }
         let n = self.next_statement;
         self.next_statement += 1;
         format!("pgline_s{n}")
+    }
+
+    /// Before a Bind of `s`: when `s` is the unnamed statement (pooler-safe mode), queues
+    /// its Parse again, with the parameter types its Describe reported, so that the Bind
+    /// in the same flight finds it whichever server connection the flight lands on.
+    /// Nothing for a named statement.
+    pub(crate) fn push_parse_again(
+        &mut self,
+        item: Item,
+        s: &crate::conn::statement::Statement,
+    ) -> Result<(), Error> {
+        if !s.is_unnamed() {
+            return Ok(());
+        }
+        let (sql, _) = self.renumber(s.sql())?;
+        let types = s.wire_params().to_vec();
+        self.session.push_parse(item, "", &sql, &types)
     }
 
     /// After an operation passed its deadline (its future was dropped at an await point,

@@ -17,6 +17,7 @@ use crate::conn::event::{Event, Item};
 use crate::conn::row::{Column, Row};
 use crate::conn::statement::{deallocate_target, Statement};
 use crate::error::Error;
+use crate::protocol::backend::TransactionStatus;
 use crate::protocol::Oid;
 use crate::trace::{self, Op};
 use crate::types::ToSql;
@@ -112,7 +113,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Pipeline<'_, S> {
-    /// Queues a prepared statement (Bind + Execute). Returns its position.
+    /// Queues a prepared statement (Bind + Execute; in pooler-safe mode, Parse + Bind +
+    /// Execute of the unnamed statement). Returns its position.
     ///
     /// # Examples
     ///
@@ -134,6 +136,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pipeline<'_, S> {
         stmt: &Statement,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<usize, Error> {
+        self.check_one_window()?;
         check_param_count(stmt, params.len())?;
         let lenient = self.conn.session.quirks().lenient_types;
         self.conn.session.note_statement_sql(stmt.sql());
@@ -142,6 +145,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pipeline<'_, S> {
         let result_formats: Vec<i16> = stmt.columns().iter().map(|c| c.format().code()).collect();
         let item = self.conn.item();
         let types = stmt.wire_params().to_vec();
+        // Pooler-safe mode: the unnamed statement is parsed again before each Bind.
+        self.conn.push_parse_again(item, stmt)?;
         self.conn
             .session
             .push_bind(item, "", stmt.name(), &formats, &result_formats, |w| {
@@ -168,6 +173,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pipeline<'_, S> {
     /// # Ok(()) }
     /// ```
     pub fn query_sql(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<usize, Error> {
+        self.check_one_window()?;
         self.conn.session.note_statement_sql(sql);
         let deallocates = deallocate_target(sql);
         let (sql, order) = self.conn.renumber(sql)?;
@@ -220,7 +226,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pipeline<'_, S> {
     /// servers, so this changes nothing else.
     fn sync_if_deferred(&mut self) -> Result<(), Error> {
         if self.conn.session.quirks().deferred_dml_errors {
-            self.sync()?;
+            self.end_window()?;
         }
         Ok(())
     }
@@ -243,6 +249,31 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pipeline<'_, S> {
     /// # Ok(()) }
     /// ```
     pub fn sync(&mut self) -> Result<(), Error> {
+        self.end_window()
+    }
+
+    /// In pooler-safe mode outside a transaction block: refuses a statement while an
+    /// ended window still awaits its ReadyForQuery. PgBouncer (1.18) in transaction mode
+    /// hands the server connection to another client at each ReadyForQuery that says
+    /// idle, so the answers to a window sent behind another would go to that client.
+    fn check_one_window(&self) -> Result<(), Error> {
+        if self.conn.config.pooler_safe()
+            && !self.syncs.is_empty()
+            && self.conn.session.transaction_status() == TransactionStatus::Idle
+        {
+            return Err(Error::unsupported(
+                "pipeline: in pooler-safe mode (statement_cache_capacity=0) outside a \
+                 transaction block, a new Sync window starts only after the previous one \
+                 was read (next_result); a transaction-mode pooler would hand its answers \
+                 to another client. Read the results first, or run the pipeline inside a \
+                 transaction",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Ends the current window (see [`sync`](Self::sync)).
+    fn end_window(&mut self) -> Result<(), Error> {
         if self.unsynced == 0 && self.conn.session.quirks().deferred_dml_errors {
             // Every statement already has its own Sync there.
             return Ok(());
@@ -424,7 +455,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pipeline<'_, S> {
             return None;
         }
         if self.unsynced > 0 {
-            if let Err(e) = self.sync() {
+            if let Err(e) = self.end_window() {
                 return Some(Err(e));
             }
         }
@@ -432,6 +463,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pipeline<'_, S> {
             self.absorb();
             if self.slots.front().is_some_and(|s| s.done) {
                 let s = self.slots.pop_front()?;
+                if let Err(e) = self.settle_window(s.window).await {
+                    return Some(Err(e));
+                }
                 return Some(match s.error {
                     Some(e) => Err(e),
                     None => Ok(PipelineOutput {
@@ -450,6 +484,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pipeline<'_, S> {
                 return Some(Err(e));
             }
         }
+    }
+
+    /// In pooler-safe mode, after the last result of `window`: reads its ReadyForQuery
+    /// too, so that a statement queued next may start a new window (see
+    /// `check_one_window`).
+    async fn settle_window(&mut self, window: Option<Item>) -> Result<(), Error> {
+        let Some(w) = window else {
+            return Ok(());
+        };
+        if !self.conn.config.pooler_safe() || self.slots.iter().any(|x| x.window == Some(w)) {
+            return Ok(());
+        }
+        while self.syncs.contains(&w) {
+            if let Some(e) = self.conn.session.broken_error() {
+                return Err(e.clone());
+            }
+            self.io_step().await?;
+            self.absorb();
+        }
+        Ok(())
     }
 
     /// Syncs, then reads every remaining result in order, and waits for every

@@ -50,6 +50,10 @@ impl Statement {
         }
         self.mark_closed();
         conn.cache.remove(&self);
+        if self.is_unnamed() {
+            // Pooler-safe mode: nothing named on the server to close.
+            return Ok(());
+        }
         timed!(conn, conn.close_prepared(self.name()))
     }
 }
@@ -473,7 +477,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         }
         let close_queue = self.cache.close_queue().clone();
         if let Some(e) = err {
-            if parsed {
+            if parsed && !name.is_empty() {
                 // Parsed, then failed (a Describe error): nobody gets a handle that would
                 // close it, so close it with the next operation.
                 close_queue.push(name);
@@ -785,6 +789,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 let result_formats: Vec<i16> =
                     s.columns().iter().map(|c| c.format().code()).collect();
                 let types = s.wire_params().to_vec();
+                self.push_parse_again(item, s)?;
                 self.session
                     .push_bind(item, "", s.name(), &formats, &result_formats, |w| {
                         write_params(w, params, &types, &formats, lenient)
@@ -968,6 +973,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let result_formats: Vec<i16> = s.columns().iter().map(|c| c.format().code()).collect();
         let item = self.item();
         let types = s.wire_params().to_vec();
+        self.push_parse_again(item, &s)?;
         self.session
             .push_bind(item, "", s.name(), &formats, &result_formats, |w| {
                 write_params(w, params, &types, &formats, lenient)

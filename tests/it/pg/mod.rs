@@ -4,6 +4,7 @@ mod auth;
 mod bulk;
 mod cache;
 mod copy_binary;
+mod pgbouncer;
 mod pipeline;
 mod protocol32;
 mod queries;
