@@ -172,3 +172,25 @@ async fn min_protocol_version_3_2_against_postgres_15_fails_clearly() {
         "{msg}"
     );
 }
+
+#[tokio::test]
+async fn pgbouncer_1_18_refuses_a_3_2_request_and_the_error_names_max_protocol_version_3_0() {
+    use crate::support::pgbouncer::pgbouncer;
+    let bouncer = pgbouncer();
+    let url = bouncer.url(TRUST_USER, "postgres", "max_protocol_version=3.2");
+    let err = Connection::connect_str(&url).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("max_protocol_version=3.0"), "{msg}");
+    // PgBouncer 1.18 does not know 3.2: it answers with its own error (or closes).
+    assert!(
+        msg.contains("bad packet header") || err.is_closed(),
+        "{msg}\nlog:\n{}",
+        bouncer.log()
+    );
+    // The hint is right: with 3.0 the same bouncer lets the client in.
+    let url = bouncer.url(TRUST_USER, "postgres", "max_protocol_version=3.0");
+    let mut c = Connection::connect_str(&url).await.unwrap();
+    assert_eq!(c.protocol_version(), ProtocolVersion::V3_0);
+    let one: i32 = c.query_one("SELECT 1", &[]).await.unwrap().get(0).unwrap();
+    assert_eq!(one, 1);
+}
