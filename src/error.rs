@@ -121,6 +121,17 @@ impl Error {
         Self::with_source(Kind::Io, "I/O error", e)
     }
 
+    /// The same error with `note` printed before it (the server's fields stay as they
+    /// are, so [`code`](Self::code) and [`as_db_error`](Self::as_db_error) still work).
+    pub(crate) fn with_note(mut self, note: impl Into<Cow<'static, str>>) -> Self {
+        let note = note.into();
+        self.0.msg = Some(match self.0.msg.take() {
+            Some(old) if self.0.db.is_none() => format!("{note}: {old}").into(),
+            _ => note,
+        });
+        self
+    }
+
     pub(crate) fn closed(what: &'static str) -> Self {
         Self::new(Kind::Closed, what)
     }
@@ -373,6 +384,9 @@ impl fmt::Debug for Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(db) = &self.0.db {
+            if let Some(note) = &self.0.msg {
+                write!(f, "{note}: ")?;
+            }
             fmt::Display::fmt(db, f)?;
             if let Some(hint) = pooler_hint(db) {
                 write!(f, "\nHINT: {hint}")?;

@@ -11,14 +11,21 @@
 //! `sslcertmode`, `ssl_min_protocol_version`, `ssl_max_protocol_version`, `sslkeylogfile`,
 //! `channel_binding`, `gssencmode`: see [`super::tls`] for what each does), `require_auth` (comma list of `password`, `md5`, `scram-sha-256`, `none`),
 //! `query_timeout` (seconds, pgline's own; default [`DEFAULT_QUERY_TIMEOUT`], `0` = none), `statement_cache_capacity` (pgline's own),
-//! `profile` (`auto`, `postgres`, `iris`), `protocol_version` (`3.0`). Unknown keys are an
-//! error, as in libpq: a typo must not be silently ignored.
+//! `profile` (`auto`, `postgres`, `iris`), `min_protocol_version` and
+//! `max_protocol_version` (`3.0`, `3.2`, `latest`; see [`super::protocol_version`]),
+//! `protocol_version` (pgline's older name for `max_protocol_version`). Unknown keys are
+//! an error, as in libpq: a typo must not be silently ignored. Also `service` and
+//! `servicefile` (a group of the connection service file: see [`super::service`] for the
+//! files and the precedence), `fallback_application_name` (sent as `application_name`
+//! only when that is set nowhere, `PGAPPNAME` included), and `options` (split as the
+//! server does: see [`super::options`]).
 //!
 //! Environment variables used by [`Config::from_env`] and [`Config::parse`]: `PGHOST`,
 //! `PGHOSTADDR`, `PGPORT`, `PGPASSFILE`, `PGTARGETSESSIONATTRS`, `PGLOADBALANCEHOSTS`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`, `PGAPPNAME`, `PGCONNECT_TIMEOUT`,
 //! `PGOPTIONS`, `PGSSLMODE`, `PGSSLNEGOTIATION`, `PGSSLROOTCERT`, `PGSSLCERT`, `PGSSLKEY`,
 //! `PGSSLCRL`, `PGSSLCRLDIR`, `PGSSLSNI`, `PGSSLCERTMODE`, `PGSSLMINPROTOCOLVERSION`,
-//! `PGSSLMAXPROTOCOLVERSION`, `PGCHANNELBINDING`, `PGGSSENCMODE`, `PGREQUIREAUTH`.
+//! `PGSSLMAXPROTOCOLVERSION`, `PGCHANNELBINDING`, `PGGSSENCMODE`, `PGREQUIREAUTH`,
+//! `PGMINPROTOCOLVERSION`, `PGMAXPROTOCOLVERSION`.
 //!
 //! # Behind PgBouncer: `statement_cache_capacity=0` is pooler-safe mode
 //!
@@ -53,6 +60,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+pub use super::protocol_version::{ProtocolRange, ProtocolVersion};
 pub use super::tls::{
     ChannelBindingMode, RootCert, SslCertMode, SslMode, SslNegotiation, TlsSettings, TlsVersion,
 };
@@ -343,6 +351,14 @@ pub struct Config {
     pub(crate) notification_capacity: usize,
     pub(crate) insecure_skip_scram_server_signature: bool,
     pub(crate) prefer_text: bool,
+    /// `min_protocol_version` / `max_protocol_version`.
+    pub(crate) protocol: ProtocolRange,
+    /// `fallback_application_name`.
+    pub(crate) fallback_application_name: Option<String>,
+    /// `service`: the service file group this config was built with.
+    pub(crate) service: Option<String>,
+    /// `servicefile`: the per-user service file.
+    pub(crate) servicefile: Option<String>,
 }
 
 impl Default for Config {
@@ -373,6 +389,10 @@ impl Default for Config {
             notification_capacity: 1024,
             insecure_skip_scram_server_signature: false,
             prefer_text: false,
+            protocol: ProtocolRange::default(),
+            fallback_application_name: None,
+            service: None,
+            servicefile: None,
         }
     }
 }
@@ -402,6 +422,9 @@ impl fmt::Debug for Config {
             .field("limits", &self.limits)
             .field("statement_cache_capacity", &self.statement_cache_capacity)
             .field("profile", &self.profile)
+            .field("protocol", &self.protocol)
+            .field("fallback_application_name", &self.fallback_application_name)
+            .field("service", &self.service)
             .finish_non_exhaustive()
     }
 }
@@ -418,7 +441,51 @@ impl Config {
     }
 
     /// As [`from_env`](Self::from_env), reading variables through `get` (for tests).
+    /// `PGSERVICE` picks a service file group, which overrides the other variables.
     pub fn from_env_with(get: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        Self::parse_with("", get)
+    }
+
+    /// As [`parse`](Self::parse), reading variables through `get` (for tests; `HOME`
+    /// too, for `~/.pg_service.conf`).
+    ///
+    /// Precedence, lowest first, as libpq's: defaults, `PG*` variables, the `service`
+    /// group (from `s`, else `PGSERVICE`), then `s` itself.
+    pub fn parse_with(s: &str, get: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let mut explicit = Self::default();
+        explicit.apply_str(s)?;
+        let mut c = Self::env_defaults(&get)?;
+        let service = explicit.service.clone().or_else(|| get("PGSERVICE"));
+        if let Some(name) = service {
+            c.apply_service(&name, explicit.servicefile.as_deref(), &get)?;
+        }
+        c.apply_str(s)?;
+        Ok(c)
+    }
+
+    /// Sets the parameters of service file group `name` on top of this config.
+    fn apply_service(
+        &mut self,
+        name: &str,
+        servicefile: Option<&str>,
+        get: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<(), Error> {
+        let files = super::service::ServiceFiles::locate(servicefile, get);
+        for (k, v) in files.lookup(name)? {
+            if k == "servicefile" {
+                return Err(Error::config(format!(
+                    "service {name:?}: servicefile cannot be set inside a service file"
+                )));
+            }
+            self.set(&k, &v)
+                .map_err(|e| Error::config(format!("service {name:?}: {e}")))?;
+        }
+        self.service = Some(name.to_string());
+        Ok(())
+    }
+
+    /// The `PG*` variables alone (no service file).
+    fn env_defaults(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, Error> {
         let mut c = Self::default();
         for (var, key) in [
             ("PGHOST", "host"),
@@ -447,6 +514,8 @@ impl Config {
             ("PGCHANNELBINDING", "channel_binding"),
             ("PGGSSENCMODE", "gssencmode"),
             ("PGREQUIREAUTH", "require_auth"),
+            ("PGMINPROTOCOLVERSION", "min_protocol_version"),
+            ("PGMAXPROTOCOLVERSION", "max_protocol_version"),
         ] {
             if let Some(v) = get(var) {
                 c.set(key, &v)
@@ -457,11 +526,11 @@ impl Config {
     }
 
     /// Parses a `postgres://` URL or a `key=value` string on top of the `PG*` environment
-    /// defaults. Use `str::parse` for a parse that ignores the environment.
+    /// defaults and the service file group named by `service` or `PGSERVICE` (see
+    /// [`parse_with`](Self::parse_with) for the precedence). Use `str::parse` for a parse
+    /// that ignores the environment.
     pub fn parse(s: &str) -> Result<Self, Error> {
-        let mut c = Self::from_env()?;
-        c.apply_str(s)?;
-        Ok(c)
+        Self::parse_with(s, |k| std::env::var(k).ok())
     }
 
     /// Applies a URL or `key=value` string on top of this config.
@@ -585,7 +654,14 @@ impl Config {
             "password" => self.password = Some(value.as_bytes().to_vec()),
             "dbname" => self.dbname = Some(value.to_string()),
             "application_name" => self.application_name = Some(value.to_string()),
-            "options" => self.options = Some(value.to_string()),
+            "options" => {
+                // Refuse a malformed `-c` now, not at connect time.
+                super::options::options_to_params(value)?;
+                self.options = Some(value.to_string())
+            }
+            "fallback_application_name" | "service" | "servicefile" => {
+                self.set_libpq_extra(key, value)
+            }
             "connect_timeout" => self.connect_timeout = parse_seconds(key, value)?,
             "keepalives" => {
                 self.keepalives.enabled = match value.trim() {
@@ -633,12 +709,8 @@ impl Config {
                     _ => return Err(Error::config(format!("invalid profile {value:?}"))),
                 }
             }
-            "protocol_version" => {
-                if value != "3.0" {
-                    return Err(Error::config(format!(
-                        "protocol_version {value:?}: only 3.0 is supported"
-                    )));
-                }
+            "min_protocol_version" | "max_protocol_version" | "protocol_version" => {
+                self.set_protocol_version(key, value)?
             }
             other => {
                 if !self.tls.set(other, value)? {
@@ -949,6 +1021,25 @@ impl Config {
             .unwrap_or_else(|| "postgres".into())
     }
 
+    /// `min_protocol_version`: the lowest protocol version accepted when the server
+    /// offers a downgrade (default 3.0).
+    pub fn min_protocol_version(&mut self, v: ProtocolVersion) -> &mut Self {
+        self.protocol.min = v;
+        self
+    }
+
+    /// `max_protocol_version`: the protocol version requested (default 3.0, as libpq
+    /// 18; [`ProtocolVersion::V3_2`] for PostgreSQL 18's long cancel keys).
+    pub fn max_protocol_version(&mut self, v: ProtocolVersion) -> &mut Self {
+        self.protocol.max = v;
+        self
+    }
+
+    /// The protocol versions allowed (`min`) and requested (`max`).
+    pub fn protocol_range(&self) -> ProtocolRange {
+        self.protocol
+    }
+
     /// The configured host (a comma-separated list when there are several).
     pub fn get_host(&self) -> &str {
         &self.host
@@ -1001,12 +1092,30 @@ impl Config {
         if let Some(db) = &self.dbname {
             v.push(("database".into(), db.clone()));
         }
-        if let Some(a) = &self.application_name {
+        if let Some(a) = self
+            .application_name
+            .as_ref()
+            .or(self.fallback_application_name.as_ref())
+        {
             v.push(("application_name".into(), a.clone()));
         }
-        if let Some(o) = &self.options {
-            v.push(("options".into(), o.clone()));
-        }
+        // Settings in `options` become startup parameters of their own (see
+        // `super::options`); an `options` with other switches is sent as it is (an
+        // invalid one was refused when the connection was configured).
+        let from_options = match self
+            .options
+            .as_deref()
+            .map(super::options::options_to_params)
+        {
+            Some(Ok(Some(pairs))) => pairs,
+            Some(_) => {
+                if let Some(o) = &self.options {
+                    v.push(("options".into(), o.clone()));
+                }
+                Vec::new()
+            }
+            None => Vec::new(),
+        };
         v.push(("client_encoding".into(), "UTF8".into()));
         // Text-format dates and times are read in ISO only. A startup parameter outranks
         // ALTER ROLE/DATABASE settings, and PgBouncer tracks DateStyle, so this holds
@@ -1014,10 +1123,12 @@ impl Config {
         if !self
             .params
             .iter()
+            .chain(&from_options)
             .any(|(k, _)| k.eq_ignore_ascii_case("DateStyle"))
         {
             v.push(("DateStyle".into(), "ISO, MDY".into()));
         }
+        v.extend(from_options);
         for (k, val) in &self.params {
             v.push((k.clone(), val.clone()));
         }
@@ -1025,13 +1136,67 @@ impl Config {
     }
 }
 
+// ----- service, servicefile, fallback_application_name -----------------------------------
+
+impl Config {
+    /// The libpq keys that only record a value: `fallback_application_name`, and
+    /// `service`/`servicefile` (resolved by [`Config::parse`] and `str::parse`, never by
+    /// [`Config::set`], which takes one key at a time).
+    fn set_libpq_extra(&mut self, key: &str, value: &str) {
+        let v = Some(value.to_string());
+        match key {
+            "fallback_application_name" => self.fallback_application_name = v,
+            "service" => self.service = v,
+            _ => self.servicefile = v,
+        }
+    }
+
+    /// `fallback_application_name`: the `application_name` to send when none is set
+    /// (neither by `application_name` nor `PGAPPNAME`), as libpq: for tools that want a
+    /// default name the user can still override.
+    pub fn fallback_application_name(&mut self, name: impl Into<String>) -> &mut Self {
+        self.fallback_application_name = Some(name.into());
+        self
+    }
+
+    /// The service file group this config was built from, if any.
+    pub fn get_service(&self) -> Option<&str> {
+        self.service.as_deref()
+    }
+}
+
+// ----- protocol version keys ------------------------------------------------------------
+
+impl Config {
+    /// `min_protocol_version`, `max_protocol_version` and pgline's older
+    /// `protocol_version` (the version to request, so the same as `max_protocol_version`).
+    fn set_protocol_version(&mut self, key: &str, value: &str) -> Result<(), Error> {
+        let v = ProtocolVersion::parse(value).map_err(|e| Error::config(format!("{key}: {e}")))?;
+        if key == "min_protocol_version" {
+            self.protocol.min = v;
+        } else {
+            self.protocol.max = v;
+        }
+        Ok(())
+    }
+}
+
 impl FromStr for Config {
     type Err = Error;
 
-    /// Parses a URL or `key=value` string **without** reading the environment.
+    /// Parses a URL or `key=value` string **without** the `PG*` variables. A `service`
+    /// in the string is still resolved (it names a service file group; the files are
+    /// found through `servicefile`, `PGSERVICEFILE`, `HOME` and `PGSYSCONFDIR`), with the
+    /// string's own values winning.
     fn from_str(s: &str) -> Result<Self, Error> {
         let mut c = Self::default();
         c.apply_str(s)?;
+        if let Some(name) = c.service.clone() {
+            let servicefile = c.servicefile.clone();
+            c = Self::default();
+            c.apply_service(&name, servicefile.as_deref(), &|k| std::env::var(k).ok())?;
+            c.apply_str(s)?;
+        }
         Ok(c)
     }
 }
@@ -1308,6 +1473,201 @@ mod tests {
         assert_eq!(off.keepalives.idle, None, "0 = the system default");
         assert!("keepalives=yes".parse::<Config>().unwrap_err().is_config());
         assert!("tcp_user_timeout=-5"
+            .parse::<Config>()
+            .unwrap_err()
+            .is_config());
+    }
+
+    #[test]
+    fn protocol_versions_default_to_3_0_and_take_libpqs_names_and_env() {
+        let d = Config::new().protocol_range();
+        assert_eq!(
+            (d.min, d.max),
+            (ProtocolVersion::V3_0, ProtocolVersion::V3_0)
+        );
+        let c: Config = "max_protocol_version=latest min_protocol_version=3.2"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            (c.protocol.min, c.protocol.max),
+            (ProtocolVersion::V3_2, ProtocolVersion::V3_2)
+        );
+        let url: Config = "postgres://h/db?max_protocol_version=3.2".parse().unwrap();
+        assert_eq!(url.protocol.max, ProtocolVersion::V3_2);
+        let old: Config = "protocol_version=3.2".parse().unwrap();
+        assert_eq!(old.protocol.max, ProtocolVersion::V3_2);
+        let env = Config::from_env_with(|k| match k {
+            "PGMAXPROTOCOLVERSION" => Some("3.2".into()),
+            "PGMINPROTOCOLVERSION" => Some("3.0".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(env.protocol.max, ProtocolVersion::V3_2);
+        let e = "max_protocol_version=3.1".parse::<Config>().unwrap_err();
+        assert!(
+            e.is_config() && e.to_string().contains("max_protocol_version"),
+            "{e}"
+        );
+        let e = Config::from_env_with(|k| (k == "PGMINPROTOCOLVERSION").then(|| "4".into()))
+            .unwrap_err();
+        assert!(e.to_string().contains("PGMINPROTOCOLVERSION"), "{e}");
+    }
+
+    /// A service file in a fresh directory; returns the file's path.
+    fn service_file(name: &str, text: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "pgline-svc-{}-{name}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("pg_service.conf");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn service_values_beat_the_environment_and_the_string_beats_both() {
+        let file = service_file(
+            "prec",
+            "[app]\nhost=svchost\nport=6001\nuser=svcuser\ndbname=svcdb\n",
+        );
+        let f = file.to_string_lossy().into_owned();
+        let env = |k: &str| match k {
+            "PGSERVICEFILE" => Some(f.clone()),
+            "PGHOST" => Some("envhost".into()),
+            "PGUSER" => Some("envuser".into()),
+            "PGAPPNAME" => Some("envapp".into()),
+            _ => None,
+        };
+        let c = Config::parse_with("service=app user=explicit", env).unwrap();
+        assert_eq!(c.host, "svchost", "the service beats PGHOST");
+        assert_eq!(c.port, 6001);
+        assert_eq!(c.user.as_deref(), Some("explicit"), "the string beats both");
+        assert_eq!(c.dbname.as_deref(), Some("svcdb"));
+        assert_eq!(
+            c.application_name.as_deref(),
+            Some("envapp"),
+            "what the service leaves unset comes from the environment"
+        );
+        assert_eq!(c.get_service(), Some("app"));
+        // The same through a URL.
+        let u = Config::parse_with("postgres://explicit@/?service=app", env).unwrap();
+        assert_eq!(
+            (u.host.as_str(), u.user.as_deref()),
+            ("svchost", Some("explicit"))
+        );
+    }
+
+    #[test]
+    fn pgservice_picks_the_group_when_the_string_names_none() {
+        let file = service_file("env", "[envsvc]\nport=6002\n[app]\nport=6003\n");
+        let f = file.to_string_lossy().into_owned();
+        let env = |k: &str| match k {
+            "PGSERVICEFILE" => Some(f.clone()),
+            "PGSERVICE" => Some("envsvc".into()),
+            _ => None,
+        };
+        assert_eq!(Config::from_env_with(env).unwrap().port, 6002);
+        assert_eq!(Config::parse_with("service=app", env).unwrap().port, 6003);
+    }
+
+    #[test]
+    fn the_user_service_file_wins_and_the_system_one_is_read_when_it_lacks_the_group() {
+        let user = service_file("user", "[both]\nport=7001\n");
+        let sys = service_file("sys", "[both]\nport=7002\n[sysonly]\nport=7003\n");
+        let (u, s) = (
+            user.to_string_lossy().into_owned(),
+            sys.parent().unwrap().to_string_lossy().into_owned(),
+        );
+        let env = |k: &str| match k {
+            "PGSERVICEFILE" => Some(u.clone()),
+            "PGSYSCONFDIR" => Some(s.clone()),
+            _ => None,
+        };
+        assert_eq!(Config::parse_with("service=both", env).unwrap().port, 7001);
+        assert_eq!(
+            Config::parse_with("service=sysonly", env).unwrap().port,
+            7003
+        );
+        let e = Config::parse_with("service=nowhere", env).unwrap_err();
+        assert!(
+            e.is_config() && e.to_string().contains("\"nowhere\" not found"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn servicefile_and_home_locate_the_user_file() {
+        let file = service_file("home", "[h]\nport=7101\n");
+        let home = file.parent().unwrap().to_string_lossy().into_owned();
+        std::fs::copy(&file, file.with_file_name(".pg_service.conf")).unwrap();
+        let env = |k: &str| (k == "HOME").then(|| home.clone());
+        assert_eq!(Config::parse_with("service=h", env).unwrap().port, 7101);
+        let other = service_file("sf", "[h]\nport=7102\n");
+        let s = format!("service=h servicefile={}", other.display());
+        assert_eq!(Config::parse_with(&s, env).unwrap().port, 7102);
+        // str::parse resolves an explicit service too (no PG* variables).
+        let c: Config = s.parse().unwrap();
+        assert_eq!(c.port, 7102);
+    }
+
+    #[test]
+    fn a_bad_key_in_a_service_file_names_the_service() {
+        let file = service_file("bad", "[b]\nhots=x\n");
+        let s = format!("service=b servicefile={}", file.display());
+        let e = s.parse::<Config>().unwrap_err();
+        assert!(
+            e.to_string().contains("service \"b\"") && e.to_string().contains("hots"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn fallback_application_name_is_used_only_when_application_name_is_unset() {
+        let app = |c: &Config| {
+            c.startup_params()
+                .into_iter()
+                .find(|(k, _)| k == "application_name")
+                .map(|(_, v)| v)
+        };
+        let c: Config = "fallback_application_name=tool".parse().unwrap();
+        assert_eq!(app(&c).as_deref(), Some("tool"));
+        let c: Config = "fallback_application_name=tool application_name=mine"
+            .parse()
+            .unwrap();
+        assert_eq!(app(&c).as_deref(), Some("mine"));
+        let env = |k: &str| (k == "PGAPPNAME").then(|| "fromenv".to_string());
+        let c = Config::parse_with("fallback_application_name=tool", env).unwrap();
+        assert_eq!(
+            app(&c).as_deref(),
+            Some("fromenv"),
+            "PGAPPNAME sets application_name"
+        );
+        assert_eq!(app(&Config::new()), None);
+    }
+
+    #[test]
+    fn settings_in_options_become_startup_parameters_and_count_for_datestyle() {
+        let c: Config = r"options='-c search_path=a\\ b --DateStyle=German'"
+            .parse()
+            .unwrap();
+        let p = c.startup_params();
+        assert!(p.contains(&("search_path".into(), "a b".into())), "{p:?}");
+        assert!(p.contains(&("DateStyle".into(), "German".into())), "{p:?}");
+        assert!(!p.iter().any(|(k, _)| k == "options"), "{p:?}");
+        assert_eq!(
+            p.iter()
+                .filter(|(k, _)| k.eq_ignore_ascii_case("datestyle"))
+                .count(),
+            1,
+            "the caller's DateStyle replaces pgline's: {p:?}"
+        );
+        let raw: Config = "options='-B 64'".parse().unwrap();
+        assert!(raw
+            .startup_params()
+            .contains(&("options".into(), "-B 64".into())));
+        assert!("options='-c work_mem'"
             .parse::<Config>()
             .unwrap_err()
             .is_config());

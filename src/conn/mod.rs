@@ -11,9 +11,12 @@ pub mod copy_binary;
 #[cfg(feature = "runtime")]
 mod driver;
 pub(crate) mod event;
+pub mod options;
 pub(crate) mod params;
 pub(crate) mod pgpass;
+pub mod protocol_version;
 pub(crate) mod row;
+pub mod service;
 pub(crate) mod session;
 mod startup;
 pub(crate) mod statement;
@@ -35,6 +38,7 @@ pub use driver::{
 };
 pub use event::{Event, Expect, Item};
 pub use params::Params;
+pub use protocol_version::{ProtocolRange, ProtocolVersion};
 pub use row::{Column, Row, RowIndex, SimpleRow};
 pub use session::{Session, SessionConfig, StartupStatus, TlsStart};
 pub use statement::Statement;

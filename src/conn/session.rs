@@ -59,7 +59,8 @@ use bytes::BytesMut;
 
 use super::auth::{CertificateHashError, ScramPending, ScramProof};
 use super::event::{Event, Expect, Item};
-use super::startup::{Startup, StartupCtx, Step};
+use super::protocol_version::{ProtocolRange, ProtocolVersion};
+use super::startup::{protocol_hint, Startup, StartupCtx, Step};
 use crate::error::{DbError, Error};
 use crate::iris::Quirks;
 use crate::protocol::backend::{
@@ -123,6 +124,8 @@ pub struct Session {
     events: VecDeque<Event>,
     params: HashMap<String, String>,
     key: Option<BackendKeyData>,
+    /// The protocol version in effect (the requested one until startup settles it).
+    protocol: ProtocolVersion,
     tx_status: TransactionStatus,
     /// The transaction status as the client tracks it from the verbs it sent (used instead
     /// of the server's byte under `Quirks::client_side_transaction_state`).
@@ -240,19 +243,22 @@ pub struct SessionConfig {
     pub tls: TlsStart,
     /// `channel_binding`.
     pub channel_binding: super::tls::ChannelBindingMode,
+    /// `min_protocol_version` and `max_protocol_version` (the version requested).
+    pub protocol: ProtocolRange,
 }
 
 impl Session {
-    /// A session in startup: the StartupMessage (protocol 3.0) is already encoded into the
-    /// outbound buffer.
+    /// A session in startup: the StartupMessage (asking for `cfg.protocol.max`) is already
+    /// encoded into the outbound buffer (or held back behind the SSLRequest).
     pub fn new(cfg: SessionConfig) -> Result<Self, Error> {
+        let protocol = cfg.protocol.check()?;
         let params: Vec<(&str, &str)> = cfg
             .params
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
         let mut startup_packet = BytesMut::new();
-        frontend::write_startup(&mut startup_packet, crate::protocol::PROTOCOL_3_0, &params)
+        frontend::write_startup(&mut startup_packet, protocol.max.code(), &params)
             .map_err(Error::encode)?;
         let mut out = BytesMut::with_capacity(8 * 1024);
         let (state, held) = match cfg.tls {
@@ -282,6 +288,9 @@ impl Session {
                 skip_server_signature: cfg.skip_server_signature,
                 channel_binding: cfg.channel_binding,
                 tls: None,
+                protocol,
+                version: protocol.max,
+                negotiated: false,
             }),
             pending_proof: None,
             expect: VecDeque::new(),
@@ -289,6 +298,7 @@ impl Session {
             events: VecDeque::new(),
             params: HashMap::new(),
             key: None,
+            protocol: protocol.max,
             tx_status: TransactionStatus::Idle,
             client_tx: TransactionStatus::Idle,
             quirks: cfg.quirks.unwrap_or_default(),
@@ -320,6 +330,7 @@ impl Session {
             events: VecDeque::new(),
             params: HashMap::new(),
             key: None,
+            protocol: ProtocolVersion::V3_0,
             tx_status: TransactionStatus::Idle,
             client_tx: TransactionStatus::Idle,
             quirks,
@@ -472,6 +483,12 @@ impl Session {
         self.key.as_ref()
     }
 
+    /// The protocol version in effect: after startup, the one the server agreed to
+    /// (`max_protocol_version`, or lower after NegotiateProtocolVersion).
+    pub fn protocol_version(&self) -> ProtocolVersion {
+        self.protocol
+    }
+
     /// The server dialect in effect.
     pub fn quirks(&self) -> &Quirks {
         &self.quirks
@@ -485,6 +502,10 @@ impl Session {
     /// Marks the session broken (timeouts, I/O errors seen by the driver). Pending items
     /// are failed with the cause.
     pub fn mark_broken(&mut self, err: Error) {
+        let err = match self.unconfirmed_protocol() {
+            Some(v) if err.is_closed() || err.is_io() => err.with_note(protocol_hint(v)),
+            _ => err,
+        };
         self.fail(err);
     }
 
@@ -654,7 +675,25 @@ impl Session {
     /// The server closed the connection.
     pub fn handle_eof(&mut self) {
         if !self.is_broken() {
-            self.fail(Error::closed("the server closed the connection"));
+            let err = Error::closed("the server closed the connection");
+            let err = match self.unconfirmed_protocol() {
+                Some(v) => err.with_note(protocol_hint(v)),
+                None => err,
+            };
+            self.fail(err);
+        }
+    }
+
+    /// The protocol version requested, while startup waits for the peer's first answer
+    /// to a request above 3.0 (a peer that closes the connection now may not know it).
+    fn unconfirmed_protocol(&self) -> Option<ProtocolVersion> {
+        match (&self.phase, &self.startup_ctx) {
+            (Phase::Startup(s), Some(ctx))
+                if matches!(**s, Startup::ExpectAuth) && ctx.version_unconfirmed() =>
+            {
+                Some(ctx.protocol.max)
+            }
+            _ => None,
         }
     }
 
@@ -716,12 +755,18 @@ impl Session {
     }
 
     fn handle_startup(&mut self, state: Startup, msg: BackendMessage) {
-        let Some(ctx) = self.startup_ctx.as_ref() else {
+        let Some(ctx) = self.startup_ctx.as_mut() else {
             self.fail(Error::protocol("startup state without context"));
             return;
         };
         match state.handle(msg, ctx, &mut self.out) {
             Ok(Step::Next(s)) => self.phase = Phase::Startup(Box::new(s)),
+            Ok(Step::Negotiated(v)) => {
+                ctx.version = v;
+                ctx.negotiated = true;
+                self.protocol = v;
+                self.phase = Phase::Startup(Box::new(Startup::ExpectAuth));
+            }
             Ok(Step::NeedProof(p)) => {
                 self.pending_proof = Some(p);
                 self.phase = Phase::Startup(Box::new(Startup::ComputingProof));

@@ -33,6 +33,22 @@
 //! byte is written.
 //! AuthenticationOk before a verified SASLFinal fails the connect: a server that skips
 //! SCRAM's final step has not proven it knows the password.
+//!
+//! # Protocol version negotiation
+//!
+//! The StartupMessage asks for `max_protocol_version`. A server that does not support it
+//! answers, before any authentication request, with NegotiateProtocolVersion naming the
+//! newest minor version it supports (low 16 bits) and the `_pq_.` options it did not
+//! recognise. The connection goes on at that version when it is at least
+//! `min_protocol_version`; below it, with a version above the one requested, with any
+//! unrecognised option (pgline sends none) or with a second NegotiateProtocolVersion, the
+//! connect fails. Under 3.0 the BackendKeyData secret is exactly 4 bytes, under 3.2 from
+//! 4 to 256 (the codec caps it).
+//!
+//! A peer that does not know NegotiateProtocolVersion may instead answer a 3.2 request
+//! with an ErrorResponse (PgBouncer before 1.23: `bad packet header`, SQLSTATE 08P01) or
+//! just close the connection; both are reported with the hint to set
+//! `max_protocol_version=3.0` (see [`protocol_rejected`]).
 
 use bytes::BytesMut;
 
@@ -41,6 +57,7 @@ use super::auth::{
     ScramProof, SCRAM_SHA_256, SCRAM_SHA_256_PLUS,
 };
 use super::config::AuthPolicy;
+use super::protocol_version::{ProtocolRange, ProtocolVersion};
 use super::tls::ChannelBindingMode;
 use crate::error::Error;
 use crate::protocol::backend::{Authentication, BackendKeyData, BackendMessage};
@@ -60,6 +77,87 @@ pub(crate) struct StartupCtx {
     /// The TLS channel, once established: the `tls-server-end-point` data, or why there
     /// is none. `None` while the connection is not encrypted.
     pub(crate) tls: Option<Result<Vec<u8>, CertificateHashError>>,
+    /// The versions allowed: `max` was requested in the StartupMessage.
+    pub(crate) protocol: ProtocolRange,
+    /// The version in effect: `protocol.max` until a NegotiateProtocolVersion lowers it.
+    pub(crate) version: ProtocolVersion,
+    /// Whether a NegotiateProtocolVersion arrived (only one is allowed).
+    pub(crate) negotiated: bool,
+}
+
+impl StartupCtx {
+    /// Whether a failure now may be the peer refusing the protocol version it was asked
+    /// for: a version above 3.0 was requested and the peer has not answered with anything
+    /// that shows it understood the request.
+    pub(crate) fn version_unconfirmed(&self) -> bool {
+        self.protocol.max > ProtocolVersion::V3_0 && !self.negotiated
+    }
+}
+
+/// The hint given when a peer refuses a protocol version above 3.0.
+pub(crate) fn protocol_hint(requested: ProtocolVersion) -> String {
+    format!(
+        "the server (or a pooler in front of it, such as PgBouncer before 1.23) does not \
+         understand protocol {requested} requested by max_protocol_version; \
+         set max_protocol_version=3.0 to connect to it"
+    )
+}
+
+/// The error for a peer that answered a request above 3.0 with an ErrorResponse that
+/// complains about the protocol (`08P01` protocol_violation, as PgBouncer's `bad packet
+/// header`; `0A000` feature_not_supported, as an old server's `unsupported frontend
+/// protocol`). Other errors (no pg_hba.conf entry, too many connections) are returned
+/// as they are.
+pub(crate) fn protocol_rejected(
+    ctx: &StartupCtx,
+    err: &crate::protocol::backend::ErrorFields,
+) -> Error {
+    let e = Error::db(err);
+    match e.code() {
+        Some("08P01" | "0A000") if ctx.version_unconfirmed() => {
+            e.with_note(protocol_hint(ctx.protocol.max))
+        }
+        _ => e,
+    }
+}
+
+/// Checks a NegotiateProtocolVersion against what was requested and allowed, and returns
+/// the version the connection goes on with.
+///
+/// > "Int32: Newest minor protocol version supported by the server for the major protocol
+/// > version requested by the client. [...] String: The option name." (*Message Formats*,
+/// > NegotiateProtocolVersion)
+fn negotiate(
+    ctx: &StartupCtx,
+    m: &crate::protocol::backend::NegotiateProtocolVersion,
+) -> Result<ProtocolVersion, Error> {
+    if ctx.negotiated {
+        return Err(Error::protocol(
+            "the server sent NegotiateProtocolVersion twice",
+        ));
+    }
+    let offered = ProtocolVersion::from_negotiated(m.newest_minor());
+    let requested = ctx.protocol.max;
+    if offered > requested {
+        return Err(Error::protocol(format!(
+            "invalid NegotiateProtocolVersion: the server offers protocol {offered}, \
+             above the {requested} that was requested"
+        )));
+    }
+    // pgline sends no `_pq_.` options, so a server listing any is confused.
+    if !m.unrecognized().is_empty() {
+        return Err(Error::protocol(format!(
+            "the server did not recognise the protocol options {}, which were not sent",
+            m.unrecognized().join(", ")
+        )));
+    }
+    if offered < ctx.protocol.min {
+        return Err(Error::unsupported(format!(
+            "the server supports protocol {offered} at most, but min_protocol_version is {}",
+            ctx.protocol.min
+        )));
+    }
+    Ok(offered)
 }
 
 /// The startup states.
@@ -87,6 +185,9 @@ pub(crate) enum Step {
     NeedProof(ScramPending),
     /// Startup finished: the first ReadyForQuery arrived.
     Done(Option<BackendKeyData>),
+    /// The server accepted a lower protocol version: go on with it, still expecting the
+    /// authentication request.
+    Negotiated(ProtocolVersion),
 }
 
 fn unexpected(expected: &'static str, got: &BackendMessage) -> Error {
@@ -149,12 +250,17 @@ impl Startup {
     pub(crate) fn handle(
         self,
         msg: BackendMessage,
-        ctx: &StartupCtx,
+        ctx: &mut StartupCtx,
         out: &mut BytesMut,
     ) -> Result<Step, Error> {
         if let BackendMessage::ErrorResponse(f) = &msg {
-            return Err(Error::db(f));
+            return Err(protocol_rejected(ctx, f));
         }
+        if !matches!(msg, BackendMessage::NegotiateProtocolVersion(_)) {
+            // Any other answer shows the peer read the StartupMessage.
+            ctx.negotiated |= !matches!(self, Self::ExpectSslResponse { .. } | Self::AwaitTls);
+        }
+        let ctx = &*ctx;
         match self {
             Self::ExpectSslResponse { .. } | Self::AwaitTls => Err(Error::protocol(format!(
                 "server sent {} before TLS negotiation finished",
@@ -222,9 +328,9 @@ impl Startup {
                 BackendMessage::Authentication(other) => Err(Error::auth(format!(
                     "unsupported authentication method {other:?}"
                 ))),
-                // 3.2 addition; a 3.0 request is always acceptable to a server that knows
-                // 3.0, so nothing is needed beyond accepting the message.
-                BackendMessage::NegotiateProtocolVersion(_) => Ok(Step::Next(Self::ExpectAuth)),
+                BackendMessage::NegotiateProtocolVersion(m) => {
+                    Ok(Step::Negotiated(negotiate(ctx, &m)?))
+                }
                 other => Err(unexpected("an authentication request", &other)),
             },
             Self::ExpectPasswordResult => match msg {
@@ -271,7 +377,18 @@ impl Startup {
                 other => Err(unexpected("AuthenticationOk", &other)),
             },
             Self::ExpectReady(key) => match msg {
-                BackendMessage::BackendKeyData(k) => Ok(Step::Next(Self::ExpectReady(Some(k)))),
+                BackendMessage::BackendKeyData(k) => {
+                    // The codec took 4 to 256 bytes; protocol 3.0 allows exactly 4.
+                    let len = k.secret_key().len();
+                    if !ctx.version.has_long_cancel_keys() && len != 4 {
+                        return Err(Error::protocol(format!(
+                            "BackendKeyData has a {len}-byte secret key, but protocol {} \
+                             allows only 4 bytes",
+                            ctx.version
+                        )));
+                    }
+                    Ok(Step::Next(Self::ExpectReady(Some(k))))
+                }
                 BackendMessage::ReadyForQuery(_) => Ok(Step::Done(key)),
                 other => Err(unexpected("BackendKeyData or ReadyForQuery", &other)),
             },

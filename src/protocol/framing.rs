@@ -50,10 +50,18 @@ impl Limits {
             // libpq's VALID_LONG_MESSAGE_TYPE, plus ParameterDescription ('t'), which is
             // 6 + 4 * 65535 bytes at most and so can exceed 30,000.
             b'D' | b'T' | b'E' | b'N' | b'A' | b'd' | b'V' | b't' => self.max_message_len,
+            // BackendKeyData: a process ID and a secret key of at most 256 bytes
+            // (protocol 3.2), so a longer declared length is refused before the body is
+            // buffered.
+            b'K' => MAX_BACKEND_KEY_DATA_LEN.min(self.max_message_len),
             _ => self.max_small_message_len.min(self.max_message_len),
         }
     }
 }
+
+/// The longest BackendKeyData (declared length): the length field, the process ID and a
+/// 256-byte secret key, protocol 3.2's maximum.
+pub const MAX_BACKEND_KEY_DATA_LEN: usize = 4 + 4 + 256;
 
 /// The largest startup packet the server accepts (`MAX_STARTUP_PACKET_LENGTH`).
 pub const MAX_STARTUP_PACKET_LEN: usize = 10_000;

@@ -69,6 +69,12 @@ impl CancelToken {
         self.tls.is_some()
     }
 
+    /// The length of the secret key in bytes (the key itself is never exposed): 4 under
+    /// protocol 3.0; PostgreSQL 18 sends 32 under 3.2, and 3.2 allows up to 256.
+    pub fn secret_key_len(&self) -> usize {
+        self.secret.len()
+    }
+
     /// The backend process ID this token targets.
     pub fn process_id(&self) -> i32 {
         self.process_id

@@ -364,6 +364,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             quirks: forced,
             tls: tls_start,
             channel_binding: config.tls.channel_binding,
+            protocol: config.protocol_range(),
         })
         .map_err(|e| (e, false))?;
         let mut conn = Self {
@@ -849,6 +850,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// Whether nothing is pending and the connection is usable.
     pub fn is_idle(&self) -> bool {
         self.session.is_ready()
+    }
+
+    /// The protocol version of this connection: `max_protocol_version` if the server
+    /// supports it, else the lower one it offered in NegotiateProtocolVersion.
+    pub fn protocol_version(&self) -> crate::conn::ProtocolVersion {
+        self.session.protocol_version()
     }
 
     /// A server parameter reported by ParameterStatus (`server_version`, `TimeZone`, ...).

@@ -2,6 +2,7 @@
 //! the tests assert on events and outbound frames. No sockets, no clock.
 
 mod pipeline;
+mod protocol32;
 mod runs;
 mod simple;
 mod startup;

@@ -51,6 +51,7 @@ fn session_with(
         quirks: None,
         tls,
         channel_binding,
+        protocol: Default::default(),
     })
     .expect("session")
 }

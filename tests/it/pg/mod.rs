@@ -7,6 +7,7 @@ mod copy_binary;
 mod failover;
 mod pgbouncer;
 mod pipeline;
+mod protocol32;
 mod queries;
 mod session;
 mod statements;

@@ -18,6 +18,7 @@
 pub mod conn;
 pub mod fake_server;
 pub mod iris;
+pub mod pg18;
 pub mod pgbouncer;
 pub mod proxy;
 pub mod tls;
