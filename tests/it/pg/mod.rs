@@ -4,6 +4,7 @@ mod auth;
 mod bulk;
 mod cache;
 mod copy_binary;
+mod parallel;
 mod pipeline;
 mod queries;
 mod session;
