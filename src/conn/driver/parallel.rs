@@ -1,57 +1,7 @@
 //! Parallel loads: one `execute_many` or `load` split across N connections, with one
 //! report in the same global row numbering as a single-connection load.
 //!
-//! # How rows are split
-//!
-//! The input is cut into contiguous **chunks** handed out in input order: chunk `k` holds
-//! rows `k·c .. (k+1)·c` (`c` = [`ParallelOptions::chunk_rows`], rounded up to a whole
-//! number of batches), and whichever connection is free takes the next chunk. Contiguous
-//! chunks rather than N fixed ranges because the input is an iterator of unknown length
-//! (it can be streamed from a file), and because a row's global number is then known the
-//! moment it is read: every row keeps its input index on the wire, so failures and
-//! committed ranges come back in exactly the numbering a single connection reports, and
-//! a chunk boundary is always a batch boundary, so under [`Atomicity::Batches`]`(n)` the
-//! batches are the same rows `k·n .. (k+1)·n` as on one connection.
-//!
-//! # Atomicity across connections
-//!
-//! - [`Atomicity::Batches`]`(n)`: honoured. Each batch is one transaction on one
-//!   connection and commits or fails alone. After a failure no new chunk is started (and
-//!   the failing connection sends no new rows, as on one connection); chunks already
-//!   running on the other connections finish, and the report says exactly what they
-//!   committed.
-//! - [`Atomicity::EachRow`]: honoured. Every row commits alone, failures are isolated and
-//!   the load goes on.
-//! - [`Atomicity::All`] with more than one connection: **refused** with a configuration
-//!   error ([`Error::is_config`]). One transaction cannot span several connections
-//!   without two-phase commit (`PREPARE TRANSACTION`, which needs
-//!   `max_prepared_transactions` > 0 and a recovery process for transactions left
-//!   prepared); committing N transactions one after the other is not all or nothing.
-//!   With `jobs = 1` it is today's single-connection load, unchanged.
-//!
-//! Binary COPY (chosen by [`LoadMode`]) runs one COPY per batch, since a COPY is one
-//! transaction; with [`Atomicity::EachRow`] [`LoadMode::Auto`] uses pipelined inserts
-//! and [`LoadMode::Copy`] is refused (a COPY cannot isolate one row).
-//!
-//! # Connections that fail
-//!
-//! A connection that fails mid-load (terminated backend, network error, timeout) ends
-//! its chunk: the rows its server confirmed as committed are in the report, the rows in
-//! flight are counted as uncertain (in the chunk's [`ChunkReport`] too), and the rest of
-//! the chunk is not sent. No new chunk is started, the other connections finish theirs,
-//! and the load returns [`ParallelLoadError`] with the first connection error and the
-//! whole report. Nothing is retried behind the caller's back (an uncertain row may have
-//! been committed); the report's committed ranges are global, so
-//! [`Connection::resume_execute_many`] with [`ParallelReport::load`] runs exactly the
-//! rows not known to be committed. Pooled connections go back to the pool, whose return
-//! checks discard a broken one and roll back an open transaction.
-//!
-//! # Where the work runs
-//!
-//! The connections are driven concurrently from the calling task (no `Send` or
-//! `'static` bound on the rows): the servers' backends work in parallel, the client's
-//! encoding is one core's work. A chunk is buffered before it is sent, so memory is
-//! about `jobs × chunk_rows` rows.
+//! The behaviour is documented on [`execute_many_parallel`].
 
 use std::cell::RefCell;
 use std::ops::Range;
@@ -98,7 +48,7 @@ pub struct ParallelOptions {
     /// [`Atomicity::Batches`]). Each connection holds one chunk in memory at a time.
     pub chunk_rows: u64,
     /// The options each connection's `execute_many` runs with; its `atomicity` is the
-    /// load's (see the [module docs](self) for which modes span connections).
+    /// load's (see [`execute_many_parallel`] for which modes span connections).
     pub load: ExecuteManyOptions,
 }
 
@@ -244,8 +194,60 @@ impl From<ParallelLoadError> for Error {
     }
 }
 
-/// Loads `rows` through the prepared `sql` on `opts.jobs` connections at once (see the
-/// [module docs](self)).
+/// Loads `rows` through the prepared `sql` on `opts.jobs` connections at once, with one
+/// report in the same global row numbering as a single-connection load.
+///
+/// # How rows are split
+///
+/// The input is cut into contiguous **chunks** handed out in input order: chunk `k` holds
+/// rows `k·c .. (k+1)·c` (`c` = [`ParallelOptions::chunk_rows`], rounded up to a whole
+/// number of batches), and whichever connection is free takes the next chunk. Contiguous
+/// chunks rather than N fixed ranges because the input is an iterator of unknown length
+/// (it can be streamed from a file), and because a row's global number is then known the
+/// moment it is read: every row keeps its input index on the wire, so failures and
+/// committed ranges come back in exactly the numbering a single connection reports, and
+/// a chunk boundary is always a batch boundary, so under [`Atomicity::Batches`]`(n)` the
+/// batches are the same rows `k·n .. (k+1)·n` as on one connection.
+///
+/// # Atomicity across connections
+///
+/// - [`Atomicity::Batches`]`(n)`: honoured. Each batch is one transaction on one
+///   connection and commits or fails alone. After a failure no new chunk is started (and
+///   the failing connection sends no new rows, as on one connection); chunks already
+///   running on the other connections finish, and the report says exactly what they
+///   committed.
+/// - [`Atomicity::EachRow`]: honoured. Every row commits alone, failures are isolated and
+///   the load goes on.
+/// - [`Atomicity::All`] with more than one connection: **refused** with a configuration
+///   error ([`Error::is_config`]). One transaction cannot span several connections
+///   without two-phase commit (`PREPARE TRANSACTION`, which needs
+///   `max_prepared_transactions` > 0 and a recovery process for transactions left
+///   prepared); committing N transactions one after the other is not all or nothing.
+///   With `jobs = 1` it is today's single-connection load, unchanged.
+///
+/// Binary COPY (chosen by [`LoadMode`]) runs one COPY per batch, since a COPY is one
+/// transaction; with [`Atomicity::EachRow`] [`LoadMode::Auto`] uses pipelined inserts
+/// and [`LoadMode::Copy`] is refused (a COPY cannot isolate one row).
+///
+/// # Connections that fail
+///
+/// A connection that fails mid-load (terminated backend, network error, timeout) ends
+/// its chunk: the rows its server confirmed as committed are in the report, the rows in
+/// flight are counted as uncertain (in the chunk's [`ChunkReport`] too), and the rest of
+/// the chunk is not sent. No new chunk is started, the other connections finish theirs,
+/// and the load returns [`ParallelLoadError`] with the first connection error and the
+/// whole report. Nothing is retried behind the caller's back (an uncertain row may have
+/// been committed); the report's committed ranges are global, so
+/// [`Connection::resume_execute_many`] with [`ParallelReport::load`] runs exactly the
+/// rows not known to be committed. Pooled connections go back to the pool, whose return
+/// checks discard a broken one and roll back an open transaction.
+///
+/// # Where the work runs
+///
+/// The connections are driven concurrently from the calling task (no `Send` or
+/// `'static` bound on the rows): the server's backends work in parallel, the client's
+/// encoding is one core's work. A chunk is buffered before it is sent, so memory is
+/// about `jobs × chunk_rows` rows.
 ///
 /// # Examples
 ///
@@ -277,8 +279,9 @@ where
 }
 
 /// [`Connection::load`] on `opts.jobs` connections at once: binary COPY (one COPY per
-/// batch) or pipelined inserts, as `mode` and the server allow (see the
-/// [module docs](self)).
+/// batch) or pipelined inserts, as `mode` and the server allow (see
+/// [`execute_many_parallel`] for how rows are split and which atomicity modes span
+/// connections).
 ///
 /// # Examples
 ///
