@@ -32,9 +32,10 @@ pub use config::{
 };
 #[cfg(feature = "runtime")]
 pub use driver::{
-    quote_ident, BinaryCopyWriter, CancelToken, Connection, CopyIn, CopyOut, LoadMode,
-    Notification, Pipeline, PipelineOutput, RowStream, SimpleQueryResult, Socket, StatementRef,
-    Transaction,
+    execute_many_parallel, load_parallel, quote_ident, BinaryCopyWriter, CancelToken, ChunkReport,
+    Connection, Connections, CopyIn, CopyOut, LoadMode, Notification, ParallelLoadError,
+    ParallelOptions, ParallelReport, Pipeline, PipelineOutput, RowStream, SimpleQueryResult,
+    Socket, StatementRef, Transaction,
 };
 pub use event::{Event, Expect, Item};
 pub use params::Params;

@@ -3,7 +3,10 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use pgline::cluster::{ClusterOptions, TempCluster};
-use pgline::conn::{ExecuteManyOptions, LoadReport};
+use pgline::conn::{
+    execute_many_parallel, load_parallel, Atomicity, Connections, ExecuteManyOptions, LoadMode,
+    LoadReport, ParallelOptions,
+};
 use pgline::types::oid;
 use pgline::{Config, Connection};
 
@@ -19,7 +22,15 @@ pub(crate) struct DemoArgs {
     /// Rows to load with each method.
     #[arg(long, default_value_t = 1_000_000)]
     rows: u64,
+    /// Connections loading at once. With more than one, both methods run on that many
+    /// connections, each batch of 50,000 rows its own transaction (one transaction
+    /// cannot span connections).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+    jobs: u16,
 }
+
+/// Rows per transaction with `--jobs` above 1.
+const PARALLEL_BATCH: u32 = 50_000;
 
 const NAMES: [&str; 8] = [
     "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel",
@@ -36,7 +47,7 @@ fn row(i: u64, base: SystemTime) -> (i64, &'static str, f64, SystemTime) {
 }
 
 struct Measured {
-    method: &'static str,
+    method: String,
     rows: u64,
     wall: Duration,
     cpu: Duration,
@@ -81,49 +92,11 @@ pub(crate) async fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>
     let base = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
     let n = args.rows;
     let mut results = Vec::new();
-
-    // 1. execute_many: one prepared INSERT, Bind/Execute per row, one transaction.
-    let cpu0 = process_cpu();
-    let t0 = Instant::now();
-    let report: LoadReport = conn
-        .execute_many_with(
-            "INSERT INTO pgline_demo (id, name, score, created) VALUES ($1, $2, $3, $4)",
-            (0..n).map(|i| row(i, base)),
-            // Polled IO: the demo's runtime runs nothing but the load.
-            ExecuteManyOptions {
-                io_tick: Some(pgline::conn::DEFAULT_IO_TICK),
-                ..ExecuteManyOptions::default()
-            },
-        )
-        .await?;
-    results.push(Measured {
-        method: "execute_many (pipelined)",
-        rows: report.rows_committed,
-        wall: t0.elapsed(),
-        cpu: process_cpu() - cpu0,
-    });
-    if !report.is_complete() {
-        return Err(format!("execute_many did not load every row: {report}").into());
+    if args.jobs > 1 {
+        parallel(&config, usize::from(args.jobs), n, base, &mut results).await?;
+    } else {
+        single(&mut conn, n, base, &mut results).await?;
     }
-
-    // 2. Binary COPY with the typed row writer.
-    conn.batch_execute("TRUNCATE pgline_demo").await?;
-    let cpu0 = process_cpu();
-    let t0 = Instant::now();
-    let copy = conn
-        .copy_in("COPY pgline_demo (id, name, score, created) FROM STDIN (FORMAT binary)")
-        .await?;
-    let mut w = copy.binary(&[oid::INT8, oid::TEXT, oid::FLOAT8, oid::TIMESTAMPTZ])?;
-    for i in 0..n {
-        w.write_row(&row(i, base)).await?;
-    }
-    let copied = w.finish().await?;
-    results.push(Measured {
-        method: "COPY (binary)",
-        rows: copied,
-        wall: t0.elapsed(),
-        cpu: process_cpu() - cpu0,
-    });
 
     let check = conn
         .query_one("SELECT count(*) FROM pgline_demo", &[])
@@ -145,5 +118,110 @@ pub(crate) async fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>
         c.stop();
         eprintln!("stopped the throwaway cluster");
     }
+    Ok(())
+}
+
+/// Both methods on `jobs` connections at once, each batch its own transaction.
+async fn parallel(
+    config: &Config,
+    jobs: usize,
+    n: u64,
+    base: SystemTime,
+    results: &mut Vec<Measured>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let opts = ParallelOptions {
+        chunk_rows: u64::from(PARALLEL_BATCH),
+        ..ParallelOptions::new(jobs, Atomicity::Batches(PARALLEL_BATCH))
+    };
+    let conns = Connections::Open(config);
+    let cpu0 = process_cpu();
+    let t0 = Instant::now();
+    let sql = "INSERT INTO pgline_demo (id, name, score, created) VALUES ($1, $2, $3, $4)";
+    let report = execute_many_parallel(conns, sql, (0..n).map(|i| row(i, base)), opts).await?;
+    results.push(Measured {
+        method: format!("execute_many ×{jobs}"),
+        rows: report.load.rows_committed,
+        wall: t0.elapsed(),
+        cpu: process_cpu() - cpu0,
+    });
+    if !report.is_complete() {
+        return Err(format!("execute_many did not load every row: {report}").into());
+    }
+
+    let mut conn = Connection::connect(config).await?;
+    conn.batch_execute("TRUNCATE pgline_demo").await?;
+    conn.close().await?;
+    let cpu0 = process_cpu();
+    let t0 = Instant::now();
+    let report = load_parallel(
+        conns,
+        "pgline_demo",
+        &["id", "name", "score", "created"],
+        (0..n).map(|i| row(i, base)),
+        LoadMode::Copy,
+        opts,
+    )
+    .await?;
+    results.push(Measured {
+        method: format!("COPY (binary) ×{jobs}"),
+        rows: report.load.rows_committed,
+        wall: t0.elapsed(),
+        cpu: process_cpu() - cpu0,
+    });
+    if !report.is_complete() {
+        return Err(format!("COPY did not load every row: {report}").into());
+    }
+    Ok(())
+}
+
+/// Both methods on one connection, each one transaction.
+async fn single(
+    conn: &mut Connection,
+    n: u64,
+    base: SystemTime,
+    results: &mut Vec<Measured>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    // 1. execute_many: one prepared INSERT, Bind/Execute per row, one transaction.
+    let cpu0 = process_cpu();
+    let t0 = Instant::now();
+    let report: LoadReport = conn
+        .execute_many_with(
+            "INSERT INTO pgline_demo (id, name, score, created) VALUES ($1, $2, $3, $4)",
+            (0..n).map(|i| row(i, base)),
+            // Polled IO: the demo's runtime runs nothing but the load.
+            ExecuteManyOptions {
+                io_tick: Some(pgline::conn::DEFAULT_IO_TICK),
+                ..ExecuteManyOptions::default()
+            },
+        )
+        .await?;
+    results.push(Measured {
+        method: "execute_many (pipelined)".into(),
+        rows: report.rows_committed,
+        wall: t0.elapsed(),
+        cpu: process_cpu() - cpu0,
+    });
+    if !report.is_complete() {
+        return Err(format!("execute_many did not load every row: {report}").into());
+    }
+
+    // 2. Binary COPY with the typed row writer.
+    conn.batch_execute("TRUNCATE pgline_demo").await?;
+    let cpu0 = process_cpu();
+    let t0 = Instant::now();
+    let copy = conn
+        .copy_in("COPY pgline_demo (id, name, score, created) FROM STDIN (FORMAT binary)")
+        .await?;
+    let mut w = copy.binary(&[oid::INT8, oid::TEXT, oid::FLOAT8, oid::TIMESTAMPTZ])?;
+    for i in 0..n {
+        w.write_row(&row(i, base)).await?;
+    }
+    let copied = w.finish().await?;
+    results.push(Measured {
+        method: "COPY (binary)".into(),
+        rows: copied,
+        wall: t0.elapsed(),
+        cpu: process_cpu() - cpu0,
+    });
     Ok(())
 }

@@ -4,6 +4,11 @@
 //! Both ways load the same bytes: `--mode pipeline` reads the input with
 //! [`copy_format`](crate::copy_format), a port of COPY's own reader, and both are one
 //! transaction: an error in the input or in any row loads nothing.
+//!
+//! `--jobs N` (N > 1) loads through N connections at once with
+//! [`load_parallel`](pgline::conn::load_parallel): pipelined inserts, each batch of
+//! `--batch-rows` rows its own transaction (one transaction cannot span connections), and
+//! a failure names its line and which data rows were committed.
 
 use std::collections::VecDeque;
 use std::io::{BufReader, ErrorKind, Read};
@@ -13,7 +18,10 @@ use std::time::Instant;
 
 use bytes::{BufMut, BytesMut};
 use indicatif::{ProgressBar, ProgressStyle};
-use pgline::conn::{quote_ident, ExecuteManyOptions, LoadMode};
+use pgline::conn::{
+    load_parallel, quote_ident, Atomicity, Connections, ExecuteManyOptions, LoadMode,
+    ParallelOptions,
+};
 use pgline::protocol::frontend::IsNull;
 use pgline::types::{ConversionError, ToSql, ValueType};
 use pgline::Connection;
@@ -31,6 +39,12 @@ Both modes read the input exactly as COPY ... FROM STDIN does, and load the same
   Lines end in LF, CRLF or CR, all alike. Values must be UTF-8 (no NUL).
 
 One transaction: an error in the input or in any row loads nothing.
+
+--jobs N (N > 1) loads through N connections at once, by pipelined inserts: the
+rows are cut into contiguous chunks, and each batch of --batch-rows rows is its own
+transaction, because one transaction cannot span several connections (that would
+need two-phase commit). After a failed batch no new chunk starts; the summary names
+the failing line and the data rows (1-based) that were committed.
 
 Errors name the input line where the failing row starts (or that holds a bad byte):
 1-based, counting every line of the file, the header and the lines inside a quoted
@@ -78,6 +92,13 @@ pub(crate) struct LoadArgs {
     /// How to send the rows.
     #[arg(long, value_enum, default_value_t = Mode::Auto)]
     mode: Mode,
+    /// Connections loading at once. With more than one: pipelined inserts, and each
+    /// batch of --batch-rows rows commits alone.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+    jobs: u16,
+    /// With --jobs above 1: rows per transaction.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    batch_rows: u32,
     /// Input file, or `-` for standard input.
     file: PathBuf,
 }
@@ -160,6 +181,16 @@ pub(crate) async fn run(args: LoadArgs) -> Result<(), Box<dyn std::error::Error>
     } else {
         args.columns.clone()
     };
+    if args.jobs > 1 {
+        if args.mode == Mode::Copy {
+            return Err(
+                "--mode copy streams the whole file through one COPY on one connection; \
+                 with --jobs above 1 use --mode pipeline or auto"
+                    .into(),
+            );
+        }
+        return parallel(conn, config, &args, &columns).await;
+    }
     let mode = match args.mode {
         Mode::Auto if conn.quirks().copy_out_broken => Mode::Pipeline,
         Mode::Auto => Mode::Copy,
@@ -380,6 +411,124 @@ async fn pipeline(
         .await
         .map_err(|e| format!("COMMIT failed: {e}\nnothing was committed"))?;
     Ok(report.rows_done)
+}
+
+/// `--jobs N`: the rows cut into chunks loaded by N connections at once, each batch of
+/// `--batch-rows` rows its own transaction.
+async fn parallel(
+    conn: Connection,
+    config: pgline::Config,
+    args: &LoadArgs,
+    columns: &[String],
+) -> Result<(), Box<dyn std::error::Error>> {
+    let (input, size) = open(&args.file)?;
+    let pb = progress(size);
+    let input = Progress {
+        inner: input,
+        pb: pb.clone(),
+    };
+    let input = BufReader::with_capacity(256 * 1024, input);
+    let mut reader = Reader::new(input, reader_options(&conn, args.format), columns);
+    // The workers open their own connections.
+    conn.close().await?;
+    if args.header {
+        reader
+            .skip_header()
+            .map_err(|e| format!("{e}\nnothing was committed"))?;
+    }
+    let jobs = usize::from(args.jobs);
+    let opts = ParallelOptions {
+        jobs,
+        chunk_rows: u64::from(args.batch_rows).saturating_mul(8),
+        load: ExecuteManyOptions::with_atomicity(Atomicity::Batches(args.batch_rows)),
+    };
+    // A failure is in one of the chunks running when the load stopped: at most one per
+    // connection, plus the one being read.
+    let keep = usize::try_from(opts.chunk_rows)
+        .unwrap_or(usize::MAX)
+        .saturating_mul(jobs + 1);
+    let mut lines = RowLines::new(keep);
+    let mut bad: Option<InputError> = None;
+    let mut n = 0u64;
+    let rows = std::iter::from_fn(|| match reader.next_record() {
+        Ok(Some(record)) => {
+            lines.push(record.line);
+            n += 1;
+            if n % 10_000 == 0 {
+                pb.set_message(format!("{n} rows"));
+            }
+            Some(record.fields.into_iter().map(AnyText).collect::<Vec<_>>())
+        }
+        Ok(None) => None,
+        Err(e) => {
+            // Ends the rows: no new chunk starts.
+            bad = Some(e);
+            None
+        }
+    });
+    let cols: Vec<&str> = columns.iter().map(String::as_str).collect();
+    let started = Instant::now();
+    let r = load_parallel(
+        Connections::Open(&config),
+        &args.table,
+        &cols,
+        rows,
+        LoadMode::Pipeline,
+        opts,
+    )
+    .await;
+    pb.finish_and_clear();
+    let (report, error) = match r {
+        Ok(report) => (report, None),
+        Err(e) => (e.report, Some(e.error)),
+    };
+    let load = &report.load;
+    let failure = if let Some(e) = bad {
+        Some(e.to_string())
+    } else if let Some(f) = load.first_failure() {
+        Some(format!("{} failed: {}", lines.describe(&f.rows), f.error))
+    } else {
+        error.map(|e| format!("a connection failed: {e}"))
+    };
+    if let Some(failure) = failure {
+        return Err(format!(
+            "{failure}\n{} committed{} ({} read, {} failed, {} not run, {} uncertain)",
+            count_rows(load.rows_committed),
+            committed_rows(&load.committed),
+            count_rows(load.rows_read),
+            load.failures_total,
+            load.rows_skipped,
+            load.rows_uncertain,
+        )
+        .into());
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "loaded {} rows in {secs:.2} s ({:.0} rows/s) via pipeline on {jobs} connections \
+         (transactions of {} rows)",
+        load.rows_committed,
+        load.rows_committed as f64 / secs.max(1e-9),
+        args.batch_rows
+    );
+    Ok(())
+}
+
+/// ": data rows 1-800, 1601-2400" (1-based, as many as fit in a line).
+fn committed_rows(ranges: &[Range<u64>]) -> String {
+    const SHOWN: usize = 8;
+    if ranges.is_empty() {
+        return String::new();
+    }
+    let mut s = ranges
+        .iter()
+        .take(SHOWN)
+        .map(|r| format!("{}-{}", r.start + 1, r.end))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if ranges.len() > SHOWN {
+        s.push_str(&format!(" and {} more ranges", ranges.len() - SHOWN));
+    }
+    format!(": data rows {s}")
 }
 
 /// "1 row", "2 rows".

@@ -310,7 +310,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         Ok(r)
     }
 
-    async fn execute_many_indexed<I, P>(
+    pub(crate) async fn execute_many_indexed<I, P>(
         &mut self,
         sql: &str,
         rows: I,

@@ -129,7 +129,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     }
 
     /// The column type OIDs, from describing `SELECT cols FROM table`.
-    async fn column_types(&mut self, table: &str, cols: &str) -> Result<Vec<Oid>, Error> {
+    pub(crate) async fn column_types(
+        &mut self,
+        table: &str,
+        cols: &str,
+    ) -> Result<Vec<Oid>, Error> {
         let stmt = self
             .prepare(&format!("SELECT {cols} FROM {table} WHERE false"))
             .await?;

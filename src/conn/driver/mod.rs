@@ -15,6 +15,7 @@ mod copy;
 mod hosts;
 mod io_tick;
 mod load;
+mod parallel;
 mod pipeline;
 mod query;
 mod socket;
@@ -38,6 +39,10 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 pub use cancel::CancelToken;
 pub use copy::{BinaryCopyWriter, CopyIn, CopyOut};
 pub use load::{quote_ident, LoadMode};
+pub use parallel::{
+    execute_many_parallel, load_parallel, ChunkReport, Connections, ParallelLoadError,
+    ParallelOptions, ParallelReport,
+};
 pub use pipeline::{Pipeline, PipelineOutput};
 pub use query::{RowStream, SimpleQueryResult, StatementRef};
 pub use socket::Socket;

@@ -6,6 +6,7 @@ mod cache;
 mod copy_binary;
 mod failover;
 mod pgbouncer;
+mod parallel;
 mod pipeline;
 mod protocol32;
 mod queries;
