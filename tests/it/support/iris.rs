@@ -177,8 +177,22 @@ pub fn config() -> Config {
     config_of(Release::V1_7_3)
 }
 
-/// A config for the server of `release` (trust: any user is accepted).
+/// A config for the server of `release` (trust: any user is accepted), with the release
+/// declared (`Config::iris_pgwire_version`: the server does not report it).
 pub fn config_of(release: Release) -> Config {
+    let mut cfg = config_undeclared(release);
+    cfg.iris_pgwire_version(
+        release
+            .version()
+            .parse()
+            .expect("the harness's releases parse"),
+    );
+    cfg
+}
+
+/// [`config_of`] without the release declared: pgline then assumes the least any
+/// release can do.
+pub fn config_undeclared(release: Release) -> Config {
     let mut cfg = Config::new();
     cfg.host("127.0.0.1")
         .port(server_of(release).port())
