@@ -92,6 +92,14 @@ impl Connection {
         Ok(Transaction::new(exec, tx))
     }
 
+    /// Starts a transaction even where the server cannot roll back (iris-pgwire 1.0.x).
+    /// See [`crate::Connection::begin_without_rollback`].
+    pub fn begin_without_rollback(&mut self) -> Result<Transaction<'_>, Error> {
+        let exec = Exec::Owned(&self.rt);
+        let tx = exec.run(self.conn.begin_without_rollback())?;
+        Ok(Transaction::new(exec, tx))
+    }
+
     /// A token that cancels the query running on this connection, from another thread.
     /// See [`crate::Connection::cancel_token`].
     ///

@@ -11,7 +11,8 @@
 //! `sslcertmode`, `ssl_min_protocol_version`, `ssl_max_protocol_version`, `sslkeylogfile`,
 //! `channel_binding`, `gssencmode`: see [`super::tls`] for what each does), `require_auth` (comma list of `password`, `md5`, `scram-sha-256`, `none`),
 //! `query_timeout` (seconds, pgline's own; default [`DEFAULT_QUERY_TIMEOUT`], `0` = none), `statement_cache_capacity` (pgline's own),
-//! `profile` (`auto`, `postgres`, `iris`), `min_protocol_version` and
+//! `profile` (`auto`, `postgres`, `iris`), `iris_pgwire_version` (e.g. `1.7.3`: see
+//! [`Config::iris_pgwire_version`]), `min_protocol_version` and
 //! `max_protocol_version` (`3.0`, `3.2`, `latest`; see [`super::protocol_version`]),
 //! `protocol_version` (pgline's older name for `max_protocol_version`). Unknown keys are
 //! an error, as in libpq: a typo must not be silently ignored. Also `service` and
@@ -351,6 +352,7 @@ pub struct Config {
     pub(crate) notification_capacity: usize,
     pub(crate) insecure_skip_scram_server_signature: bool,
     pub(crate) prefer_text: bool,
+<<<<<<< HEAD
     /// `min_protocol_version` / `max_protocol_version`.
     pub(crate) protocol: ProtocolRange,
     /// `fallback_application_name`.
@@ -359,6 +361,9 @@ pub struct Config {
     pub(crate) service: Option<String>,
     /// `servicefile`: the per-user service file.
     pub(crate) servicefile: Option<String>,
+=======
+    pub(crate) iris_pgwire_version: Option<crate::iris::IrisPgwireVersion>,
+>>>>>>> irisa
 }
 
 impl Default for Config {
@@ -389,10 +394,14 @@ impl Default for Config {
             notification_capacity: 1024,
             insecure_skip_scram_server_signature: false,
             prefer_text: false,
+<<<<<<< HEAD
             protocol: ProtocolRange::default(),
             fallback_application_name: None,
             service: None,
             servicefile: None,
+=======
+            iris_pgwire_version: None,
+>>>>>>> irisa
         }
     }
 }
@@ -422,9 +431,13 @@ impl fmt::Debug for Config {
             .field("limits", &self.limits)
             .field("statement_cache_capacity", &self.statement_cache_capacity)
             .field("profile", &self.profile)
+<<<<<<< HEAD
             .field("protocol", &self.protocol)
             .field("fallback_application_name", &self.fallback_application_name)
             .field("service", &self.service)
+=======
+            .field("iris_pgwire_version", &self.iris_pgwire_version)
+>>>>>>> irisa
             .finish_non_exhaustive()
     }
 }
@@ -709,8 +722,23 @@ impl Config {
                     _ => return Err(Error::config(format!("invalid profile {value:?}"))),
                 }
             }
+<<<<<<< HEAD
             "min_protocol_version" | "max_protocol_version" | "protocol_version" => {
                 self.set_protocol_version(key, value)?
+=======
+            "iris_pgwire_version" => {
+                self.iris_pgwire_version =
+                    Some(value.parse().map_err(|e: crate::iris::ParseVersionError| {
+                        Error::config(e.to_string())
+                    })?)
+            }
+            "protocol_version" => {
+                if value != "3.0" {
+                    return Err(Error::config(format!(
+                        "protocol_version {value:?}: only 3.0 is supported"
+                    )));
+                }
+>>>>>>> irisa
             }
             other => {
                 if !self.tls.set(other, value)? {
@@ -989,6 +1017,23 @@ impl Config {
     pub fn profile(&mut self, p: ProfileChoice) -> &mut Self {
         self.profile = p;
         self
+    }
+
+    /// The iris-pgwire release the server runs (the server does not report it; see
+    /// [`crate::iris::capabilities`]). pgline looks up what that release cannot do and
+    /// refuses those operations with an `Unsupported` error: on a release that cannot
+    /// roll back, [`Connection::begin`](crate::Connection::begin) refuses unless
+    /// [`begin_without_rollback`](crate::Connection::begin_without_rollback) opts in.
+    /// Undeclared, the least any release can do is assumed. Ignored on PostgreSQL.
+    /// URL key: `iris_pgwire_version=1.7.3`.
+    pub fn iris_pgwire_version(&mut self, v: crate::iris::IrisPgwireVersion) -> &mut Self {
+        self.iris_pgwire_version = Some(v);
+        self
+    }
+
+    /// The declared iris-pgwire release, if any.
+    pub fn get_iris_pgwire_version(&self) -> Option<crate::iris::IrisPgwireVersion> {
+        self.iris_pgwire_version
     }
 
     /// How many LISTEN/NOTIFY notifications are buffered before the oldest are dropped.

@@ -1267,6 +1267,17 @@ impl Session {
         Ok(())
     }
 
+    /// The server's error; under the IRIS profile with the IRIS SQLCODE read from its
+    /// message ([`DbError::iris_sqlcode`](crate::DbError::iris_sqlcode)).
+    fn db_error(&self, f: &crate::protocol::backend::ErrorFields) -> Error {
+        let e = Error::db(f);
+        if self.quirks.is_iris_like() {
+            e.with_iris_sqlcode()
+        } else {
+            e
+        }
+    }
+
     fn dispatch_idle(&mut self, msg: BackendMessage) -> Result<(), Error> {
         match msg {
             // The server explaining why it is closing (admin shutdown, idle timeout).
