@@ -4,3 +4,4 @@
 
 mod e2e;
 mod fake;
+mod seed;
