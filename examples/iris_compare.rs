@@ -102,6 +102,8 @@ fn start_server() -> u16 {
 fn pg_config(port: u16) -> Config {
     let mut cfg = Config::new();
     cfg.host("127.0.0.1").port(port).user(USER).dbname(DB);
+    // The server does not report its release; 1.7.3 can roll back (pgline::iris::capabilities).
+    cfg.iris_pgwire_version(pgline::iris::IrisPgwireVersion::new(1, 7, 3));
     cfg
 }
 

@@ -152,6 +152,15 @@ impl Error {
         })
     }
 
+    /// Reads the IRIS SQLCODE from the server error's message (IRIS profile only; see
+    /// [`DbError::iris_sqlcode`]).
+    pub(crate) fn with_iris_sqlcode(mut self) -> Self {
+        if let Some(db) = self.0.db.as_deref_mut() {
+            db.iris_sqlcode = crate::iris::iris_sqlcode(&db.message);
+        }
+        self
+    }
+
     pub(crate) fn from_db(db: DbError) -> Self {
         Self(Box::new(Inner {
             kind: Kind::Db,
@@ -443,6 +452,7 @@ pub struct DbError {
     file: Option<String>,
     line: Option<u32>,
     routine: Option<String>,
+    iris_sqlcode: Option<i32>,
 }
 
 fn own(c: Option<Cow<'_, str>>) -> Option<String> {
@@ -471,6 +481,7 @@ impl DbError {
             file: own(f.file()),
             line: f.line(),
             routine: own(f.routine()),
+            iris_sqlcode: None,
         }
     }
 
@@ -493,9 +504,35 @@ impl DbError {
         matches!(self.parsed_severity(), Severity::Fatal | Severity::Panic)
     }
 
-    /// SQLSTATE code, e.g. `23505`.
+    /// SQLSTATE code, e.g. `23505`, as the server sent it.
     pub fn code(&self) -> &str {
         &self.code
+    }
+
+    /// The InterSystems IRIS SQLCODE, when the server is iris-pgwire and the message
+    /// carries one (`[SQLCODE: <-119>:<...>]`), e.g. `-119` for a unique-key violation.
+    /// iris-pgwire sends its own SQLSTATE beside it (42000 for every IRIS error on 1.0.x);
+    /// see [`Self::sqlstate_mapped`].
+    pub fn iris_sqlcode(&self) -> Option<i32> {
+        self.iris_sqlcode
+    }
+
+    /// The SQLSTATE that PostgreSQL would report: for an IRIS SQLCODE in the
+    /// [documented table](crate::iris::SQLCODE_TO_SQLSTATE) the mapped code (`-119` →
+    /// `23505`, `-121` → `23503`, `-108` → `23502`, `-30` → `42P01`, ...), otherwise
+    /// [`Self::code`] unchanged. Code written for PostgreSQL can match on this one.
+    ///
+    /// ```
+    /// # fn demo(e: &pgline::DbError) {
+    /// if e.sqlstate_mapped() == "23505" {
+    ///     // duplicate key, on PostgreSQL and on IRIS alike
+    /// }
+    /// # }
+    /// ```
+    pub fn sqlstate_mapped(&self) -> &str {
+        self.iris_sqlcode
+            .and_then(crate::iris::sqlstate_for_sqlcode)
+            .unwrap_or(&self.code)
     }
 
     /// Primary message.

@@ -9,7 +9,8 @@
 //! `sslcertmode`, `ssl_min_protocol_version`, `ssl_max_protocol_version`, `sslkeylogfile`,
 //! `channel_binding`, `gssencmode`: see [`super::tls`] for what each does), `require_auth` (comma list of `password`, `md5`, `scram-sha-256`, `none`),
 //! `query_timeout` (seconds, pgline's own; default [`DEFAULT_QUERY_TIMEOUT`], `0` = none), `statement_cache_capacity` (pgline's own),
-//! `profile` (`auto`, `postgres`, `iris`), `protocol_version` (`3.0`). Unknown keys are an
+//! `profile` (`auto`, `postgres`, `iris`), `iris_pgwire_version` (e.g. `1.7.3`: see
+//! [`Config::iris_pgwire_version`]), `protocol_version` (`3.0`). Unknown keys are an
 //! error, as in libpq: a typo must not be silently ignored.
 //!
 //! Environment variables used by [`Config::from_env`] and [`Config::parse`]: `PGHOST`,
@@ -200,6 +201,7 @@ pub struct Config {
     pub(crate) notification_capacity: usize,
     pub(crate) insecure_skip_scram_server_signature: bool,
     pub(crate) prefer_text: bool,
+    pub(crate) iris_pgwire_version: Option<crate::iris::IrisPgwireVersion>,
 }
 
 impl Default for Config {
@@ -224,6 +226,7 @@ impl Default for Config {
             notification_capacity: 1024,
             insecure_skip_scram_server_signature: false,
             prefer_text: false,
+            iris_pgwire_version: None,
         }
     }
 }
@@ -248,6 +251,7 @@ impl fmt::Debug for Config {
             .field("limits", &self.limits)
             .field("statement_cache_capacity", &self.statement_cache_capacity)
             .field("profile", &self.profile)
+            .field("iris_pgwire_version", &self.iris_pgwire_version)
             .finish_non_exhaustive()
     }
 }
@@ -439,6 +443,12 @@ impl Config {
                     _ => return Err(Error::config(format!("invalid profile {value:?}"))),
                 }
             }
+            "iris_pgwire_version" => {
+                self.iris_pgwire_version =
+                    Some(value.parse().map_err(|e: crate::iris::ParseVersionError| {
+                        Error::config(e.to_string())
+                    })?)
+            }
             "protocol_version" => {
                 if value != "3.0" {
                     return Err(Error::config(format!(
@@ -602,6 +612,23 @@ impl Config {
     pub fn profile(&mut self, p: ProfileChoice) -> &mut Self {
         self.profile = p;
         self
+    }
+
+    /// The iris-pgwire release the server runs (the server does not report it; see
+    /// [`crate::iris::capabilities`]). pgline looks up what that release cannot do and
+    /// refuses those operations with an `Unsupported` error: on a release that cannot
+    /// roll back, [`Connection::begin`](crate::Connection::begin) refuses unless
+    /// [`begin_without_rollback`](crate::Connection::begin_without_rollback) opts in.
+    /// Undeclared, the least any release can do is assumed. Ignored on PostgreSQL.
+    /// URL key: `iris_pgwire_version=1.7.3`.
+    pub fn iris_pgwire_version(&mut self, v: crate::iris::IrisPgwireVersion) -> &mut Self {
+        self.iris_pgwire_version = Some(v);
+        self
+    }
+
+    /// The declared iris-pgwire release, if any.
+    pub fn get_iris_pgwire_version(&self) -> Option<crate::iris::IrisPgwireVersion> {
+        self.iris_pgwire_version
     }
 
     /// How many LISTEN/NOTIFY notifications are buffered before the oldest are dropped.

@@ -951,7 +951,7 @@ impl Session {
             return match msg {
                 BackendMessage::ReadyForQuery(r) => self.finish_aborted_window(failed, r.status()),
                 BackendMessage::ErrorResponse(f) => {
-                    let err = Error::db(&f);
+                    let err = self.db_error(&f);
                     if err.breaks_connection() {
                         return Err(err);
                     }
@@ -1083,7 +1083,7 @@ impl Session {
                 self.ready(i, r.status());
             }
             (front, BackendMessage::ErrorResponse(f)) => {
-                let err = Error::db(&f);
+                let err = self.db_error(&f);
                 if err.breaks_connection() {
                     return Err(err);
                 }
@@ -1194,10 +1194,21 @@ impl Session {
         Ok(())
     }
 
+    /// The server's error; under the IRIS profile with the IRIS SQLCODE read from its
+    /// message ([`DbError::iris_sqlcode`](crate::DbError::iris_sqlcode)).
+    fn db_error(&self, f: &crate::protocol::backend::ErrorFields) -> Error {
+        let e = Error::db(f);
+        if self.quirks.is_iris_like() {
+            e.with_iris_sqlcode()
+        } else {
+            e
+        }
+    }
+
     fn dispatch_idle(&mut self, msg: BackendMessage) -> Result<(), Error> {
         match msg {
             // The server explaining why it is closing (admin shutdown, idle timeout).
-            BackendMessage::ErrorResponse(f) => Err(Error::db(&f)),
+            BackendMessage::ErrorResponse(f) => Err(self.db_error(&f)),
             BackendMessage::ReadyForQuery(_) if self.quirks.surplus_ready_tolerated => Ok(()),
             BackendMessage::ReadyForQuery(_) => Err(Error::protocol(
                 "server sent more ReadyForQuery messages than Syncs",

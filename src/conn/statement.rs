@@ -20,7 +20,7 @@ use crate::protocol::Oid;
 
 mod deallocate;
 
-pub(crate) use deallocate::{deallocate_target, Deallocated};
+pub(crate) use deallocate::{deallocate_target, is_session_cleanup, Deallocated};
 
 #[derive(Debug)]
 struct Inner {

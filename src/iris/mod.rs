@@ -30,10 +30,11 @@
 //! | DataRow without RowDescription, RowDescription from Execute or after NoData, field-count mismatch | all; §3, §11.31 | `lenient_row_shape` | `conn/session.rs` (row-shape checks) |
 //! | A second ReadyForQuery with nothing pending (COPY inside a multi-statement Query) | all; §11.44 | `surplus_ready_tolerated` | `conn/session.rs` (discarded, not a protocol error) |
 //! | Tags `CREATE 0`, `INSERT 0 0 0`, `UPDATE 0 0`, `SELECT n n`, `UNKNOWN 0`, `DISCARD ALL 0`, `DEALLOCATE 0`, `SET` for RESET, DDL as `SELECT 0`; 1.0.1 DML always 0, 1.7.3 extended DML always 1 | §2, §11.17 | `unreliable_row_counts` | `conn/driver/query.rs` `rows_affected`: `None`, never a made-up number |
-//! | `DEALLOCATE`/`DISCARD ALL`/`RESET ALL` are not real cleanup (odd tags, or errors through the extended protocol) | §4, §11.12, §11.38 | `no_sql_cleanup` | statement cache evicts with Close('S') always (`conn/statement.rs`); the pool's session reset sends only `ROLLBACK` under this flag |
+//! | `DEALLOCATE`/`DISCARD ALL`/`RESET ALL` are not real cleanup (odd tags, or errors through the extended protocol) | §4, §11.12, §11.38, §14 | `no_sql_cleanup` | statement cache evicts with Close('S') always (`conn/statement.rs`); the pool's session reset sends only `ROLLBACK` under this flag; a parameterless `DEALLOCATE …`/`DISCARD …` the caller runs through `query`/`execute`/`query_unnamed` goes out as a simple Query, the only place the server intercepts it (`Connection::cleanup_as_simple_query`) |
 //! | Type OIDs lie: numbers in text columns, DATE as days since 2000-01-01, `''` as NULL, `t`/`f`, `inf`/`nan` | §5, §11.24-25 | `lenient_types` | `types` (lenient decoding by the Rust type asked for); rows of every query path |
 //! | Binary result formats leak into later simple queries; binary parameters are decoded by guesswork | 1.0.1, 1.7.3; §5, §11.26, §11.30 | `text_only` | `Connection::text_only`: parameters and results are text everywhere |
 //! | `$n` bound by position: `SELECT $2, $1` swaps values, a repeated `$1` needs two | all; §11.29, §12 | `positional_placeholders` | `Connection::renumber` (`iris::placeholders`): SQL renumbered ascending and unique, values reordered/duplicated, in prepare, one-shot, pipeline and `execute_many` |
+//! | ParameterDescription contradicts the statement (legacy: `$1, $2` described as 0 parameters) | legacy; §14 | `positional_placeholders` | an explicit `prepare` takes the statement's own `$n` count (one wire parameter per placeholder after renumbering), logged once at debug level |
 //! | Describe runs the statement (S: with NULL parameters; P: with the bound ones) | all; §11.31-32 | `describe_executes` | `query`/`execute`/`query_stream`/`execute_many` prepare with Parse only (parameter types from the values, count checked against the SQL's placeholders) and one-shot queries skip Describe, so every statement runs exactly once; rows then come without names unless Execute describes them and are read by position. An explicit `prepare` still describes (the caller asked for the metadata; on IRIS that runs a SELECT once with NULL parameters) |
 //! | Execute never sends a RowDescription for a SELECT, so only Describe (a second execution) names the columns; 1.7.3 sleeps 1 ms after every extended-protocol result; a simple Query names the columns, runs once and does not sleep | all; `docs/iris-evidence.md` (probe with the stand-in's execution trace) | `parameterless_as_simple_query` | `query`/`execute`/`query_one`/`query_opt`/`query_unnamed` with SQL text, no values, no `$n` and not COPY go as a simple Query: names and OIDs from its RowDescription, text values decoded by those OIDs (`SELECT 1` is int4). With parameters, rows come without names and `get("name")` fails with an error that says why |
 //! | Execute row limits ignored, no PortalSuspended, re-Execute re-runs | all; §11.33 | `ignores_row_limit` | `query_stream`: one Execute, memory bounded by reading only as fast as rows are taken |
@@ -64,11 +65,33 @@
 //! * **Cancel** may close the connection (1.0.1) or do nothing (1.7.3): a connection
 //!   closed after a cancel is broken, never reused.
 //!
+//! # What each release cannot do
+//!
+//! [`capabilities`] holds the per-release table (ROLLBACK, COPY FROM/TO, cancel, SHOW)
+//! and the API refuses what it says does not work with an
+//! [`Unsupported`](crate::Error::is_unsupported) error instead of a silent success:
+//! `begin` on a release that cannot roll back (opt in with `begin_without_rollback`, whose
+//! `rollback` then says nothing was undone), `copy_in`, `copy_out`, and
+//! `CancelToken::cancel_query`. The server does not report its release: declare it with
+//! [`Config::iris_pgwire_version`](crate::Config::iris_pgwire_version) (URL
+//! `iris_pgwire_version=1.7.3`); undeclared, the least any release does is assumed.
+//!
+//! # IRIS error codes
+//!
+//! iris-pgwire sends its own SQLSTATE (42000 for every IRIS error on 1.0.x; a partial
+//! classification with fallbacks 42000, 08000, XX000 on 1.7.x) and the IRIS SQLCODE in the
+//! message. [`DbError::iris_sqlcode`](crate::DbError::iris_sqlcode) reads the SQLCODE,
+//! [`DbError::sqlstate_mapped`](crate::DbError::sqlstate_mapped) maps the common ones to
+//! PostgreSQL's SQLSTATE through [`SQLCODE_TO_SQLSTATE`] (unique -119/-120 → 23505,
+//! foreign key -121…-124 → 23503, not null -108 → 23502, lock timeout -110/-114 → 55P03,
+//! no table -30 → 42P01, no column -29 → 42703, syntax -1/-4/-12/-25 → 42601, ...), and
+//! `code()` stays what the server sent.
+//!
 //! # What the server still gets wrong (not fixable by a client)
 //!
-//! * 1.0.1 with the DB-API backend never sends BEGIN/COMMIT/ROLLBACK to IRIS: every
-//!   statement commits at once (§13). pgline reports the server version; it cannot
-//!   restore transactions.
+//! * 1.0.x with the DB-API backend never sends BEGIN/COMMIT/ROLLBACK to IRIS: every
+//!   statement commits at once (§13). pgline cannot restore transactions; it refuses
+//!   them there (see above) rather than report a rollback that did not happen.
 //! * `$n`, `?`, `::` inside string literals are rewritten by the server (§5.4): bind
 //!   such text as a parameter instead of writing it into the SQL.
 //! * Digit-only text parameters lose leading zeros (`'007'` → `7`, §11.30).
@@ -115,9 +138,37 @@
 //!  ORDER BY VECTOR_COSINE(embedding, TO_VECTOR($1, DOUBLE)) DESC
 //! ```
 
+pub mod capabilities;
 pub(crate) mod placeholders;
 mod quirks;
+mod sqlcode;
 mod tx;
 
+pub use capabilities::{CancelEffect, Capabilities, IrisPgwireVersion, ParseVersionError};
 pub use quirks::Quirks;
+pub use sqlcode::{iris_sqlcode, sqlstate_for_sqlcode, SQLCODE_TO_SQLSTATE};
 pub use tx::transaction_effect;
+
+/// Logs, once per process at debug level (`log` crate, and `tracing` with that feature),
+/// that a ParameterDescription contradicted the statement's own `$n` count and the count
+/// won. Only the numbers are logged, never the SQL.
+pub(crate) fn note_parameter_count_mismatch(described: usize, placeholders: usize) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static ONCE: AtomicBool = AtomicBool::new(false);
+    if ONCE.swap(true, Ordering::Relaxed) {
+        return;
+    }
+    log::debug!(
+        target: "pgline",
+        "iris-pgwire described {described} parameters for a statement with {placeholders} \
+         placeholders; the statement's own count is used (logged once)"
+    );
+    #[cfg(feature = "tracing")]
+    tracing::debug!(
+        target: "pgline",
+        described,
+        placeholders,
+        "iris-pgwire described a parameter count that contradicts the statement's $n count; \
+         the statement's own count is used (logged once)"
+    );
+}

@@ -1,8 +1,13 @@
 #!/bin/sh
-# Create (or reuse) the Python venv that runs the published iris-pgwire server
+# Create (or reuse) the Python venv that runs a published iris-pgwire server
 # for the IRIS compatibility tests, and print its path on stdout.
 #
-#   tests/iris/setup.sh [VENV_DIR]     default: <repo>/target/iris-venv
+#   tests/iris/setup.sh [VENV_DIR]
+#       iris-pgwire 1.7.3 from requirements.txt;
+#       default VENV_DIR: $IRIS_VENV, else <repo>/target/iris-venv
+#   tests/iris/setup.sh --release 1.0.1 [VENV_DIR]
+#       iris-pgwire 1.0.1 from requirements-1.0.1.txt;
+#       default VENV_DIR: $IRIS_VENV_1_0_1, else <repo>/target/iris-venv-1.0.1
 #
 # Idempotent: the venv is reused when it was built from the same
 # requirements.txt (a hash is stored in it).  Needs python3 >= 3.11 with the
@@ -12,12 +17,26 @@ set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-venv=${1:-${IRIS_VENV:-$repo/target/iris-venv}}
-req=$here/requirements.txt
+release=1.7.3
+if [ "${1:-}" = "--release" ]; then
+    release=${2:?setup.sh: --release needs a version}
+    shift 2
+fi
+case $release in
+    1.7.3)
+        venv=${1:-${IRIS_VENV:-$repo/target/iris-venv}}
+        req=$here/requirements.txt ;;
+    1.0.1)
+        venv=${1:-${IRIS_VENV_1_0_1:-$repo/target/iris-venv-1.0.1}}
+        req=$here/requirements-1.0.1.txt ;;
+    *)
+        echo "setup.sh: no pinned requirements for iris-pgwire $release (1.7.3, 1.0.1)" >&2
+        exit 1 ;;
+esac
 python=${PYTHON:-python3}
 
 "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
-    echo "setup.sh: iris-pgwire 1.7.3 needs Python >= 3.11 ($python is $("$python" -V 2>&1))" >&2
+    echo "setup.sh: iris-pgwire $release needs Python >= 3.11 ($python is $("$python" -V 2>&1))" >&2
     exit 1
 }
 

@@ -27,6 +27,8 @@ pub struct CancelToken {
     secret: Vec<u8>,
     /// The connection's TLS configuration and how its TLS started, when it runs TLS.
     tls: Option<(Arc<TlsConnector>, TlsStart)>,
+    /// Why a cancel cannot work on this server (iris-pgwire), when it cannot.
+    refused: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for CancelToken {
@@ -48,7 +50,21 @@ impl CancelToken {
             process_id,
             secret,
             tls: None,
+            refused: None,
         }
+    }
+
+    /// The token of a server where a CancelRequest cannot work: `cancel_query` returns
+    /// `Unsupported` with `why` and sends nothing.
+    pub(crate) fn refusing(mut self, why: String) -> Self {
+        self.refused = Some(why.into());
+        self
+    }
+
+    /// Whether a cancel can work on this server (false on iris-pgwire, which ignores it
+    /// or closes the connection; see [`crate::iris::capabilities`]).
+    pub fn is_supported(&self) -> bool {
+        self.refused.is_none()
     }
 
     pub(crate) fn with_addr(
@@ -96,7 +112,14 @@ impl CancelToken {
     /// canceller.await.expect("cancel task panicked")?;
     /// # Ok(()) }
     /// ```
+    ///
+    /// On iris-pgwire this returns an [`Unsupported`](Error::is_unsupported) error without
+    /// connecting: 1.7.x ignores a CancelRequest, 1.0.x closes the target connection
+    /// instead of cancelling its query (see [`crate::iris::capabilities`]).
     pub async fn cancel_query(&self, timeout: Duration) -> Result<(), Error> {
+        if let Some(why) = &self.refused {
+            return Err(Error::unsupported(why.to_string()));
+        }
         let fut = async {
             let mut s = Socket::connect(&self.host, self.port)
                 .await

@@ -104,7 +104,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// assert_eq!(rows, 3);
     /// # Ok(()) }
     /// ```
+    ///
+    /// On iris-pgwire (every release; see [`crate::iris::capabilities`]) this returns an
+    /// [`Unsupported`](Error::is_unsupported) error and sends nothing: COPY FROM there
+    /// stores rows of NULLs (1.0.x), maps columns by table order instead of the column
+    /// list, or fails (1.7.x with the DB-API backend). [`load`](Self::load) uses pipelined
+    /// inserts there.
     pub async fn copy_in(&mut self, sql: &str) -> Result<CopyIn<'_, S>, Error> {
+        if let Some(caps) = self.iris_capabilities() {
+            if !caps.copy_in {
+                return Err(Error::unsupported(format!(
+                    "COPY FROM STDIN does not store the data it is given on {} \
+                     (see pgline::iris::capabilities); use load or execute_many",
+                    crate::iris::capabilities::release_words(
+                        self.config().get_iris_pgwire_version()
+                    )
+                )));
+            }
+        }
         let span = self.op_span(Op::CopyIn, sql);
         let r = timed!(self, span.instrument(self.start_copy(sql, Direction::In)));
         span.error_of(&r);

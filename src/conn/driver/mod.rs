@@ -277,8 +277,24 @@ impl Connection<Socket> {
     /// assert_eq!(err.code(), Some("57014")); // query_canceled
     /// # Ok(()) }
     /// ```
+    ///
+    /// On iris-pgwire the token refuses to cancel ([`CancelToken::is_supported`] is false):
+    /// see [`crate::iris::capabilities`].
     pub fn cancel_token(&self) -> Option<CancelToken> {
-        self.cancel.clone()
+        let token = self.cancel.clone()?;
+        let Some(caps) = self.iris_capabilities() else {
+            return Some(token);
+        };
+        let release = crate::iris::capabilities::release_words(self.config.iris_pgwire_version);
+        Some(match caps.cancel {
+            crate::iris::CancelEffect::Cancels => token,
+            crate::iris::CancelEffect::Ignored => token.refusing(format!(
+                "{release} ignores a CancelRequest: the query runs to its end"
+            )),
+            _ => token.refusing(format!(
+                "{release} closes the connection on a CancelRequest instead of cancelling its query"
+            )),
+        })
     }
 }
 
@@ -812,6 +828,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// The server dialect in effect.
     pub fn quirks(&self) -> &Quirks {
         self.session.quirks()
+    }
+
+    /// What the server's iris-pgwire release can do, looked up in
+    /// [`crate::iris::capabilities`] by the release declared with
+    /// [`Config::iris_pgwire_version`] (undeclared: the least any release does); `None`
+    /// on PostgreSQL.
+    pub fn iris_capabilities(&self) -> Option<crate::iris::Capabilities> {
+        self.session
+            .quirks()
+            .is_iris_like()
+            .then(|| crate::iris::Capabilities::of(self.config.iris_pgwire_version))
     }
 
     /// Changes this connection's operation deadline (`None`: no deadline) from now on:

@@ -8,7 +8,7 @@ use super::{timed, Connection};
 use crate::conn::event::{Event, Item};
 use crate::conn::params::Params;
 use crate::conn::row::{Column, Row, SimpleRow};
-use crate::conn::statement::{deallocate_target, Deallocated, Statement};
+use crate::conn::statement::{deallocate_target, is_session_cleanup, Deallocated, Statement};
 use crate::error::Error;
 use crate::protocol::backend::{CommandComplete, TransactionStatus};
 use crate::protocol::frontend::BindWriter;
@@ -455,7 +455,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             self.session.push_describe_statement(item, &name)?;
         }
         self.session.push_sync(sync)?;
-        let mut params = if describe { Vec::new() } else { wire_types };
+        let mut params = if describe {
+            Vec::new()
+        } else {
+            wire_types.clone()
+        };
         let mut columns = Vec::new();
         let mut err = None;
         let mut parsed = false;
@@ -469,6 +473,32 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 }
                 Event::Ready(i, _) if i == sync => break,
                 _ => {}
+            }
+        }
+        if err.is_none() && describe && self.session.quirks().positional_placeholders {
+            // The statement's own `$n` count wins over a ParameterDescription that
+            // contradicts it (older iris-pgwire builds describe `$1, $2` as 0 parameters,
+            // quirks §14): one wire parameter per placeholder after renumbering.
+            let expected = match &order {
+                Some(order) => order.len(),
+                None => usize::from(
+                    crate::iris::placeholders::max_index(sql)
+                        .map_err(|e| Error::config(e.to_string()))?,
+                ),
+            };
+            if params.len() != expected {
+                crate::iris::note_parameter_count_mismatch(params.len(), expected);
+                let (declared, described) = (wire_types.as_slice(), params.as_slice());
+                params = (0..expected)
+                    .map(|i| {
+                        declared
+                            .get(i)
+                            .copied()
+                            .filter(|&t| t != 0)
+                            .or_else(|| described.get(i).copied())
+                            .unwrap_or(0)
+                    })
+                    .collect();
             }
         }
         let close_queue = self.cache.close_queue().clone();
@@ -697,6 +727,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         params: &[&(dyn ToSql + Sync)],
         want_rows: bool,
     ) -> Result<(Vec<Row>, Option<u64>), Error> {
+        if let Some(r) = self.cleanup_as_simple_query(stmt.sql(), params).await {
+            return r;
+        }
         if let Some(sql) = self.simple_path(stmt, params) {
             return self.run_simple(sql, want_rows).await;
         }
@@ -776,6 +809,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             Some(e) => Err(e),
             None => Ok((rows, affected)),
         }
+    }
+
+    /// On servers where SQL session cleanup is answered only in a simple Query
+    /// (iris-pgwire, `Quirks::no_sql_cleanup`): a parameterless `DEALLOCATE ...` or
+    /// `DISCARD ...` the caller runs through `query`/`execute` goes out as a simple Query
+    /// (through Parse/Bind/Execute it would reach IRIS, which rejects it). `None`
+    /// elsewhere: run it as usual.
+    async fn cleanup_as_simple_query(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Option<Result<(Vec<Row>, Option<u64>), Error>> {
+        if !self.session.quirks().no_sql_cleanup || !params.is_empty() || !is_session_cleanup(sql) {
+            return None;
+        }
+        Some(self.simple_query_inner(sql).await.map(|results| {
+            let affected = results.last().and_then(|r| r.rows_affected);
+            (Vec::new(), affected)
+        }))
     }
 
     /// After a command completed: forgets the cached statements it deallocated on the
@@ -957,6 +1009,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, Error> {
+        if let Some(r) = self.cleanup_as_simple_query(sql, params).await {
+            return r.map(|(rows, _)| rows);
+        }
         if let Some(sql) = self.simple_path(StatementRef::Sql(sql), params) {
             return self.run_simple(sql, true).await.map(|(rows, _)| rows);
         }

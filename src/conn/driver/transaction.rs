@@ -1,4 +1,10 @@
 //! Transactions: `BEGIN`, then `COMMIT` or `ROLLBACK`; dropping the guard rolls back.
+//!
+//! On an iris-pgwire release that cannot roll back (1.0.x, or a release not declared with
+//! [`Config::iris_pgwire_version`](crate::Config::iris_pgwire_version); see
+//! [`crate::iris::capabilities`]), [`Connection::begin`] refuses with an `Unsupported`
+//! error; [`Connection::begin_without_rollback`] opts in, and its
+//! [`Transaction::rollback`] then says the rollback did not happen.
 
 use std::ops::{Deref, DerefMut};
 
@@ -13,12 +19,16 @@ use crate::error::Error;
 pub struct Transaction<'c, S: AsyncRead + AsyncWrite + Unpin> {
     conn: &'c mut Connection<S>,
     done: bool,
+    /// The server cannot roll back (opted in with `begin_without_rollback`): the words
+    /// for the release, for `rollback`'s error.
+    no_rollback: Option<String>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> std::fmt::Debug for Transaction<'_, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Transaction")
             .field("done", &self.done)
+            .field("rolls_back", &self.no_rollback.is_none())
             .finish()
     }
 }
@@ -26,6 +36,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> std::fmt::Debug for Transaction<'_, S> {
 impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// Starts a transaction with exactly `BEGIN` (no options: some servers only track the
     /// bare verbs).
+    ///
+    /// On an iris-pgwire release that cannot roll back (see
+    /// [`crate::iris::capabilities`]; a release that is not declared counts as one) this
+    /// returns an [`Unsupported`](Error::is_unsupported) error and sends nothing: such a
+    /// server answers ROLLBACK with success and undoes nothing. Declare the release with
+    /// [`Config::iris_pgwire_version`](crate::Config::iris_pgwire_version), or opt in with
+    /// [`begin_without_rollback`](Self::begin_without_rollback).
     ///
     /// # Examples
     ///
@@ -39,11 +56,46 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// # Ok(()) }
     /// ```
     pub async fn begin(&mut self) -> Result<Transaction<'_, S>, Error> {
+        if let Some(release) = self.cannot_roll_back() {
+            return Err(Error::unsupported(format!(
+                "{release} cannot roll back (BEGIN/COMMIT/ROLLBACK never reach IRIS: every \
+                 statement commits at once), so a transaction is refused; \
+                 Connection::begin_without_rollback opts in"
+            )));
+        }
+        self.begin_inner(None).await
+    }
+
+    /// Starts a transaction even where the server cannot roll back (iris-pgwire 1.0.x; see
+    /// [`crate::iris::capabilities`]): the statements then commit one by one, and
+    /// [`Transaction::rollback`] sends ROLLBACK but returns an
+    /// [`Unsupported`](Error::is_unsupported) error, because nothing was undone. Where
+    /// rollback works this is [`begin`](Self::begin).
+    ///
+    /// A dropped transaction still sends ROLLBACK, which on such a server undoes nothing
+    /// and cannot report so: call `commit` or `rollback`.
+    pub async fn begin_without_rollback(&mut self) -> Result<Transaction<'_, S>, Error> {
+        let release = self.cannot_roll_back();
+        self.begin_inner(release).await
+    }
+
+    async fn begin_inner(
+        &mut self,
+        no_rollback: Option<String>,
+    ) -> Result<Transaction<'_, S>, Error> {
         self.simple_query("BEGIN").await?;
         Ok(Transaction {
             conn: self,
             done: false,
+            no_rollback,
         })
+    }
+
+    /// The words for the server's release when it cannot roll back.
+    fn cannot_roll_back(&self) -> Option<String> {
+        let caps = self.iris_capabilities()?;
+        (!caps.rollback)
+            .then(|| crate::iris::capabilities::release_words(self.config.iris_pgwire_version))
     }
 }
 
@@ -66,6 +118,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Transaction<'_, S> {
 
     /// Rolls back.
     ///
+    /// In a transaction started with
+    /// [`begin_without_rollback`](Connection::begin_without_rollback) on a server that
+    /// cannot roll back, ROLLBACK is sent (it ends the server's transaction block) and
+    /// an [`Unsupported`](Error::is_unsupported) error is returned: the statements stay
+    /// committed, and this never reports a success it did not get.
+    ///
     /// # Examples
     ///
     /// ```no_run
@@ -81,7 +139,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Transaction<'_, S> {
     /// ```
     pub async fn rollback(mut self) -> Result<(), Error> {
         self.done = true;
-        self.conn.simple_query("ROLLBACK").await.map(|_| ())
+        self.conn.simple_query("ROLLBACK").await?;
+        match self.no_rollback.take() {
+            Some(release) => Err(Error::unsupported(format!(
+                "ROLLBACK was sent, but {release} does not roll back: the transaction's \
+                 statements stay committed"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether [`rollback`](Self::rollback) undoes this transaction's statements (false
+    /// only for [`begin_without_rollback`](Connection::begin_without_rollback) on a
+    /// server that cannot roll back).
+    pub fn rolls_back(&self) -> bool {
+        self.no_rollback.is_none()
     }
 }
 

@@ -65,6 +65,16 @@ pub(crate) fn deallocate_target(sql: &str) -> Option<String> {
     Some(name.folded())
 }
 
+/// Whether `sql` starts with the keyword `DEALLOCATE` or `DISCARD` (after comments and
+/// whitespace): session cleanup a user issued, which iris-pgwire answers only in a simple
+/// Query (through Parse/Bind/Execute it reaches IRIS, which rejects it; quirks §4, §14).
+pub(crate) fn is_session_cleanup(sql: &str) -> bool {
+    let mut lx = Lexer { rest: sql };
+    lx.word().is_some_and(|w| {
+        !w.quoted && (w.eq_ignore_ascii_case("deallocate") || w.eq_ignore_ascii_case("discard"))
+    })
+}
+
 /// An identifier or keyword as written.
 struct Word<'a> {
     text: std::borrow::Cow<'a, str>,
@@ -190,6 +200,27 @@ mod tests {
 
     fn from_sql(tag: &str, sql: Option<&str>) -> Option<Deallocated> {
         Deallocated::from_tag(tag, || sql.and_then(deallocate_target))
+    }
+
+    #[test]
+    fn deallocate_and_discard_statements_are_recognised_as_session_cleanup() {
+        for sql in [
+            "DEALLOCATE ALL",
+            "deallocate prepare s1;",
+            " /* x */ -- y\n Discard ALL",
+            "DISCARD PLANS",
+        ] {
+            assert!(is_session_cleanup(sql), "{sql:?}");
+        }
+        for sql in [
+            "SELECT 'DEALLOCATE'",
+            "\"deallocate\" x",
+            "deallocated",
+            "",
+            "INSERT INTO discard VALUES (1)",
+        ] {
+            assert!(!is_session_cleanup(sql), "{sql:?}");
+        }
     }
 
     #[test]

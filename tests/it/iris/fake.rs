@@ -146,6 +146,34 @@ async fn connect(
     (c, server)
 }
 
+/// The release a fake version plays, as `Config::iris_pgwire_version` declares it
+/// (legacy git builds predate 1.0).
+fn release(v: V) -> pgline::iris::IrisPgwireVersion {
+    let s = match v {
+        V::Legacy => "0.9.0",
+        V::V101 => "1.0.1",
+        V::V173 => "1.7.3",
+    };
+    s.parse().expect("version")
+}
+
+/// [`connect`] with the fake's release declared.
+async fn connect_declared(
+    script: Vec<Step>,
+    v: V,
+) -> (
+    Connection<tokio::io::DuplexStream>,
+    tokio::task::JoinHandle<Result<(), String>>,
+) {
+    let (io, server) = pipe(script);
+    let mut cfg = cfg();
+    cfg.iris_pgwire_version(release(v));
+    let c = Connection::connect_stream(io, &cfg)
+        .await
+        .expect("connect to the fake");
+    (c, server)
+}
+
 async fn finish(
     c: Connection<tokio::io::DuplexStream>,
     server: tokio::task::JoinHandle<Result<(), String>>,
@@ -646,8 +674,13 @@ async fn transactions_send_the_bare_verbs_and_track_state_on_the_client() {
         script.extend([tag("UNKNOWN 0"), idle()]);
         script.push(recv_query("ROLLBACK"));
         script.extend([tag("ROLLBACK"), idle()]);
-        let (mut c, server) = connect(script).await;
-        let mut tx = c.begin().await.unwrap();
+        let (mut c, server) = connect_declared(script, v).await;
+        // legacy and 1.0.1 cannot roll back: the transaction needs the opt-in there.
+        let mut tx = if v == V::V173 {
+            c.begin().await.unwrap()
+        } else {
+            c.begin_without_rollback().await.unwrap()
+        };
         tx.simple_query("SELEC 1").await.expect_err("syntax");
         assert_eq!(
             tx.transaction_status(),
@@ -788,6 +821,203 @@ async fn one_shot_queries_skip_describe_and_read_rows_with_or_without_a_descript
         "no names without a description"
     );
     finish(c, server).await;
+}
+
+// ----- capabilities per release (src/iris/capabilities.rs) ----------------------------------
+
+#[tokio::test]
+async fn begin_is_refused_without_sending_anything_where_rollback_does_nothing() {
+    for (v, declared) in [(V::Legacy, true), (V::V101, true), (V::V173, false)] {
+        let mut script = startup(v);
+        // The next thing the fake sees is this query: no BEGIN went out.
+        script.push(recv_query("SELECT 1"));
+        script.extend(one_row("1", 23, b"1"));
+        let (mut c, server) = if declared {
+            connect_declared(script, v).await
+        } else {
+            connect(script).await
+        };
+        let e = c
+            .begin()
+            .await
+            .expect_err("no transaction without rollback");
+        assert!(e.is_unsupported(), "{v:?}: {e}");
+        let msg = e.to_string();
+        assert!(msg.contains("cannot roll back"), "{v:?}: {msg}");
+        if declared {
+            assert!(msg.contains(&release(v).to_string()), "{v:?}: {msg}");
+        } else {
+            assert!(
+                msg.contains("iris_pgwire_version"),
+                "says how to declare: {msg}"
+            );
+        }
+        c.simple_query("SELECT 1").await.unwrap();
+        finish(c, server).await;
+    }
+}
+
+#[tokio::test]
+async fn rollback_of_an_opted_in_transaction_sends_rollback_but_reports_it_did_nothing() {
+    let mut script = startup(V::V101);
+    script.push(recv_query("BEGIN"));
+    script.extend([tag("BEGIN"), ready(TransactionStatus::InTransaction)]);
+    script.push(recv_query("ROLLBACK"));
+    script.extend([tag("ROLLBACK"), idle()]);
+    let (mut c, server) = connect_declared(script, V::V101).await;
+    let tx = c.begin_without_rollback().await.unwrap();
+    assert!(!tx.rolls_back());
+    let e = tx
+        .rollback()
+        .await
+        .expect_err("the server rolled nothing back");
+    assert!(e.is_unsupported(), "{e}");
+    assert!(e.to_string().contains("stay committed"), "{e}");
+    assert_eq!(c.transaction_status(), TransactionStatus::Idle);
+    finish(c, server).await;
+}
+
+#[tokio::test]
+async fn a_declared_1_7_release_begins_and_rolls_back_normally() {
+    let mut script = startup(V::V173);
+    script.push(recv_query("BEGIN"));
+    script.extend([tag("BEGIN"), ready(TransactionStatus::InTransaction)]);
+    script.push(recv_query("ROLLBACK"));
+    script.extend([tag("ROLLBACK"), idle()]);
+    let (mut c, server) = connect_declared(script, V::V173).await;
+    let tx = c.begin().await.unwrap();
+    assert!(tx.rolls_back());
+    tx.rollback().await.unwrap();
+    finish(c, server).await;
+}
+
+#[tokio::test]
+async fn copy_in_is_refused_on_every_release_without_touching_the_server() {
+    for v in ALL {
+        let mut script = startup(v);
+        script.push(recv_query("SELECT 1"));
+        script.extend(one_row("1", 23, b"1"));
+        let (mut c, server) = connect_declared(script, v).await;
+        let e = c
+            .copy_in("COPY t (a) FROM STDIN")
+            .await
+            .expect_err("COPY FROM is refused");
+        assert!(e.is_unsupported(), "{v:?}: {e}");
+        // Cancel tokens exist for TCP connections only: refused cancels are checked
+        // against the real servers (`releases.rs`); here, the table behind them.
+        let caps = c.iris_capabilities().expect("IRIS profile");
+        assert_eq!(caps.rollback, v == V::V173, "{v:?}");
+        assert_ne!(caps.cancel, pgline::iris::CancelEffect::Cancels, "{v:?}");
+        c.simple_query("SELECT 1").await.unwrap();
+        finish(c, server).await;
+    }
+}
+
+#[tokio::test]
+async fn deallocate_and_discard_through_execute_go_out_as_a_simple_query() {
+    for v in ALL {
+        let mut script = startup(v);
+        for (sql, t) in [
+            ("DEALLOCATE ALL", "DEALLOCATE 0"),
+            ("DEALLOCATE pgline_s1", "DEALLOCATE 0"),
+            ("DISCARD ALL", "DISCARD ALL 0"),
+        ] {
+            // A Parse would reach IRIS, which rejects DEALLOCATE: only a Query is answered.
+            script.push(recv_query(sql));
+            script.extend([tag(t), idle()]);
+        }
+        let (mut c, server) = connect_declared(script, v).await;
+        assert_eq!(c.execute("DEALLOCATE ALL", &[]).await.unwrap(), None);
+        assert!(c
+            .query("DEALLOCATE pgline_s1", &[])
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(c.execute("DISCARD ALL", &[]).await.unwrap(), None);
+        finish(c, server).await;
+    }
+}
+
+#[tokio::test]
+async fn prepare_takes_the_placeholder_count_over_a_parameter_description_of_zero() {
+    let mut script = startup(V::Legacy);
+    script.push(recv_parse(|q, _| q == "SELECT $1 AS a, $2 AS b"));
+    script.push(recv(b'D'));
+    script.push(recv(b'S'));
+    script.extend([
+        send(BackendMessage::ParseComplete),
+        // legacy: `$1, $2` described as no parameters at all (quirks §14).
+        send(BackendMessage::ParameterDescription(
+            ParameterDescription::new(vec![]),
+        )),
+        row_desc(&[field("a", oid::TEXT), field("b", oid::TEXT)]),
+        idle(),
+    ]);
+    script.push(recv_bind(|_, values, _| {
+        values.len() == 2
+            && values.first().and_then(|v| v.as_deref()) == Some(b"x".as_slice())
+            && values.get(1).and_then(|v| v.as_deref()) == Some(b"7".as_slice())
+    }));
+    script.push(recv(b'E'));
+    script.push(recv(b'S'));
+    script.extend([
+        send(BackendMessage::BindComplete),
+        data(&[Some(b"x"), Some(b"7")]),
+        tag("SELECT 1"),
+        idle(),
+    ]);
+    let (mut c, server) = connect_declared(script, V::Legacy).await;
+    let stmt = c.prepare("SELECT $1 AS a, $2 AS b").await.unwrap();
+    assert_eq!(stmt.params().len(), 2, "the statement's own count wins");
+    let row = c.query_one(&stmt, &[&"x", &7i32]).await.unwrap();
+    assert_eq!(row.get::<&str>(0).unwrap(), "x");
+    assert_eq!(row.get::<i32>(1).unwrap(), 7);
+    finish(c, server).await;
+}
+
+#[tokio::test]
+async fn an_iris_sqlcode_in_the_message_is_exposed_and_mapped_to_the_postgresql_sqlstate() {
+    for (v, code, prefix) in [
+        (V::Legacy, "42000", ""),
+        (V::V101, "42000", ""),
+        (V::V173, "XX000", "Batch failed: "),
+    ] {
+        let mut script = startup(v);
+        script.push(recv_query("INSERT INTO t (id) VALUES (1)"));
+        let msg = format!(
+            "{prefix}[SQLCODE: <-119>:<UNIQUE or PRIMARY KEY Constraint failed uniqueness \
+             check upon INSERT>]\r\n[Location: <Prepare>]"
+        );
+        script.extend([iris_error(code, &msg), idle()]);
+        script.push(recv_query("INSERT INTO c (p) VALUES (9)"));
+        script.extend([
+            iris_error(
+                "42000",
+                "[SQLCODE: <-121>:<FOREIGN KEY constraint failed referential check upon \
+                 INSERT of row in referencing table>]",
+            ),
+            idle(),
+        ]);
+        let (mut c, server) = connect_declared(script, v).await;
+        let e = c
+            .simple_query("INSERT INTO t (id) VALUES (1)")
+            .await
+            .unwrap_err();
+        let db = e.as_db_error().expect("server error");
+        assert_eq!(db.code(), code, "{v:?}: the server's code stays visible");
+        assert_eq!(db.iris_sqlcode(), Some(-119), "{v:?}");
+        assert_eq!(db.sqlstate_mapped(), "23505", "{v:?}");
+        let e = c
+            .simple_query("INSERT INTO c (p) VALUES (9)")
+            .await
+            .unwrap_err();
+        let db = e.as_db_error().expect("server error");
+        assert_eq!(
+            (db.iris_sqlcode(), db.sqlstate_mapped()),
+            (Some(-121), "23503")
+        );
+        finish(c, server).await;
+    }
 }
 
 // ----- Column names without a second execution (docs/iris-evidence.md) -------------------

@@ -1,11 +1,15 @@
-//! The published iris-pgwire 1.7.3 server, run unmodified on loopback for the IRIS
-//! end-to-end tests (see `tests/iris/README.md`).
+//! The published iris-pgwire servers, run unmodified on loopback for the IRIS end-to-end
+//! tests (see `tests/iris/README.md`): 1.7.3 (the newest release, [`connect`]) and 1.0.1
+//! (the second release, which behaves differently, [`connect_release`] with
+//! [`Release::V1_0_1`]).
 //!
-//! On first use the harness builds (or reuses) the venv with `tests/iris/setup.sh`, starts
-//! `tests/iris/serve.py` on a free port and waits for its `READY <port>` line. The launcher
-//! stops the server when this test binary exits (it watches its parent). Set
-//! `PGLINE_TEST_IRIS_PORT` to use a server that is already running. Nothing is ever
-//! skipped: if the server cannot start, the test panics with the reason.
+//! On first use of a release the harness builds (or reuses) its venv with
+//! `tests/iris/setup.sh [--release 1.0.1]`, starts `tests/iris/serve.py` with that venv's
+//! python on a free port and waits for its `READY <port>` line. The launcher stops the
+//! server when this test binary exits (it watches its parent). Set `PGLINE_TEST_IRIS_PORT`
+//! (1.7.3) or `PGLINE_TEST_IRIS_1_0_1_PORT` (1.0.1) to use a server that is already
+//! running. Nothing is ever skipped: if a server cannot start, the test panics with the
+//! reason.
 
 use std::io::{BufRead, BufReader};
 use std::ops::{Deref, DerefMut};
@@ -48,11 +52,39 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn start() -> IrisServer {
-    if let Ok(port) = std::env::var("PGLINE_TEST_IRIS_PORT") {
+/// A published iris-pgwire release the harness can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Release {
+    /// 1.7.3, the newest release (`tests/iris/requirements.txt`).
+    V1_7_3,
+    /// 1.0.1 (`tests/iris/requirements-1.0.1.txt`): ROLLBACK undoes nothing, DML tags are
+    /// `INSERT 0 0 0`, every IRIS error is SQLSTATE 42000.
+    V1_0_1,
+}
+
+impl Release {
+    /// The version string, as `Config::iris_pgwire_version` takes it.
+    pub fn version(self) -> &'static str {
+        match self {
+            Self::V1_7_3 => "1.7.3",
+            Self::V1_0_1 => "1.0.1",
+        }
+    }
+
+    fn port_var(self) -> &'static str {
+        match self {
+            Self::V1_7_3 => "PGLINE_TEST_IRIS_PORT",
+            Self::V1_0_1 => "PGLINE_TEST_IRIS_1_0_1_PORT",
+        }
+    }
+}
+
+fn start(release: Release) -> IrisServer {
+    let var = release.port_var();
+    if let Ok(port) = std::env::var(var) {
         let port = port
             .parse()
-            .unwrap_or_else(|e| panic!("PGLINE_TEST_IRIS_PORT={port:?} is not a port: {e}"));
+            .unwrap_or_else(|e| panic!("{var}={port:?} is not a port: {e}"));
         let trace = std::env::var_os("PGLINE_TEST_IRIS_TRACE").map(PathBuf::from);
         return IrisServer {
             port,
@@ -60,19 +92,32 @@ fn start() -> IrisServer {
             trace,
         };
     }
-    let setup = Command::new("sh")
-        .arg(repo().join("tests/iris/setup.sh"))
+    let mut setup = Command::new("sh");
+    setup.arg(repo().join("tests/iris/setup.sh"));
+    if release != Release::V1_7_3 {
+        setup.arg("--release").arg(release.version());
+    }
+    let setup = setup
         .stderr(Stdio::inherit())
         .output()
         .unwrap_or_else(|e| panic!("could not run tests/iris/setup.sh: {e}"));
     assert!(
         setup.status.success(),
-        "tests/iris/setup.sh failed ({}): the iris-pgwire venv could not be built",
-        setup.status
+        "tests/iris/setup.sh failed ({}): the iris-pgwire {} venv could not be built",
+        setup.status,
+        release.version()
     );
     let venv = String::from_utf8_lossy(&setup.stdout).trim().to_owned();
-    let log = std::env::temp_dir().join(format!("pgline-iris-{}.log", std::process::id()));
-    let trace = std::env::temp_dir().join(format!("pgline-iris-{}.trace", std::process::id()));
+    let log = std::env::temp_dir().join(format!(
+        "pgline-iris-{}-{}.log",
+        release.version(),
+        std::process::id()
+    ));
+    let trace = std::env::temp_dir().join(format!(
+        "pgline-iris-{}-{}.trace",
+        release.version(),
+        std::process::id()
+    ));
     // The launcher stops the server when its parent dies, and Linux ties that to the
     // *thread* that spawned it (PR_SET_PDEATHSIG): spawn it from a thread that lives as
     // long as the launcher (it drains the launcher's stdout), not from a test's thread.
@@ -133,17 +178,45 @@ fn start() -> IrisServer {
     }
 }
 
-/// The iris-pgwire server, started on first use.
+/// The iris-pgwire 1.7.3 server, started on first use.
 pub fn server() -> &'static IrisServer {
-    static SERVER: OnceLock<IrisServer> = OnceLock::new();
-    SERVER.get_or_init(start)
+    server_of(Release::V1_7_3)
 }
 
-/// A config for the iris-pgwire server (trust: any user is accepted).
+/// The server of `release`, started on first use.
+pub fn server_of(release: Release) -> &'static IrisServer {
+    static V173: OnceLock<IrisServer> = OnceLock::new();
+    static V101: OnceLock<IrisServer> = OnceLock::new();
+    match release {
+        Release::V1_7_3 => V173.get_or_init(|| start(release)),
+        Release::V1_0_1 => V101.get_or_init(|| start(release)),
+    }
+}
+
+/// A config for the iris-pgwire 1.7.3 server (trust: any user is accepted).
 pub fn config() -> Config {
+    config_of(Release::V1_7_3)
+}
+
+/// A config for the server of `release` (trust: any user is accepted), with the release
+/// declared (`Config::iris_pgwire_version`: the server does not report it).
+pub fn config_of(release: Release) -> Config {
+    let mut cfg = config_undeclared(release);
+    cfg.iris_pgwire_version(
+        release
+            .version()
+            .parse()
+            .expect("the harness's releases parse"),
+    );
+    cfg
+}
+
+/// [`config_of`] without the release declared: pgline then assumes the least any
+/// release can do.
+pub fn config_undeclared(release: Release) -> Config {
     let mut cfg = Config::new();
     cfg.host("127.0.0.1")
-        .port(server().port())
+        .port(server_of(release).port())
         .user("pgline")
         .dbname("USER")
         .query_timeout(Some(Duration::from_secs(60)));
@@ -174,18 +247,39 @@ impl DerefMut for IrisConn {
     }
 }
 
-/// Waits for this test's turn on the shared server (see [`IrisConn`]).
+/// Waits for this test's turn on the shared 1.7.3 server (see [`IrisConn`]).
 pub async fn turn() -> MutexGuard<'static, ()> {
-    static TURN: Mutex<()> = Mutex::const_new(());
-    server();
-    TURN.lock().await
+    turn_of(Release::V1_7_3).await
 }
 
-/// Connects to the iris-pgwire server once it is this test's turn.
+/// Waits for this test's turn on the server of `release` (each release has its own
+/// server, database and turn).
+pub async fn turn_of(release: Release) -> MutexGuard<'static, ()> {
+    static V173: Mutex<()> = Mutex::const_new(());
+    static V101: Mutex<()> = Mutex::const_new(());
+    server_of(release);
+    match release {
+        Release::V1_7_3 => V173.lock().await,
+        Release::V1_0_1 => V101.lock().await,
+    }
+}
+
+/// Connects to the iris-pgwire 1.7.3 server once it is this test's turn.
 pub async fn connect() -> IrisConn {
-    let turn = turn().await;
-    let conn = Connection::connect(&config())
+    connect_release(Release::V1_7_3).await
+}
+
+/// Connects to the server of `release` once it is this test's turn.
+pub async fn connect_release(release: Release) -> IrisConn {
+    connect_with(release, config_of(release)).await
+}
+
+/// Connects to the server of `release` with `cfg` (made from [`config_of`]) once it is
+/// this test's turn.
+pub async fn connect_with(release: Release, cfg: Config) -> IrisConn {
+    let turn = turn_of(release).await;
+    let conn = Connection::connect(&cfg)
         .await
-        .unwrap_or_else(|e| panic!("connect to iris-pgwire: {e}"));
+        .unwrap_or_else(|e| panic!("connect to iris-pgwire {}: {e}", release.version()));
     IrisConn { conn, _turn: turn }
 }
