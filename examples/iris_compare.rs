@@ -17,7 +17,8 @@
 //!    `execute` futures (bounded window, one transaction), interleaved, two runs each, each
 //!    verified with `COUNT(*)`. CPU is this process's (all threads, from the scheduler's
 //!    per-thread run times, as in `examples/compare.rs`: the same total `getrusage
-//!    (RUSAGE_SELF)` reports, at nanosecond resolution).
+//!    (RUSAGE_SELF)` reports, at nanosecond resolution). Every stored row of both clients is
+//!    read back and compared with the row sent; a run with a wrong row stops the example.
 
 use std::future::Future;
 use std::io::{BufRead, BufReader};
@@ -955,8 +956,43 @@ impl Samples {
     }
 }
 
+/// One row of the throughput run. The name is 12 characters or more on purpose: iris-pgwire
+/// decodes a binary parameter of 1, 2, 4 or 8 bytes as an integer whatever its type
+/// (tokio-postgres sends every parameter in binary; quirks §3.3), and from 12 bytes on it
+/// falls back to the text. With 8-byte ids and doubles typed INT8/FLOAT8 at Parse, every
+/// value of this row reaches IRIS as sent, which the read-back below checks.
 fn bulk_row(i: u64) -> (i64, String, f64) {
-    (i as i64, format!("name {i}"), (i % 1000) as f64 * 0.25)
+    (i as i64, format!("name {i:07}"), (i % 1000) as f64 * 0.25)
+}
+
+/// Reads the whole table back through pgline and compares every row with `bulk_row`:
+/// the number of rows that are missing, extra or different.
+async fn pg_wrong_rows(c: &mut Connection, t: &str, n: u64) -> Result<u64, String> {
+    let rows = c
+        .query(
+            &*format!("SELECT id, name, score FROM {t} ORDER BY id"),
+            &[],
+        )
+        .await
+        .map_err(|e| pg_err(&e))?;
+    let mut wrong = n.abs_diff(rows.len() as u64);
+    for (i, r) in rows.iter().enumerate() {
+        let got = (
+            r.get::<i64>("id").map_err(|e| pg_err(&e))?,
+            r.get::<String>("name").map_err(|e| pg_err(&e))?,
+            r.get::<f64>("score").map_err(|e| pg_err(&e))?,
+        );
+        if got != bulk_row(i as u64) {
+            if wrong == 0 {
+                println!(
+                    "\nfirst wrong row in {t}: {got:?}, sent {:?}\n",
+                    bulk_row(i as u64)
+                );
+            }
+            wrong += 1;
+        }
+    }
+    Ok(wrong)
 }
 
 async fn throughput(port: u16, n: u64, tag: &str) {
@@ -964,8 +1000,8 @@ async fn throughput(port: u16, n: u64, tag: &str) {
     let tp = tp_connect(port).await.expect("tokio-postgres connect");
     let cols = "id BIGINT, name VARCHAR(40), score DOUBLE";
     let (mut ps, mut ts) = (Samples::default(), Samples::default());
-    println!("| run | client | rows/s | CPU µs/row | rows in table |");
-    println!("|---|---|---:|---:|---:|");
+    println!("| run | client | rows/s | CPU µs/row | rows in table | rows wrong |");
+    println!("|---|---|---:|---:|---:|---:|");
     for run in 1..=2 {
         let t = format!("{tag}_pg_{run}");
         pg_simple(&mut pg, &format!("CREATE TABLE {t} ({cols})"))
@@ -981,8 +1017,13 @@ async fn throughput(port: u16, n: u64, tag: &str) {
         assert!(report.is_complete(), "{report}");
         let count = pg_count(&mut pg, &t).await.expect("count");
         assert_eq!(count as u64, n, "pgline run {run}: {report}");
+        let wrong = pg_wrong_rows(&mut pg, &t, n).await.expect("read back");
+        assert_eq!(
+            wrong, 0,
+            "pgline run {run}: stored rows differ from the rows sent"
+        );
         let (r, c) = ps.add(n, wall, used);
-        println!("| {run} | pgline execute_many | {r:.0} | {c:.2} | {count} |");
+        println!("| {run} | pgline execute_many | {r:.0} | {c:.2} | {count} | {wrong} |");
 
         let t = format!("{tag}_tp_{run}");
         tp_simple(&tp, &format!("CREATE TABLE {t} ({cols})"))
@@ -991,14 +1032,18 @@ async fn throughput(port: u16, n: u64, tag: &str) {
         let sql = format!("INSERT INTO {t} (id, name, score) VALUES ($1, $2, $3)");
         let (c0, t0) = (cpu(), Instant::now());
         tp.batch_execute("BEGIN").await.expect("BEGIN");
-        let stmt = tp.prepare(&sql).await.expect("prepare");
+        // Typed at Parse: iris-pgwire then echoes these OIDs in its ParameterDescription
+        // (without them it says `unknown` and tokio-postgres refuses i64/f64), and decodes
+        // the 8-byte binary int8/float8 values by their OID.
+        use tokio_postgres::types::Type;
+        let stmt = tp
+            .prepare_typed(&sql, &[Type::INT8, Type::VARCHAR, Type::FLOAT8])
+            .await
+            .expect("prepare");
         let mut results = futures::stream::iter((0..n).map(|i| {
             let (stmt, tp) = (&stmt, &tp);
             async move {
-                // As text: iris-pgwire describes every parameter as `unknown`, and
-                // tokio-postgres refuses to send an i64 or f64 for that type.
                 let (a, b, c) = bulk_row(i);
-                let (a, c) = (a.to_string(), c.to_string());
                 tp.execute(stmt, &[&a, &b, &c]).await
             }
         }))
@@ -1020,8 +1065,13 @@ async fn throughput(port: u16, n: u64, tag: &str) {
         if let Err(e) = tp_count(&tp, &t).await {
             println!("\n(tokio-postgres's own COUNT(*) after run {run}: {e})\n");
         }
+        let wrong = pg_wrong_rows(&mut pg, &t, n).await.expect("read back");
         let (r, c) = ts.add(n, wall, used);
-        println!("| {run} | tokio-postgres pipelined execute (text params, window {WINDOW}, 1 tx) | {r:.0} | {c:.2} | {count} |");
+        println!("| {run} | tokio-postgres pipelined execute (typed INT8/VARCHAR/FLOAT8, window {WINDOW}, 1 tx) | {r:.0} | {c:.2} | {count} | {wrong} |");
+        assert_eq!(
+            wrong, 0,
+            "tokio-postgres run {run}: stored rows differ from the rows sent; its figures do not count"
+        );
         if failed > 0 || count as u64 != n {
             println!(
                 "\ntokio-postgres run {run}: {failed} statements failed (first: {}), {count} of {n} rows in the table\n",

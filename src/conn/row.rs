@@ -146,6 +146,12 @@ impl Row {
     }
 
     fn position(&self, idx: &dyn RowIndex) -> Result<usize, Error> {
+        if self.lenient && self.columns.is_empty() && idx.position_without_columns().is_none() {
+            return Err(Error::conversion(
+                format!("cannot find column {idx:?} by name"),
+                NoColumnNames,
+            ));
+        }
         idx.index(&self.columns)
             .or_else(|| {
                 // A DataRow with no RowDescription (iris-pgwire skips it when nothing was
@@ -266,3 +272,21 @@ impl std::fmt::Display for NoSuchColumn {
 }
 
 impl std::error::Error for NoSuchColumn {}
+
+/// The error source for a name asked of a row that came without column names.
+#[derive(Debug)]
+struct NoColumnNames;
+
+impl std::fmt::Display for NoColumnNames {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(
+            "the server sent this row without column names: iris-pgwire names columns only \
+             by running a statement a second time (Describe), which pgline does not do for \
+             statements with parameters; read the row by position, run the statement \
+             without parameters (sent as a simple Query, which names the columns), or \
+             `prepare` it (described once, when prepared)",
+        )
+    }
+}
+
+impl std::error::Error for NoColumnNames {}

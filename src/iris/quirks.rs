@@ -37,6 +37,11 @@ pub struct Quirks {
     /// Describe executes the statement: the query path prepares with Parse only and
     /// one-shot queries skip Describe, so a statement runs once.
     pub describe_executes: bool,
+    /// Statements without parameters run as a simple Query on the query path
+    /// (`query`, `execute`, `query_one`, ...): the only exchange in which the server names
+    /// the result columns without running the statement a second time, and (1.7.3) the one
+    /// without a 1 ms sleep after every result.
+    pub parameterless_as_simple_query: bool,
     /// Execute row limits are ignored (no PortalSuspended).
     pub ignores_row_limit: bool,
     /// COPY TO STDOUT is broken on the server.
@@ -83,6 +88,7 @@ impl Quirks {
             text_only: true,
             positional_placeholders: true,
             describe_executes: true,
+            parameterless_as_simple_query: true,
             ignores_row_limit: true,
             copy_out_broken: true,
             client_side_transaction_state: true,

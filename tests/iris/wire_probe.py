@@ -3,6 +3,7 @@
 puts on the wire; the transcripts in README.md come from it.
 
     python3 tests/iris/wire_probe.py PORT [--ssl-probe]
+    python3 tests/iris/wire_probe.py PORT --names TRACE_FILE   # column-name probes
 
 Each scenario opens a fresh connection, sends the frontend messages listed and
 prints every backend message until ReadyForQuery (or a 3 s silence, shown as
@@ -203,9 +204,53 @@ TX = [
 ]
 
 
+# Where can a client get column names without the server running the statement twice?
+# Run with the server started under IRIS_STUB_TRACE=FILE: each scenario prints the
+# messages and the statements the stand-in IRIS was asked to run for it.
+NAMES = [
+    ("names: setup", [Q("CREATE TABLE nm (id INT PRIMARY KEY, name VARCHAR(50))")]),
+    ("names: setup rows", [Q("INSERT INTO nm VALUES (1, 'one')")]),
+    ("names: simple Query", [Q("SELECT id, name FROM nm WHERE id = 1")]),
+    ("names: simple Query SELECT 1", [Q("SELECT 1")]),
+    ("names: P/B/E/S (no Describe)", [P("SELECT id, name FROM nm WHERE id = $1"), B(["1"]), E(), S]),
+    ("names: P/B/D P/E/S (Describe portal)", [P("SELECT id, name FROM nm WHERE id = $1"), B(["1"]), D("P"), E(), S]),
+    ("names: P/D S/S then B/E/S (Describe statement)", [P("SELECT id, name FROM nm WHERE id = $1", "n1"), D("S", "n1"), S]),
+    ("names: B/E/S of the described statement", [B(["1"], stmt="n1"), E(), S]),
+    ("names: P/B/E/S without parameters", [P("SELECT id, name FROM nm"), B(), E(), S]),
+    ("names: INSERT RETURNING, P/B/E/S", [P("INSERT INTO nm VALUES ($1, $2) RETURNING id"), B(["2", "two"]), E(), S]),
+]
+
+
+def traced(path: str | None) -> list[str]:
+    if not path:
+        return []
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+        open(path, "w").close()
+        return lines
+    except FileNotFoundError:
+        return []
+
+
+def names(port: int, ssl_probe: bool, trace: str | None) -> None:
+    c = Conn(port, ssl_probe)
+    traced(trace)
+    for title, msgs in NAMES:
+        print(f"{title}:", " | ".join(c.run(*msgs)))
+        import time
+        time.sleep(0.2)  # the DML batch of 1.7.3 may still be running
+        for line in traced(trace):
+            print(f"    IRIS ran: {line[:110]}")
+
+
 def main() -> None:
     port = int(sys.argv[1])
     ssl_probe = "--ssl-probe" in sys.argv
+    if "--names" in sys.argv:
+        i = sys.argv.index("--names")
+        names(port, ssl_probe, sys.argv[i + 1] if len(sys.argv) > i + 1 else None)
+        return
     c = Conn(port, ssl_probe)
     if ssl_probe:
         print(f"SSLRequest -> {c.ssl_answer!r}")

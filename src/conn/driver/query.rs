@@ -734,6 +734,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         if let Some(r) = self.cleanup_as_simple_query(stmt.sql(), params).await {
             return r;
         }
+        if let Some(sql) = self.simple_path(stmt, params) {
+            return self.run_simple(sql, want_rows).await;
+        }
         let outside_tx = self.session.transaction_status() == TransactionStatus::Idle;
         let prepared = self.resolve(stmt, params).await?;
         let cached = matches!(stmt, StatementRef::Sql(_)) && prepared.is_some();
@@ -745,6 +748,70 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     .map_err(|f| f.error)
             }
             r => r.map_err(|f| f.error),
+        }
+    }
+
+    /// The SQL to send as a simple Query instead of Parse/Bind/Execute, where the server
+    /// answers that better (`Quirks::parameterless_as_simple_query`): SQL text (not a
+    /// prepared statement) with no values and no `$n`, and not a COPY (which a simple
+    /// Query would start).
+    fn simple_path<'q>(
+        &self,
+        stmt: StatementRef<'q>,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Option<&'q str> {
+        let StatementRef::Sql(sql) = stmt else {
+            return None;
+        };
+        let quirks = self.session.quirks();
+        (quirks.parameterless_as_simple_query
+            && params.is_empty()
+            && matches!(crate::iris::placeholders::max_index(sql), Ok(0))
+            && !first_word_is(sql, "COPY"))
+        .then_some(sql)
+    }
+
+    /// Runs parameterless SQL as a simple Query and reads its rows like an extended one:
+    /// the RowDescription names the columns and its type OIDs decode the text values (on
+    /// iris-pgwire this is the one exchange that names the columns without running the
+    /// statement twice, and the one without 1.7.3's 1 ms sleep after each result; see
+    /// `docs/iris-evidence.md`). Rows of every statement in the text are returned; the
+    /// first error is returned once the server is ready again.
+    async fn run_simple(
+        &mut self,
+        sql: &str,
+        want_rows: bool,
+    ) -> Result<(Vec<Row>, Option<u64>), Error> {
+        self.begin_op().await?;
+        let lenient = self.session.quirks().lenient_types;
+        let item = self.item();
+        self.session.start_simple_query(item, sql, false)?;
+        let mut columns: Arc<[Column]> = Vec::new().into();
+        let mut rows = Vec::new();
+        let mut affected = None;
+        let mut err = None;
+        loop {
+            match self.next_event().await? {
+                Event::RowDescription(i, d) if i == item => {
+                    columns = Column::from_description(&d).into();
+                }
+                Event::Row(i, r) if i == item && want_rows => {
+                    rows.push(Row::new(columns.clone(), r, lenient));
+                }
+                Event::Complete(i, tag) if i == item => {
+                    self.note_complete(tag.as_ref(), || deallocate_target(sql));
+                    affected = rows_affected(self.session.quirks(), tag.as_ref());
+                }
+                Event::Failed(i, e) if i == item => {
+                    err.get_or_insert(e);
+                }
+                Event::Ready(i, _) if i == item => break,
+                _ => {}
+            }
+        }
+        match err {
+            Some(e) => Err(e),
+            None => Ok((rows, affected)),
         }
     }
 
@@ -949,6 +1016,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     ) -> Result<Vec<Row>, Error> {
         if let Some(r) = self.cleanup_as_simple_query(sql, params).await {
             return r.map(|(rows, _)| rows);
+        }
+        if let Some(sql) = self.simple_path(StatementRef::Sql(sql), params) {
+            return self.run_simple(sql, true).await.map(|(rows, _)| rows);
         }
         // Never through the cache: parsed unnamed in the same flight.
         let r = self
@@ -1222,4 +1292,15 @@ pub(crate) fn renumbered_values<'p, 'v>(
         })
         .collect::<Result<Vec<_>, _>>()
         .map(std::borrow::Cow::Owned)
+}
+
+/// Whether the first word of `sql` (after whitespace and `(`) is `word`, in any case.
+fn first_word_is(sql: &str, word: &str) -> bool {
+    let rest = sql.trim_start_matches(|c: char| c.is_whitespace() || c == '(');
+    rest.get(..word.len())
+        .is_some_and(|w| w.eq_ignore_ascii_case(word))
+        && !rest
+            .get(word.len()..)
+            .and_then(|r| r.chars().next())
+            .is_some_and(|c| c.is_alphanumeric() || c == '_')
 }

@@ -419,3 +419,96 @@ async fn a_pool_hands_out_a_connection_returned_inside_a_transaction_rolled_back
     drop(c);
     pool.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_parameterless_query_names_its_columns_and_select_1_is_an_integer() {
+    let mut c = connect().await;
+    let t = table("iris_names");
+    create(
+        &mut c,
+        &t,
+        "id INT PRIMARY KEY, name VARCHAR(50), score DOUBLE",
+    )
+    .await;
+    c.execute(
+        &*format!("INSERT INTO {t} (id, name, score) VALUES ($1, $2, $3)"),
+        &[&1i32, &"one", &2.5f64],
+    )
+    .await
+    .unwrap();
+    let one = c.query_one("SELECT 1", &[]).await.unwrap();
+    assert_eq!(one.get::<i32>(0).unwrap(), 1);
+    assert_eq!(one.columns()[0].type_oid(), pgline::types::oid::INT4);
+    let row = c
+        .query_one(&*format!("SELECT id, name, score FROM {t}"), &[])
+        .await
+        .unwrap();
+    assert_eq!(row.get::<i32>("id").unwrap(), 1);
+    assert_eq!(row.get::<&str>("name").unwrap(), "one");
+    assert_eq!(row.get::<f64>("score").unwrap(), 2.5);
+    // With a parameter the rows come without names (Describe would run it twice): the
+    // error says so, and reading by position works.
+    let row = c
+        .query_one(
+            &*format!("SELECT id, name FROM {t} WHERE id = $1"),
+            &[&1i32],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<&str>(1).unwrap(), "one");
+    let e = row.get::<&str>("name").unwrap_err();
+    assert!(format!("{e}").contains("without column names"), "{e}");
+    // An explicit prepare describes once, and its rows carry names.
+    let s = c
+        .prepare(&format!("SELECT id, name FROM {t} WHERE id = $1"))
+        .await
+        .unwrap();
+    let row = c.query_one(&s, &[&1i32]).await.unwrap();
+    assert_eq!(row.get::<&str>("name").unwrap(), "one");
+}
+
+/// How many statements naming `table` the stand-in IRIS ran that start with `verb`.
+fn executions(table: &str, verb: &str) -> usize {
+    let server = crate::support::iris::server();
+    let path = server.trace().unwrap_or_else(|| {
+        panic!("no execution trace: set PGLINE_TEST_IRIS_TRACE with PGLINE_TEST_IRIS_PORT")
+    });
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("trace {}: {e}", path.display()));
+    let needle = table.to_ascii_uppercase();
+    text.lines()
+        .filter_map(|l| l.strip_prefix("execute "))
+        .filter(|sql| sql.to_ascii_uppercase().contains(&needle))
+        .filter(|sql| {
+            sql.get(..verb.len())
+                .is_some_and(|v| v.eq_ignore_ascii_case(verb))
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn every_query_path_runs_a_select_once_on_the_server() {
+    let mut c = connect().await;
+    let t = table("iris_once");
+    create(&mut c, &t, "id INT PRIMARY KEY, name VARCHAR(50)").await;
+    assert_eq!(executions(&t, "SELECT"), 0);
+    // No parameters: a simple Query, named rows.
+    let rows = c
+        .query(&*format!("SELECT id, name FROM {t}"), &[])
+        .await
+        .unwrap();
+    assert!(rows.is_empty());
+    assert_eq!(executions(&t, "SELECT"), 1, "parameterless query ran once");
+    // With a parameter: Parse/Bind/Execute without Describe.
+    c.query(
+        &*format!("SELECT id, name FROM {t} WHERE id = $1"),
+        &[&1i32],
+    )
+    .await
+    .unwrap();
+    assert_eq!(executions(&t, "SELECT"), 2, "parameterised query ran once");
+    c.query_unnamed(&format!("SELECT name FROM {t} WHERE id = $1"), &[&1i32])
+        .await
+        .unwrap();
+    assert_eq!(executions(&t, "SELECT"), 3, "one-shot query ran once");
+}

@@ -744,8 +744,9 @@ async fn statement_cache_eviction_closes_with_a_close_message_never_sql_dealloca
     let mut config = cfg();
     config.statement_cache_capacity(1);
     let mut c = Connection::connect_stream(io, &config).await.unwrap();
-    for sql in ["SELECT 1", "SELECT 2"] {
-        if let Err(e) = c.query_one(sql, &[]).await {
+    // With a parameter: parameterless SQL goes as a simple Query on IRIS, uncached.
+    for sql in ["SELECT $1 AS a", "SELECT $1 AS b"] {
+        if let Err(e) = c.query_one(sql, &[&1i32]).await {
             panic!("{sql}: {e}; fake: {:?}", server.await);
         }
     }
@@ -1017,4 +1018,66 @@ async fn an_iris_sqlcode_in_the_message_is_exposed_and_mapped_to_the_postgresql_
         );
         finish(c, server).await;
     }
+}
+
+// ----- Column names without a second execution (docs/iris-evidence.md) -------------------
+
+#[tokio::test]
+async fn a_parameterless_query_goes_as_a_simple_query_and_names_its_columns_on_every_version() {
+    // Execute never sends a RowDescription for a SELECT; Describe runs the statement
+    // again. A simple Query is answered with T, D, C, Z and runs once.
+    for v in ALL {
+        let mut script = startup(v);
+        script.push(recv_query("SELECT 1"));
+        script.extend(one_row("hostvar_1", oid::INT4, b"1"));
+        script.push(recv_query("SELECT id, name FROM t"));
+        script.extend([
+            row_desc(&[field("id", oid::INT4), field("name", oid::VARCHAR)]),
+            data(&[Some(b"7"), Some(b"seven")]),
+            tag("SELECT 1"),
+            idle(),
+        ]);
+        script.push(recv_query("DELETE FROM t"));
+        script.extend([tag("DELETE 1"), idle()]);
+        let (mut c, server) = connect(script).await;
+        let one = c.query_one("SELECT 1", &[]).await.unwrap();
+        assert_eq!(
+            one.get::<i32>(0).unwrap(),
+            1,
+            "{v:?}: SELECT 1 is an integer"
+        );
+        assert_eq!(one.columns()[0].type_oid(), oid::INT4);
+        let rows = c.query("SELECT id, name FROM t", &[]).await.unwrap();
+        assert_eq!(rows[0].get::<i64>("id").unwrap(), 7, "{v:?}");
+        assert_eq!(rows[0].get::<&str>("name").unwrap(), "seven", "{v:?}");
+        assert_eq!(c.execute("DELETE FROM t", &[]).await.unwrap(), None);
+        finish(c, server).await;
+    }
+}
+
+#[tokio::test]
+async fn a_name_asked_of_a_row_that_came_without_names_says_why() {
+    let mut script = startup(V::V173);
+    script.extend([recv(b'P'), recv(b'B'), recv(b'E'), recv(b'S')]);
+    script.extend([
+        send(BackendMessage::ParseComplete),
+        send(BackendMessage::BindComplete),
+        data(&[Some(b"7"), Some(b"seven")]),
+        tag("SELECT 1"),
+        idle(),
+    ]);
+    let (mut c, server) = connect(script).await;
+    let rows = c
+        .query_unnamed("SELECT id, name FROM t WHERE id = $1", &[&7i32])
+        .await
+        .unwrap();
+    let row = &rows[0];
+    assert_eq!(row.get::<&str>(1).unwrap(), "seven", "by position it works");
+    let e = row.get::<&str>("name").unwrap_err();
+    let text = format!("{e:#}");
+    assert!(
+        text.contains("without column names") && text.contains("by position"),
+        "{text}"
+    );
+    finish(c, server).await;
 }

@@ -6,4 +6,5 @@
 mod e2e;
 mod fake;
 mod releases;
+mod seed;
 mod v101;

@@ -26,6 +26,7 @@ use pgline::{Config, Connection};
 pub struct IrisServer {
     port: u16,
     log: Option<PathBuf>,
+    trace: Option<PathBuf>,
 }
 
 impl IrisServer {
@@ -37,6 +38,13 @@ impl IrisServer {
     /// The server's log file, when the harness started it.
     pub fn log(&self) -> Option<&PathBuf> {
         self.log.as_ref()
+    }
+
+    /// The stand-in's execution trace (`IRIS_STUB_TRACE`: one line per statement IRIS was
+    /// asked to run), when the harness started the server (or `PGLINE_TEST_IRIS_TRACE`
+    /// names the trace of a server started elsewhere).
+    pub fn trace(&self) -> Option<&PathBuf> {
+        self.trace.as_ref()
     }
 }
 
@@ -77,7 +85,12 @@ fn start(release: Release) -> IrisServer {
         let port = port
             .parse()
             .unwrap_or_else(|e| panic!("{var}={port:?} is not a port: {e}"));
-        return IrisServer { port, log: None };
+        let trace = std::env::var_os("PGLINE_TEST_IRIS_TRACE").map(PathBuf::from);
+        return IrisServer {
+            port,
+            log: None,
+            trace,
+        };
     }
     let mut setup = Command::new("sh");
     setup.arg(repo().join("tests/iris/setup.sh"));
@@ -100,14 +113,20 @@ fn start(release: Release) -> IrisServer {
         release.version(),
         std::process::id()
     ));
+    let trace = std::env::temp_dir().join(format!(
+        "pgline-iris-{}-{}.trace",
+        release.version(),
+        std::process::id()
+    ));
     // The launcher stops the server when its parent dies, and Linux ties that to the
     // *thread* that spawned it (PR_SET_PDEATHSIG): spawn it from a thread that lives as
     // long as the launcher (it drains the launcher's stdout), not from a test's thread.
     let (tx, rx) = std::sync::mpsc::channel();
-    let (python, script, log_arg) = (
+    let (python, script, log_arg, trace_arg) = (
         PathBuf::from(&venv).join("bin/python"),
         repo().join("tests/iris/serve.py"),
         log.clone(),
+        trace.clone(),
     );
     std::thread::spawn(move || {
         let child = Command::new(python)
@@ -115,6 +134,7 @@ fn start(release: Release) -> IrisServer {
             .arg("0")
             .arg("--log")
             .arg(log_arg)
+            .env("IRIS_STUB_TRACE", trace_arg)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn();
@@ -154,6 +174,7 @@ fn start(release: Release) -> IrisServer {
     IrisServer {
         port,
         log: Some(log),
+        trace: Some(trace),
     }
 }
 

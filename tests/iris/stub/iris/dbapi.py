@@ -288,6 +288,15 @@ class Connection:
         self.close()
 
 
+def _trace(what: str, sql: str) -> None:
+    """With IRIS_STUB_TRACE=FILE, one line per statement IRIS is asked to run: the
+    evidence for how many times the server executes a client's statement."""
+    path = os.environ.get("IRIS_STUB_TRACE")
+    if path:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(f"{what} {' '.join(sql.split())}\n")
+
+
 class Cursor:
     arraysize = 1
 
@@ -299,6 +308,10 @@ class Cursor:
         self.lastrowid = None
 
     def execute(self, sql: str, params=None):
+        _trace("execute", sql)
+        return self._run(sql, params)
+
+    def _run(self, sql: str, params=None):
         raw = self.connection._raw
         self.description, self.rowcount = None, -1
         params = tuple(params) if params else ()
@@ -329,9 +342,11 @@ class Cursor:
         return self
 
     def executemany(self, sql: str, seq_of_params):
+        seq_of_params = list(seq_of_params)
+        _trace(f"executemany[{len(seq_of_params)}]", sql)
         total = 0
         for params in seq_of_params:
-            self.execute(sql, params)
+            self._run(sql, params)
             total += max(self.rowcount, 0)
         self.rowcount = total
         return self
