@@ -352,7 +352,6 @@ pub struct Config {
     pub(crate) notification_capacity: usize,
     pub(crate) insecure_skip_scram_server_signature: bool,
     pub(crate) prefer_text: bool,
-<<<<<<< HEAD
     /// `min_protocol_version` / `max_protocol_version`.
     pub(crate) protocol: ProtocolRange,
     /// `fallback_application_name`.
@@ -361,9 +360,7 @@ pub struct Config {
     pub(crate) service: Option<String>,
     /// `servicefile`: the per-user service file.
     pub(crate) servicefile: Option<String>,
-=======
     pub(crate) iris_pgwire_version: Option<crate::iris::IrisPgwireVersion>,
->>>>>>> irisa
 }
 
 impl Default for Config {
@@ -394,14 +391,11 @@ impl Default for Config {
             notification_capacity: 1024,
             insecure_skip_scram_server_signature: false,
             prefer_text: false,
-<<<<<<< HEAD
             protocol: ProtocolRange::default(),
             fallback_application_name: None,
             service: None,
             servicefile: None,
-=======
             iris_pgwire_version: None,
->>>>>>> irisa
         }
     }
 }
@@ -431,13 +425,10 @@ impl fmt::Debug for Config {
             .field("limits", &self.limits)
             .field("statement_cache_capacity", &self.statement_cache_capacity)
             .field("profile", &self.profile)
-<<<<<<< HEAD
             .field("protocol", &self.protocol)
             .field("fallback_application_name", &self.fallback_application_name)
             .field("service", &self.service)
-=======
             .field("iris_pgwire_version", &self.iris_pgwire_version)
->>>>>>> irisa
             .finish_non_exhaustive()
     }
 }
@@ -722,23 +713,14 @@ impl Config {
                     _ => return Err(Error::config(format!("invalid profile {value:?}"))),
                 }
             }
-<<<<<<< HEAD
             "min_protocol_version" | "max_protocol_version" | "protocol_version" => {
                 self.set_protocol_version(key, value)?
-=======
+            }
             "iris_pgwire_version" => {
                 self.iris_pgwire_version =
                     Some(value.parse().map_err(|e: crate::iris::ParseVersionError| {
                         Error::config(e.to_string())
                     })?)
-            }
-            "protocol_version" => {
-                if value != "3.0" {
-                    return Err(Error::config(format!(
-                        "protocol_version {value:?}: only 3.0 is supported"
-                    )));
-                }
->>>>>>> irisa
             }
             other => {
                 if !self.tls.set(other, value)? {

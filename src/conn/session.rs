@@ -372,13 +372,19 @@ impl Session {
         self.failover_error
     }
 
-    /// The server's error, noting whether it is one of [`FAILOVER_CODES`].
+    /// The server's error, noting whether it is one of [`FAILOVER_CODES`]; under the IRIS
+    /// profile with the IRIS SQLCODE read from its message
+    /// ([`DbError::iris_sqlcode`](crate::DbError::iris_sqlcode)).
     fn db_error(&mut self, f: &crate::protocol::backend::ErrorFields) -> Error {
         let err = Error::db(f);
         if err.code().is_some_and(|c| FAILOVER_CODES.contains(&c)) {
             self.failover_error = true;
         }
-        err
+        if self.quirks.is_iris_like() {
+            err.with_iris_sqlcode()
+        } else {
+            err
+        }
     }
 
     /// Whether the connection is broken; see [`broken_error`](Self::broken_error).
@@ -1265,17 +1271,6 @@ impl Session {
             }
         }
         Ok(())
-    }
-
-    /// The server's error; under the IRIS profile with the IRIS SQLCODE read from its
-    /// message ([`DbError::iris_sqlcode`](crate::DbError::iris_sqlcode)).
-    fn db_error(&self, f: &crate::protocol::backend::ErrorFields) -> Error {
-        let e = Error::db(f);
-        if self.quirks.is_iris_like() {
-            e.with_iris_sqlcode()
-        } else {
-            e
-        }
     }
 
     fn dispatch_idle(&mut self, msg: BackendMessage) -> Result<(), Error> {
