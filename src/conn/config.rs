@@ -700,7 +700,8 @@ impl Config {
 
     /// Named prepared statements kept per connection (LRU). `0` disables the cache and
     /// selects pooler-safe mode: unnamed statements only, each parsed in the flight that
-    /// runs it (for PgBouncer in transaction pooling; see the [module docs](self)).
+    /// runs it (for PgBouncer in transaction pooling; see the
+    /// [module docs](crate::conn::config)).
     pub fn statement_cache_capacity(&mut self, n: usize) -> &mut Self {
         self.statement_cache_capacity = n;
         self

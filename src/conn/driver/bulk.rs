@@ -521,7 +521,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 while refill
                     && !ledger.stopped()
                     && !source_done
-                    && !(one_window && !ledger.windows_settled())
+                    && (!one_window || ledger.windows_settled())
                     && self.session.outbound_mut().len() < window_bytes
                     && ledger.inflight() < window_rows
                 {

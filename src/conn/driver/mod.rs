@@ -97,6 +97,29 @@ type NoticeHandler = Box<dyn FnMut(DbError) + Send>;
 ///
 /// Methods take `&mut self`: one operation at a time. Pipelining is explicit (see the
 /// pipeline API), never implicit.
+///
+/// # Behind PgBouncer
+///
+/// In session pooling every mode works. In **transaction pooling** (PgBouncer's
+/// `pool_mode = transaction`), connect with `statement_cache_capacity=0`, pgline's
+/// pooler-safe mode (see [`conn::config`](crate::conn::config)): every
+/// statement is the unnamed one, parsed in the same flight as its Bind. Then these work,
+/// each transaction or statement on whichever server connection the pooler picks:
+/// `query`/`query_one`/`query_opt`/`execute` with parameters, [`prepare`](Self::prepare)
+/// (the handle keeps the Describe information; the SQL is parsed again at each run),
+/// `query_stream`, `execute_many` and `load` (the statement parsed again in every Sync
+/// window; outside a transaction one window is in flight at a time), COPY in and out,
+/// `insert_unnest`, transactions, and the pipeline API (outside a transaction a new
+/// Sync window starts only once the previous one was read).
+///
+/// What does not work through a transaction-mode pooler, in this client or any other:
+/// session state kept between transactions. `SET` (use `SET LOCAL` in a transaction),
+/// `LISTEN`, session advisory locks (use `pg_advisory_xact_lock`), temporary tables
+/// (unless `ON COMMIT DROP` in one transaction), SQL `PREPARE`/`DEALLOCATE`, `WITH HOLD`
+/// cursors, and named prepared statements (pgline's default mode): they live on one
+/// server connection, which the next transaction may not get and another client may.
+/// A default-mode connection used there by mistake fails with SQLSTATE 42P05 or 26000,
+/// and the error's Display says to set `statement_cache_capacity=0`.
 pub struct Connection<S = Socket> {
     stream: S,
     rbuf: BytesMut,
