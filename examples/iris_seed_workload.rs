@@ -54,7 +54,9 @@ async fn main() {
         .expect("PGLINE_IRIS_PORT: the port of a running iris-pgwire")
         .parse()
         .expect("PGLINE_IRIS_PORT is not a port");
-    let url = format!("postgresql://_SYSTEM:SYS@127.0.0.1:{port}/USER?sslmode=prefer");
+    let url = format!(
+        "postgresql://_SYSTEM:SYS@127.0.0.1:{port}/USER?sslmode=prefer&iris_pgwire_version=1.7.3"
+    );
     let t = format!("seed_pgline_{}", std::process::id());
     let mut errors = 0u32;
     let mut c = Connection::connect_str(&url).await.expect("connect");
@@ -121,7 +123,7 @@ async fn main() {
 
     // Bulk insert, every row checked.
     let (c0, t0) = (cpu_clock::process_cpu(), Instant::now());
-    let report = c.execute_many(&*ins, (1..=n).map(row)).await;
+    let report = c.execute_many(&ins, (1..=n).map(row)).await;
     let (wall, used) = (t0.elapsed(), cpu_clock::process_cpu() - c0);
     match report {
         Ok(r) => assert!(r.is_complete(), "{r}"),

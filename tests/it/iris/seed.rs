@@ -16,7 +16,7 @@ use crate::support::iris::{server, turn};
 /// How SQLAlchemy engines connect: one URL.
 fn url() -> String {
     format!(
-        "postgresql://_SYSTEM:SYS@127.0.0.1:{}/USER?sslmode=prefer&connect_timeout=10",
+        "postgresql://_SYSTEM:SYS@127.0.0.1:{}/USER?sslmode=prefer&connect_timeout=10&iris_pgwire_version=1.7.3",
         server().port()
     )
 }
@@ -109,7 +109,7 @@ async fn the_seed_workload_runs_through_pgline_on_iris_pgwire_1_7_3() {
 
     // Bulk insert of 10,000 rows, every stored row checked.
     let rows = (100..10_100i64).map(|i| (i, format!("row {i}"), i as f64 / 4.0));
-    let report = c.execute_many(&*ins, rows).await.unwrap();
+    let report = c.execute_many(&ins, rows).await.unwrap();
     assert!(report.is_complete(), "{report}");
     let stored: BTreeMap<i64, (String, f64)> = c
         .query(
