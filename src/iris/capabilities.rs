@@ -23,15 +23,15 @@
 //! |---|---|---|---|---|---|
 //! | unknown (not declared) | assumed not | no | no | assumed to close the connection | assumed not |
 //! | < 1.0 (git builds, "legacy") | no | no | no (sends column names) | closes the connection | no (forwarded to IRIS, which fails) |
-//! | 1.0.0 – 1.2.33 | **no**: BEGIN/COMMIT/ROLLBACK never reach IRIS, every statement commits at once (run: 1.0.1, 1.1.0, 1.2.0, 1.2.16; 1.2.17–1.2.33 not run, assumed like 1.2.16) | no (1.0.1: rows of NULLs without HEADER) | no (sends column names) | closes the connection (1.0.1) | yes |
+//! | 1.0.0 – 1.2.33 | **no**: BEGIN/COMMIT/ROLLBACK never reach IRIS, every statement commits at once (run: 1.0.1, 1.1.0, 1.2.0, 1.2.16, 1.2.24; 1.2.25–1.2.33 not run, assumed like 1.2.24) | no (1.0.1: rows of NULLs without HEADER) | no (sends column names) | closes the connection (1.0.1) | yes |
 //! | 1.2.34 – 1.2.x | yes (run: 1.2.34) | no | no | assumed to close the connection | **no**: forwarded to IRIS (1.2.34: SQLSTATE 08000) |
 //! | 1.3.0 – 1.6.x | yes, inferred (1.2.34 and 1.7.3 both roll back; not run here: these releases need Python ≥ 3.12) | no | no | assumed to close the connection | not verified: assumed not |
 //! | 1.7.x | yes (run: 1.7.3) | no (the DB-API backend fails with 08000; headerless rows map by table order, not the column list) | no (sends column names) | ignored: the query runs to its end | yes |
 //!
 //! Evidence: `iris-pgwire-quirks.md` §1.5, §6, §13, §14; the suites
 //! `tests/it/iris/e2e.rs` and `releases.rs` (real 1.7.3 and 1.0.1), `v101.rs` (real
-//! 1.0.1) and `fake.rs`; and, for 1.1.0, 1.2.0, 1.2.16 and 1.2.34, the published wheels run
-//! under `tests/iris/serve.py` and probed with `tests/iris/wire_probe.py` (2026-12-06:
+//! 1.0.1) and `fake.rs`; and, for 1.1.0, 1.2.0, 1.2.16, 1.2.24 and 1.2.34, the published
+//! wheels run under `tests/iris/serve.py` and probed with `tests/iris/wire_probe.py` (2026-12-06:
 //! BEGIN, INSERT, ROLLBACK, then the row count).
 //!
 //! # What the API does with it
@@ -182,7 +182,7 @@ fn table() -> [Row; 5] {
             until: v(1, 0, 0),
             caps: NONE,
         },
-        // 1.0.1, 1.1.0, 1.2.0, 1.2.16 run: ROLLBACK answers success and undoes nothing.
+        // 1.0.1, 1.1.0, 1.2.0, 1.2.16, 1.2.24 run: ROLLBACK answers success, undoes nothing.
         Row {
             from: v(1, 0, 0),
             until: v(1, 2, 34),
