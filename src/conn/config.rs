@@ -1351,6 +1351,22 @@ mod tests {
     }
 
     #[test]
+    fn the_iris_pgwire_release_is_declared_in_the_url_and_a_bad_one_is_refused() {
+        let c: Config = "postgres://u@h/db?profile=iris&iris_pgwire_version=1.0.1"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            c.get_iris_pgwire_version(),
+            Some(crate::iris::IrisPgwireVersion::new(1, 0, 1))
+        );
+        let e = "postgres://u@h/db?iris_pgwire_version=latest"
+            .parse::<Config>()
+            .unwrap_err();
+        assert!(e.is_config() && e.to_string().contains("1.7.3"), "{e}");
+        assert_eq!(Config::new().get_iris_pgwire_version(), None);
+    }
+
+    #[test]
     fn url_accepts_bracketed_ipv6_hosts() {
         let c: Config = "postgresql://[::1]:5433/x".parse().unwrap();
         assert_eq!((c.host.as_str(), c.port), ("::1", 5433));

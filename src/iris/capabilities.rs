@@ -23,13 +23,16 @@
 //! |---|---|---|---|---|---|
 //! | unknown (not declared) | assumed not | no | no | assumed to close the connection | assumed not |
 //! | < 1.0 (git builds, "legacy") | no | no | no (sends column names) | closes the connection | no (forwarded to IRIS, which fails) |
-//! | 1.0.x | **no**: BEGIN/COMMIT/ROLLBACK never reach IRIS, every statement commits at once | no (rows of NULLs without HEADER) | no (sends column names) | closes the connection | yes |
-//! | 1.1.0 – 1.6.x | not verified: assumed not | no | no | assumed to close the connection | not on all (some forward it to IRIS) |
-//! | 1.7.x | yes | no (the DB-API backend fails with 08000; headerless rows map by table order, not the column list) | no (sends column names) | ignored: the query runs to its end | yes |
+//! | 1.0.0 – 1.2.33 | **no**: BEGIN/COMMIT/ROLLBACK never reach IRIS, every statement commits at once (run: 1.0.1, 1.1.0, 1.2.0, 1.2.16, 1.2.24; 1.2.25–1.2.33 not run, assumed like 1.2.24) | no (1.0.1: rows of NULLs without HEADER) | no (sends column names) | closes the connection (1.0.1) | yes |
+//! | 1.2.34 – 1.2.x | yes (run: 1.2.34) | no | no | assumed to close the connection | **no**: forwarded to IRIS (1.2.34: SQLSTATE 08000) |
+//! | 1.3.0 – 1.6.x | yes, inferred (1.2.34 and 1.7.3 both roll back; not run here: these releases need Python ≥ 3.12) | no | no | assumed to close the connection | not verified: assumed not |
+//! | 1.7.x | yes (run: 1.7.3) | no (the DB-API backend fails with 08000; headerless rows map by table order, not the column list) | no (sends column names) | ignored: the query runs to its end | yes |
 //!
-//! Evidence: `iris-pgwire-quirks.md` §1.5, §6, §13, §14 and the suites
-//! `tests/it/iris/e2e.rs` (real 1.7.3), `tests/it/iris/v101.rs` (real 1.0.1) and
-//! `tests/it/iris/fake.rs`.
+//! Evidence: `iris-pgwire-quirks.md` §1.5, §6, §13, §14; the suites
+//! `tests/it/iris/e2e.rs` and `releases.rs` (real 1.7.3 and 1.0.1), `v101.rs` (real
+//! 1.0.1) and `fake.rs`; and, for 1.1.0, 1.2.0, 1.2.16, 1.2.24 and 1.2.34, the published
+//! wheels run under `tests/iris/serve.py` and probed with `tests/iris/wire_probe.py` (2026-12-06:
+//! BEGIN, INSERT, ROLLBACK, then the row count).
 //!
 //! # What the API does with it
 //!
@@ -169,7 +172,7 @@ struct Row {
 }
 
 /// The table of the module docs, in release order.
-fn table() -> [Row; 4] {
+fn table() -> [Row; 5] {
     let v = IrisPgwireVersion::new;
     [
         // Legacy git builds (before 1.0): transaction verbs never reach IRIS, SHOW and
@@ -179,18 +182,30 @@ fn table() -> [Row; 4] {
             until: v(1, 0, 0),
             caps: NONE,
         },
-        // 1.0.x (1.0.1 run by the suite): ROLLBACK answers success and undoes nothing.
+        // 1.0.1, 1.1.0, 1.2.0, 1.2.16, 1.2.24 run: ROLLBACK answers success, undoes nothing.
         Row {
             from: v(1, 0, 0),
-            until: v(1, 1, 0),
+            until: v(1, 2, 34),
             caps: Capabilities { show: true, ..NONE },
         },
-        // 1.1 to 1.6: not verified against the suite; assumed as little as 1.0.x can do,
-        // and SHOW is forwarded to IRIS on some.
+        // 1.2.34 run: transactions reach IRIS; SHOW is forwarded to IRIS and fails.
         Row {
-            from: v(1, 1, 0),
+            from: v(1, 2, 34),
+            until: v(1, 3, 0),
+            caps: Capabilities {
+                rollback: true,
+                ..NONE
+            },
+        },
+        // 1.3 to 1.6: not run (they need Python >= 3.12); rollback inferred from 1.2.34
+        // and 1.7.3, the rest assumed as little as any release does.
+        Row {
+            from: v(1, 3, 0),
             until: v(1, 7, 0),
-            caps: NONE,
+            caps: Capabilities {
+                rollback: true,
+                ..NONE
+            },
         },
         // 1.7.x (1.7.3 run by the suite): transactions reach IRIS; cancel is ignored.
         Row {
@@ -276,10 +291,13 @@ mod tests {
     }
 
     #[test]
-    fn only_1_7_and_later_roll_back() {
+    fn releases_from_1_2_34_roll_back_and_earlier_ones_do_not() {
         assert!(!Capabilities::of(v("0.9.0")).rollback);
         assert!(!Capabilities::of(v("1.0.1")).rollback);
-        assert!(!Capabilities::of(v("1.5.9")).rollback);
+        assert!(!Capabilities::of(v("1.1.0")).rollback);
+        assert!(!Capabilities::of(v("1.2.33")).rollback);
+        assert!(Capabilities::of(v("1.2.34")).rollback);
+        assert!(Capabilities::of(v("1.5.9")).rollback);
         assert!(Capabilities::of(v("1.7.0")).rollback);
         assert!(Capabilities::of(v("1.7.3")).rollback);
         assert!(Capabilities::of(v("2.0.0")).rollback);
@@ -307,10 +325,11 @@ mod tests {
     }
 
     #[test]
-    fn show_is_answered_by_1_0_and_1_7() {
+    fn show_is_answered_up_to_1_2_33_and_by_1_7_but_not_by_1_2_34() {
         assert!(Capabilities::of(v("1.0.1")).show);
+        assert!(Capabilities::of(v("1.2.0")).show);
         assert!(Capabilities::of(v("1.7.3")).show);
-        assert!(!Capabilities::of(v("1.2.0")).show);
+        assert!(!Capabilities::of(v("1.2.34")).show);
         assert!(!Capabilities::of(None).show);
     }
 }

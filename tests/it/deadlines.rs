@@ -46,28 +46,20 @@ async fn copy_in_finish_against_a_server_that_never_answers_trips_the_deadline()
 }
 
 #[tokio::test]
-async fn a_backend_copy_fail_without_ready_for_query_does_not_hang_finish() {
+async fn copy_in_on_iris_pgwire_is_refused_instead_of_hanging_on_a_backend_copy_fail() {
     // iris-pgwire (legacy) answers a failed COPY with a backend CopyFail ('f') and never
-    // sends ReadyForQuery.
-    let mut script = accept_trust("16.0 (InterSystems IRIS)");
-    script.push(recv_query("COPY t FROM STDIN"));
-    script.push(copy_in_response());
-    script.push(recv(b'd'));
-    script.push(recv(b'c'));
-    let mut f = vec![b'f'];
-    let msg = b"CopyData processing failed\0";
-    f.extend_from_slice(&(4 + msg.len() as i32).to_be_bytes());
-    f.extend_from_slice(msg);
-    script.push(Step::Raw(f));
-    script.push(Step::Blackhole(Duration::from_secs(10)));
+    // sends ReadyForQuery; no release stores COPY data correctly (iris::capabilities), so
+    // copy_in refuses before sending anything and nothing can hang.
+    let script = accept_trust("16.0 (InterSystems IRIS)");
     let (io, _s) = pipe(script);
     let mut c = Connection::connect_stream(io, &cfg()).await.unwrap();
-    let mut copy = c.copy_in("COPY t FROM STDIN").await.unwrap();
-    copy.write(b"1\n").await.unwrap();
     let t = Instant::now();
-    let err = copy.finish().await.expect_err("the COPY failed");
+    let err = c
+        .copy_in("COPY t FROM STDIN")
+        .await
+        .expect_err("COPY FROM is refused on iris-pgwire");
     assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
-    assert!(err.is_timeout() || err.is_db(), "{err}");
+    assert!(err.is_unsupported(), "{err}");
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 //! Transactions: `BEGIN`, then `COMMIT` or `ROLLBACK`; dropping the guard rolls back.
 //!
-//! On an iris-pgwire release that cannot roll back (1.0.x, or a release not declared with
-//! [`Config::iris_pgwire_version`](crate::Config::iris_pgwire_version); see
+//! On an iris-pgwire release that cannot roll back (1.0.0 to 1.2.33, or a release not
+//! declared with [`Config::iris_pgwire_version`](crate::Config::iris_pgwire_version); see
 //! [`crate::iris::capabilities`]), [`Connection::begin`] refuses with an `Unsupported`
 //! error; [`Connection::begin_without_rollback`] opts in, and its
 //! [`Transaction::rollback`] then says the rollback did not happen.
@@ -66,8 +66,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         self.begin_inner(None).await
     }
 
-    /// Starts a transaction even where the server cannot roll back (iris-pgwire 1.0.x; see
-    /// [`crate::iris::capabilities`]): the statements then commit one by one, and
+    /// Starts a transaction even where the server cannot roll back (iris-pgwire 1.0.0 to
+    /// 1.2.33; see [`crate::iris::capabilities`]): the statements then commit one by one, and
     /// [`Transaction::rollback`] sends ROLLBACK but returns an
     /// [`Unsupported`](Error::is_unsupported) error, because nothing was undone. Where
     /// rollback works this is [`begin`](Self::begin).
