@@ -23,14 +23,14 @@
 //! |---|---|---|---|---|---|
 //! | unknown (not declared) | assumed not | no | no | assumed to close the connection | assumed not |
 //! | < 1.0 (git builds, "legacy") | no | no | no (sends column names) | closes the connection | no (forwarded to IRIS, which fails) |
-//! | 1.0.0 – 1.2.33 | **no**: BEGIN/COMMIT/ROLLBACK never reach IRIS, every statement commits at once (run: 1.0.1, 1.1.0, 1.2.0, 1.2.16, 1.2.24; 1.2.25–1.2.33 not run, assumed like 1.2.24) | no (1.0.1: rows of NULLs without HEADER) | no (sends column names) | closes the connection (1.0.1) | yes |
-//! | 1.2.34 – 1.2.x | yes (run: 1.2.34) | no | no | assumed to close the connection | **no**: forwarded to IRIS (1.2.34: SQLSTATE 08000) |
+//! | 1.0.0 – 1.2.28 | **no**: BEGIN/COMMIT/ROLLBACK never reach IRIS, every statement commits at once (run: 1.0.1, 1.1.0, 1.2.0, 1.2.16, 1.2.24; 1.2.25–1.2.28 not run (1.2.26 does not start), assumed like 1.2.24) | no (1.0.1: rows of NULLs without HEADER) | no (sends column names) | closes the connection (1.0.1) | yes |
+//! | 1.2.29 – 1.2.x | yes (run: 1.2.29, 1.2.34) | no | no | assumed to close the connection | **no**: forwarded to IRIS (1.2.34: SQLSTATE 08000; assumed from 1.2.29) |
 //! | 1.3.0 – 1.6.x | yes, inferred (1.2.34 and 1.7.3 both roll back; not run here: these releases need Python ≥ 3.12) | no | no | assumed to close the connection | not verified: assumed not |
 //! | 1.7.x | yes (run: 1.7.3) | no (the DB-API backend fails with 08000; headerless rows map by table order, not the column list) | no (sends column names) | ignored: the query runs to its end | yes |
 //!
 //! Evidence: `iris-pgwire-quirks.md` §1.5, §6, §13, §14; the suites
 //! `tests/it/iris/e2e.rs` and `releases.rs` (real 1.7.3 and 1.0.1), `v101.rs` (real
-//! 1.0.1) and `fake.rs`; and, for 1.1.0, 1.2.0, 1.2.16, 1.2.24 and 1.2.34, the published
+//! 1.0.1) and `fake.rs`; and, for 1.1.0, 1.2.0, 1.2.16, 1.2.24, 1.2.29 and 1.2.34, the published
 //! wheels run under `tests/iris/serve.py` and probed with `tests/iris/wire_probe.py` (2026-12-06:
 //! BEGIN, INSERT, ROLLBACK, then the row count).
 //!
@@ -185,12 +185,13 @@ fn table() -> [Row; 5] {
         // 1.0.1, 1.1.0, 1.2.0, 1.2.16, 1.2.24 run: ROLLBACK answers success, undoes nothing.
         Row {
             from: v(1, 0, 0),
-            until: v(1, 2, 34),
+            until: v(1, 2, 29),
             caps: Capabilities { show: true, ..NONE },
         },
-        // 1.2.34 run: transactions reach IRIS; SHOW is forwarded to IRIS and fails.
+        // 1.2.29 and 1.2.34 run: transactions reach IRIS; SHOW is forwarded to IRIS and
+        // fails (1.2.34).
         Row {
-            from: v(1, 2, 34),
+            from: v(1, 2, 29),
             until: v(1, 3, 0),
             caps: Capabilities {
                 rollback: true,
@@ -297,6 +298,8 @@ mod tests {
         assert!(!Capabilities::of(v("1.1.0")).rollback);
         assert!(!Capabilities::of(v("1.2.33")).rollback);
         assert!(Capabilities::of(v("1.2.34")).rollback);
+        assert!(Capabilities::of(v("1.2.29")).rollback);
+        assert!(!Capabilities::of(v("1.2.28")).rollback);
         assert!(Capabilities::of(v("1.5.9")).rollback);
         assert!(Capabilities::of(v("1.7.0")).rollback);
         assert!(Capabilities::of(v("1.7.3")).rollback);

@@ -89,7 +89,7 @@
 //!
 //! # What the server still gets wrong (not fixable by a client)
 //!
-//! * 1.0.0 to 1.2.33 with the DB-API backend never send BEGIN/COMMIT/ROLLBACK to IRIS:
+//! * 1.0.0 to 1.2.28 with the DB-API backend never send BEGIN/COMMIT/ROLLBACK to IRIS:
 //!   every statement commits at once (§13). pgline cannot restore transactions; it
 //!   refuses them there (see above) rather than report a rollback that did not happen.
 //! * `$n`, `?`, `::` inside string literals are rewritten by the server (§5.4): bind
