@@ -29,7 +29,7 @@
 //! | `max_size` | 10 | connections open at once (checked out + idle + being checked) |
 //! | `min_idle` | 0 | idle connections the background task keeps warm |
 //! | `acquire_timeout` | 30 s | the whole of [`Pool::get`]: waiting, health checks, connecting |
-//! | `connect_timeout` | 10 s | one connection attempt, including `after_connect` |
+//! | `connect_timeout` | 10 s | one connection attempt, including `after_connect` (with several hosts, the whole walk: give the [`Config`](crate::Config) a shorter per-host `connect_timeout` so an unreachable first host does not use it all up) |
 //! | `max_lifetime` | 30 min | connections are closed at this age, minus a random jitter |
 //! | `lifetime_jitter` | 60 s | at most this much (and half the lifetime) is taken off |
 //! | `idle_timeout` | 10 min | idle longer than this: closed (down to `min_idle`) |
