@@ -21,9 +21,10 @@ use crate::protocol::Oid;
 #[derive(Debug, Clone, Copy)]
 pub enum Connections<'a> {
     /// Checked out of this pool for the load and returned when it ends (the pool's
-    /// return checks discard a connection that failed). `jobs` should not exceed the
-    /// pool's `max_size`: the extra workers would wait for a connection until the others
-    /// finish.
+    /// return checks discard a connection that failed). `jobs` is capped at the pool's
+    /// `max_size` (more workers would only wait for the others to finish); a checkout that
+    /// fails (`acquire_timeout`, while other tasks hold the connections) fails the load
+    /// like any connection error.
     Pool(&'a Pool),
     /// Opened from this config for the load and closed when it ends.
     Open(&'a Config),
@@ -139,7 +140,7 @@ pub struct ParallelReport {
     pub load: LoadReport,
     /// Each chunk, in input order.
     pub chunks: Vec<ChunkReport>,
-    /// Connections used.
+    /// Connections the load ran with (`jobs`, capped at a pool's `max_size`).
     pub jobs: usize,
 }
 
@@ -439,6 +440,11 @@ where
         }
     );
     opts.check(copy_asked).map_err(refuse)?;
+    let mut opts = opts;
+    if let Connections::Pool(p) = conns {
+        // More workers than the pool holds would wait for the others to finish.
+        opts.jobs = opts.jobs.min(p.status().max_size.max(1));
+    }
     if opts.jobs == 1 {
         return single(conns, job, rows, opts).await;
     }

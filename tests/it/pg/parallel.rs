@@ -511,3 +511,29 @@ async fn demo_with_jobs_reports_the_parallel_methods() {
     assert!(stdout.contains("COPY (binary) ×2"), "{stdout}");
     assert!(stdout.contains("table held 20000 rows"), "{stdout}");
 }
+
+#[tokio::test]
+async fn a_pool_smaller_than_jobs_loads_everything_on_its_max_size_connections() {
+    let mut c = connect().await;
+    let t = create(&mut c, "par_pool").await;
+    let pool = Pool::new(PoolConfig::new(config("postgres", None)).max_size(2)).unwrap();
+    let r = execute_many_parallel(
+        Connections::Pool(&pool),
+        &insert(&t),
+        rows(&[]),
+        opts(4, Atomicity::Batches(500)),
+    )
+    .await
+    .unwrap();
+    assert!(r.is_complete(), "{r}");
+    assert_eq!(r.jobs, 2, "{r}");
+    assert!(
+        r.chunks.iter().all(|ch| ch.connection < 2),
+        "{:?}",
+        r.chunks
+    );
+    assert_eq!(checksum(&mut c, &t).await.0, ROWS);
+    // Both connections went back to the pool, idle and usable.
+    assert_eq!(pool.status().in_use, 0);
+    pool.close().await.unwrap();
+}
