@@ -92,7 +92,7 @@ impl Connection {
         Ok(Transaction::new(exec, tx))
     }
 
-    /// Starts a transaction even where the server cannot roll back (iris-pgwire 1.0.0 to 1.2.33).
+    /// Starts a transaction even where the server cannot roll back (iris-pgwire 1.0.0 to 1.2.28).
     /// See [`crate::Connection::begin_without_rollback`].
     pub fn begin_without_rollback(&mut self) -> Result<Transaction<'_>, Error> {
         let exec = Exec::Owned(&self.rt);

@@ -258,7 +258,7 @@ impl PooledConnection {
         Ok(Transaction::new(exec, tx))
     }
 
-    /// Starts a transaction even where the server cannot roll back (iris-pgwire 1.0.0 to 1.2.33).
+    /// Starts a transaction even where the server cannot roll back (iris-pgwire 1.0.0 to 1.2.28).
     /// See [`crate::Connection::begin_without_rollback`].
     pub fn begin_without_rollback(&mut self) -> Result<Transaction<'_>, Error> {
         let (exec, conn) = self.parts()?;

@@ -292,11 +292,10 @@ mod tests {
     }
 
     #[test]
-    fn releases_from_1_2_34_roll_back_and_earlier_ones_do_not() {
+    fn releases_from_1_2_29_roll_back_and_earlier_ones_do_not() {
         assert!(!Capabilities::of(v("0.9.0")).rollback);
         assert!(!Capabilities::of(v("1.0.1")).rollback);
         assert!(!Capabilities::of(v("1.1.0")).rollback);
-        assert!(!Capabilities::of(v("1.2.33")).rollback);
         assert!(Capabilities::of(v("1.2.34")).rollback);
         assert!(Capabilities::of(v("1.2.29")).rollback);
         assert!(!Capabilities::of(v("1.2.28")).rollback);
@@ -328,7 +327,7 @@ mod tests {
     }
 
     #[test]
-    fn show_is_answered_up_to_1_2_33_and_by_1_7_but_not_by_1_2_34() {
+    fn show_is_answered_by_1_0_to_1_2_28_and_by_1_7_but_not_by_1_2_34() {
         assert!(Capabilities::of(v("1.0.1")).show);
         assert!(Capabilities::of(v("1.2.0")).show);
         assert!(Capabilities::of(v("1.7.3")).show);

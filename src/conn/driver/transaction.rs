@@ -1,6 +1,6 @@
 //! Transactions: `BEGIN`, then `COMMIT` or `ROLLBACK`; dropping the guard rolls back.
 //!
-//! On an iris-pgwire release that cannot roll back (1.0.0 to 1.2.33, or a release not
+//! On an iris-pgwire release that cannot roll back (1.0.0 to 1.2.28, or a release not
 //! declared with [`Config::iris_pgwire_version`](crate::Config::iris_pgwire_version); see
 //! [`crate::iris::capabilities`]), [`Connection::begin`] refuses with an `Unsupported`
 //! error; [`Connection::begin_without_rollback`] opts in, and its
@@ -67,7 +67,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     }
 
     /// Starts a transaction even where the server cannot roll back (iris-pgwire 1.0.0 to
-    /// 1.2.33; see [`crate::iris::capabilities`]): the statements then commit one by one, and
+    /// 1.2.28; see [`crate::iris::capabilities`]): the statements then commit one by one, and
     /// [`Transaction::rollback`] sends ROLLBACK but returns an
     /// [`Unsupported`](Error::is_unsupported) error, because nothing was undone. Where
     /// rollback works this is [`begin`](Self::begin).
