@@ -248,3 +248,48 @@ async fn a_foreign_key_violation_the_server_leaves_unclassified_maps_to_23503() 
     assert_eq!(db.iris_sqlcode(), Some(-121), "{}", db.message());
     assert_eq!(db.sqlstate_mapped(), "23503");
 }
+
+// ----- column names and the simple-Query path --------------------------------------------------
+
+#[tokio::test]
+async fn on_both_releases_a_parameterless_query_names_its_columns_and_a_parameterised_one_says_why_it_cannot(
+) {
+    for r in BOTH {
+        let mut c = connect_release(r).await;
+        let t = table("iris_rel_names");
+        create(&mut c, &t).await;
+        c.execute(
+            &*format!("INSERT INTO {t} (id, name) VALUES ($1, $2)"),
+            &[&7i32, &"seven"],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{r:?} insert: {e}"));
+
+        // No parameters: a simple Query, whose RowDescription names the columns.
+        let row = c
+            .query_one(&*format!("SELECT id, name FROM {t}"), &[])
+            .await
+            .unwrap_or_else(|e| panic!("{r:?} select: {e}"));
+        assert_eq!(row.get::<i32>("id").unwrap(), 7, "{r:?}");
+        assert_eq!(row.get::<String>("name").unwrap(), "seven", "{r:?}");
+        let one = c.query_one("SELECT 1", &[]).await.unwrap();
+        assert_eq!(
+            one.get::<i32>(0).unwrap(),
+            1,
+            "{r:?}: SELECT 1 reads as an integer"
+        );
+
+        // With a parameter the rows come without names (a Describe would run it twice):
+        // by position works, by name says why not.
+        let row = c
+            .query_one(
+                &*format!("SELECT id, name FROM {t} WHERE id = $1"),
+                &[&7i32],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{r:?} select with a parameter: {e}"));
+        assert_eq!(row.get::<String>(1).unwrap(), "seven", "{r:?}");
+        let e = row.get::<String>("name").unwrap_err().to_string();
+        assert!(e.contains("position"), "{r:?}: {e}");
+    }
+}
