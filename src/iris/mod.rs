@@ -36,7 +36,7 @@
 //! | `$n` bound by position: `SELECT $2, $1` swaps values, a repeated `$1` needs two | all; §11.29, §12 | `positional_placeholders` | `Connection::renumber` (`iris::placeholders`): SQL renumbered ascending and unique, values reordered/duplicated, in prepare, one-shot, pipeline and `execute_many` |
 //! | ParameterDescription contradicts the statement (legacy: `$1, $2` described as 0 parameters) | legacy; §14 | `positional_placeholders` | an explicit `prepare` takes the statement's own `$n` count (one wire parameter per placeholder after renumbering), logged once at debug level |
 //! | Describe runs the statement (S: with NULL parameters; P: with the bound ones) | all; §11.31-32 | `describe_executes` | `query`/`execute`/`query_stream`/`execute_many` prepare with Parse only (parameter types from the values, count checked against the SQL's placeholders) and one-shot queries skip Describe, so every statement runs exactly once; rows then come without names unless Execute describes them and are read by position. An explicit `prepare` still describes (the caller asked for the metadata; on IRIS that runs a SELECT once with NULL parameters) |
-//! | Execute never sends a RowDescription for a SELECT, so only Describe (a second execution) names the columns; 1.7.3 sleeps 1 ms after every extended-protocol result; a simple Query names the columns, runs once and does not sleep | all; `docs/iris-evidence.md` (probe with the stand-in's execution trace) | `parameterless_as_simple_query` | `query`/`execute`/`query_one`/`query_opt`/`query_unnamed` with SQL text, no values, no `$n` and not COPY go as a simple Query: names and OIDs from its RowDescription, text values decoded by those OIDs (`SELECT 1` is int4). With parameters, rows come without names and `get("name")` fails with an error that says why |
+//! | Execute never sends a RowDescription for a SELECT, so only Describe (a second execution) names the columns; 1.7.3 sleeps 1 ms after every extended-protocol result; a simple Query names the columns, runs once and does not sleep | all; `tests/iris/evidence.md` (probe with the stand-in's execution trace) | `parameterless_as_simple_query` | `query`/`execute`/`query_one`/`query_opt`/`query_unnamed` with SQL text, no values, no `$n` and not COPY go as a simple Query: names and OIDs from its RowDescription, text values decoded by those OIDs (`SELECT 1` is int4). With parameters, rows come without names and `get("name")` fails with an error that says why |
 //! | Execute row limits ignored, no PortalSuspended, re-Execute re-runs | all; §11.33 | `ignores_row_limit` | `query_stream`: one Execute, memory bounded by reading only as fast as rows are taken |
 //! | COPY TO sends column names split into characters; COPY only through simple Query | all; §6, §11.43, §13 | `copy_out_broken` | `copy_out`: `Unsupported` without sending anything; `load` and `pgline load` pick pipelined inserts |
 //! | ReadyForQuery is never `E`, `T` only after a bare BEGIN; an error does not abort a transaction | all; §11.11, §11.21-22, §13 | `client_side_transaction_state` | `Session` tracks the status from the transaction verbs the client sends ([`transaction_effect`]); `begin`/`commit`/`rollback` send the bare verbs |
@@ -124,9 +124,12 @@
 //! | rows affected by an UPDATE of 3 rows | ok (`None`: unknown) | **wrong result** (1) |
 //! | **correct** | **16/16** | **4/16** |
 //!
-//! 100,000-row inserts, same server, same run, interleaved (the server, single-threaded
-//! Python over a sqlite stand-in, is the bottleneck): pgline `execute_many` 2.14× the
-//! rows/s of tokio-postgres's pipelined `execute` futures, at 0.39× the client CPU per row.
+//! Bulk inserts, same server, same run, interleaved, every stored row of both clients read
+//! back and compared (the server, single-threaded Python over a sqlite stand-in, is the
+//! bottleneck): pgline `execute_many` 2.45× the rows/s of tokio-postgres's pipelined
+//! `execute` futures, at 0.33× the client CPU per row (2,000 rows, 2026-12-06; the peer now
+//! binds typed `i64`/`f64` values, since the server decodes binary values by their length
+//! and an earlier run's figures, 2.14× at 0.39×, came from rows it stored wrong).
 //!
 //! # The seed's path (psycopg 3.3) against pgline on iris-pgwire 1.7.3
 //!

@@ -775,7 +775,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// the RowDescription names the columns and its type OIDs decode the text values (on
     /// iris-pgwire this is the one exchange that names the columns without running the
     /// statement twice, and the one without 1.7.3's 1 ms sleep after each result; see
-    /// `docs/iris-evidence.md`). Rows of every statement in the text are returned; the
+    /// `tests/iris/evidence.md`). Rows of every statement in the text are returned; the
     /// first error is returned once the server is ready again.
     async fn run_simple(
         &mut self,

@@ -1020,7 +1020,7 @@ async fn an_iris_sqlcode_in_the_message_is_exposed_and_mapped_to_the_postgresql_
     }
 }
 
-// ----- Column names without a second execution (docs/iris-evidence.md) -------------------
+// ----- Column names without a second execution (tests/iris/evidence.md) -------------------
 
 #[tokio::test]
 async fn a_parameterless_query_goes_as_a_simple_query_and_names_its_columns_on_every_version() {
