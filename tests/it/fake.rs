@@ -476,7 +476,7 @@ async fn negotiate_protocol_version_during_startup_is_accepted() {
         Step::Raw(b"N".to_vec()),
         recv_startup(),
         send(BackendMessage::NegotiateProtocolVersion(
-            NegotiateProtocolVersion::new(0, vec!["_pq_.x".into()]),
+            NegotiateProtocolVersion::new(0, vec![]),
         )),
         auth(Authentication::Ok),
         param("server_version", "18.0"),
@@ -485,6 +485,22 @@ async fn negotiate_protocol_version_during_startup_is_accepted() {
     let (io, _s) = pipe(script);
     let c = Connection::connect_stream(io, &cfg()).await.unwrap();
     assert_eq!(c.parameter("server_version"), Some("18.0"));
+}
+
+#[tokio::test]
+async fn negotiate_protocol_version_naming_options_that_were_never_sent_fails_the_connect() {
+    use pgline::protocol::backend::NegotiateProtocolVersion;
+    let script = vec![
+        recv_ssl_request(),
+        Step::Raw(b"N".to_vec()),
+        recv_startup(),
+        send(BackendMessage::NegotiateProtocolVersion(
+            NegotiateProtocolVersion::new(0, vec!["_pq_.x".into()]),
+        )),
+    ];
+    let (io, _s) = pipe(script);
+    let e = Connection::connect_stream(io, &cfg()).await.unwrap_err();
+    assert!(e.to_string().contains("_pq_.x"), "{e}");
 }
 
 #[tokio::test]
