@@ -347,6 +347,30 @@ pub trait ToSql: fmt::Debug + Sync {
         None
     }
 
+    /// For a one-dimensional array value (`Vec<T>`, `&[T]`, `[T; N]`): its element count.
+    /// `None` (the default) for everything else. Lets `insert_unnest` check column lengths
+    /// before it encodes anything.
+    #[doc(hidden)]
+    fn array_len(&self) -> Option<usize> {
+        None
+    }
+
+    /// For a one-dimensional array value: writes elements `range` alone as an array of
+    /// type `ty`, exactly as [`to_sql`](Self::to_sql) writes an array of just those
+    /// elements. `None` (the default) where the value is not such an array or `range` is
+    /// out of bounds. Lets `insert_unnest` encode each chunk of a column straight into
+    /// its Bind.
+    #[doc(hidden)]
+    fn to_sql_array_range(
+        &self,
+        ty: ValueType,
+        range: std::ops::Range<usize>,
+        out: &mut BytesMut,
+    ) -> Option<Result<IsNull, ConversionError>> {
+        let _ = (ty, range, out);
+        None
+    }
+
     /// The OID to declare for a NULL of this type (`Option::<Self>::None`), which has no
     /// value to ask [`type_oid`](Self::type_oid). Defaults to 0: let the server infer it.
     fn null_type_oid() -> Oid

@@ -1,12 +1,15 @@
 //! `insert_unnest`: a bulk insert that binds whole columns as arrays and expands them on
 //! the server with `UNNEST`, one statement per chunk of rows.
 //!
-//! Each column is encoded once, as a binary one-dimensional array of the column's array
-//! type. The encoded array is then cut into chunks of at most [`UNNEST_CHUNK_ROWS`]
-//! elements by walking its validated element lengths; each chunk is bound as a
+//! Columns given as `Vec<T>`, `&[T]` or `[T; N]` (the usual case) have their lengths
+//! checked up front, and each chunk of at most [`UNNEST_CHUNK_ROWS`] elements is encoded
+//! straight into its Bind as an array of its own (`ToSql::to_sql_array_range`): no
+//! intermediate buffer, no copy. Any other array value (an `Array<T>`, a user's type) is
+//! encoded once as a binary one-dimensional array of the column's array type, then cut
+//! into chunks by walking its validated element lengths; each chunk is bound as a
 //! ready-made array value (a fresh 20-byte header in front of a zero-copy slice of the
-//! elements), so one Bind stays far below the server's 1 GiB message limit whatever
-//! the input size.
+//! elements). Either way one Bind stays far below the server's 1 GiB message limit
+//! whatever the input size.
 
 use bytes::{BufMut, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -103,23 +106,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             ));
         }
 
-        // Encode each column once, as the column's array type, and check the lengths.
-        let mut arrays = Vec::with_capacity(columns.len());
-        for ((name, value), target) in columns.iter().zip(column_values).zip(&targets) {
-            arrays.push(EncodedArray::encode(name, *value, target.array)?);
-        }
-        let rows = arrays.first().map_or(0, |a| a.len());
-        if let Some((name, a)) = columns.iter().zip(&arrays).find(|(_, a)| a.len() != rows) {
-            return Err(Error::config(format!(
-                "insert_unnest: column {name:?} has {} values but column {:?} has {rows}; every column needs one value per row",
-                a.len(),
-                columns.first().copied().unwrap_or_default(),
-            )));
-        }
-        if rows == 0 {
-            return Ok(0);
-        }
-
         let casts = targets
             .iter()
             .enumerate()
@@ -127,17 +113,76 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             .collect::<Vec<_>>()
             .join(", ");
         let sql = format!("INSERT INTO {table_q} ({cols}) SELECT * FROM UNNEST({casts})");
+        let not_an_array = |name: &str, array: Oid, e: ConversionError| {
+            Error::conversion(
+                format!(
+                    "insert_unnest: the value for column {name:?} is not an array of the column's type ({array})"
+                ),
+                e,
+            )
+        };
+        let unequal = |name: &str, len: usize, rows: usize| {
+            Error::config(format!(
+                "insert_unnest: column {name:?} has {len} values but column {:?} has {rows}; every column needs one value per row",
+                columns.first().copied().unwrap_or_default(),
+            ))
+        };
 
-        let chunks = rows.div_ceil(UNNEST_CHUNK_ROWS);
-        if chunks == 1 || self.transaction_status() != TransactionStatus::Idle {
-            // One statement is atomic on its own; inside the caller's transaction the
-            // caller decides.
-            return run_chunks(self, &sql, &arrays, rows).await;
+        // Vec, slice and fixed-size array columns: lengths known up front, and each chunk
+        // of each column encoded straight into its Bind.
+        let lens: Option<Vec<usize>> = column_values.iter().map(|v| v.array_len()).collect();
+        if let Some(lens) = lens {
+            let rows = lens.first().copied().unwrap_or(0);
+            if let Some((name, &len)) = columns.iter().zip(&lens).find(|(_, &l)| l != rows) {
+                return Err(unequal(name, len, rows));
+            }
+            let mut direct = Vec::with_capacity(columns.len());
+            for ((name, &value), target) in columns.iter().zip(column_values).zip(&targets) {
+                if !value.accepts(target.array) {
+                    let e = ConversionError::WrongType {
+                        rust: "insert_unnest column",
+                        oid: target.array,
+                    };
+                    return Err(not_an_array(name, target.array, e));
+                }
+                direct.push(DirectColumn {
+                    value,
+                    array: target.array,
+                    binary: value.supports_binary(target.array),
+                });
+            }
+            if rows == 0 {
+                return Ok(0);
+            }
+            let chunk = |range: std::ops::Range<usize>| -> Vec<ColumnRange<'_>> {
+                direct.iter().map(|c| c.range(range.clone())).collect()
+            };
+            return in_one_transaction(self, &sql, rows, chunk).await;
         }
-        let mut tx = self.begin().await?;
-        let n = run_chunks(&mut tx, &sql, &arrays, rows).await?;
-        tx.commit().await?;
-        Ok(n)
+
+        // Anything else (an `Array<T>`, a user's own array type): encode each column once,
+        // as the column's array type, check the lengths, then bind slices of it.
+        let mut arrays = Vec::with_capacity(columns.len());
+        for ((name, value), target) in columns.iter().zip(column_values).zip(&targets) {
+            arrays.push(
+                EncodedArray::encode(name, *value, target.array)
+                    .map_err(|e| e.unwrap_or_else(|e| not_an_array(name, target.array, e)))?,
+            );
+        }
+        let rows = arrays.first().map_or(0, |a| a.len());
+        if let Some((name, a)) = columns.iter().zip(&arrays).find(|(_, a)| a.len() != rows) {
+            return Err(unequal(name, a.len(), rows));
+        }
+        if rows == 0 {
+            return Ok(0);
+        }
+        let chunk = |range: std::ops::Range<usize>| -> Vec<ArrayChunk> {
+            arrays
+                .iter()
+                .map(|a| a.chunk(range.start / UNNEST_CHUNK_ROWS))
+                .collect()
+        };
+        in_one_transaction(self, &sql, rows, chunk).await
     }
 
     /// Each column's array type (OID and `format_type` name), in `cols` order.
@@ -178,25 +223,125 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     }
 }
 
-/// Runs one statement per chunk on `conn` and sums the rows inserted.
-async fn run_chunks<S: AsyncRead + AsyncWrite + Unpin>(
+/// Runs the chunks in one transaction: the caller's if one is open, a single statement
+/// on its own, else `BEGIN`/`COMMIT` around them.
+async fn in_one_transaction<S, P, F>(
     conn: &mut Connection<S>,
     sql: &str,
-    arrays: &[EncodedArray],
     rows: usize,
-) -> Result<u64, Error> {
+    chunk: F,
+) -> Result<u64, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    P: ToSql + Sync,
+    F: Fn(std::ops::Range<usize>) -> Vec<P>,
+{
+    let chunks = rows.div_ceil(UNNEST_CHUNK_ROWS);
+    if chunks == 1 || conn.transaction_status() != TransactionStatus::Idle {
+        // One statement is atomic on its own; inside the caller's transaction the
+        // caller decides.
+        return run_chunks(conn, sql, rows, &chunk).await;
+    }
+    let mut tx = conn.begin().await?;
+    let n = run_chunks(&mut tx, sql, rows, &chunk).await?;
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// Runs one statement per chunk of [`UNNEST_CHUNK_ROWS`] rows on `conn` and sums the rows
+/// inserted.
+async fn run_chunks<S, P, F>(
+    conn: &mut Connection<S>,
+    sql: &str,
+    rows: usize,
+    chunk: &F,
+) -> Result<u64, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    P: ToSql + Sync,
+    F: Fn(std::ops::Range<usize>) -> Vec<P>,
+{
     let mut total = 0u64;
     for k in 0..rows.div_ceil(UNNEST_CHUNK_ROWS) {
         let start = k * UNNEST_CHUNK_ROWS;
         let end = rows.min(start + UNNEST_CHUNK_ROWS);
-        let chunk: Vec<ArrayChunk> = arrays.iter().map(|a| a.chunk(k)).collect();
+        let values = chunk(start..end);
         let params: Vec<&(dyn ToSql + Sync)> =
-            chunk.iter().map(|c| c as &(dyn ToSql + Sync)).collect();
+            values.iter().map(|c| c as &(dyn ToSql + Sync)).collect();
         // A server that reports no count inserted the whole chunk (the statement succeeded).
         let n = conn.execute(sql, &params).await?;
         total += n.unwrap_or((end - start) as u64);
     }
     Ok(total)
+}
+
+/// A column whose value is a one-dimensional array (`Vec`, slice, `[T; N]`), checked
+/// once against the column's array type.
+struct DirectColumn<'a> {
+    value: &'a (dyn ToSql + Sync),
+    array: Oid,
+    /// Whether every element has a binary form (asked once: it walks the elements).
+    binary: bool,
+}
+
+impl<'a> DirectColumn<'a> {
+    fn range(&self, range: std::ops::Range<usize>) -> ColumnRange<'a> {
+        ColumnRange {
+            value: self.value,
+            array: self.array,
+            binary: self.binary,
+            range,
+        }
+    }
+}
+
+/// Rows `range` of a [`DirectColumn`], bound as an array of their own and encoded
+/// straight into the Bind.
+struct ColumnRange<'a> {
+    value: &'a (dyn ToSql + Sync),
+    array: Oid,
+    binary: bool,
+    range: std::ops::Range<usize>,
+}
+
+impl std::fmt::Debug for ColumnRange<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ColumnRange")
+            .field("array", &self.array)
+            .field("range", &self.range)
+            .finish()
+    }
+}
+
+impl ToSql for ColumnRange<'_> {
+    fn type_oid(&self) -> Oid {
+        self.array
+    }
+
+    /// Only the column's own array type (the statement casts to it), checked against
+    /// every element once before the first chunk.
+    fn accepts(&self, oid: Oid) -> bool {
+        oid == self.array
+    }
+
+    fn to_sql(&self, ty: ValueType, out: &mut BytesMut) -> Result<IsNull, ConversionError> {
+        if ty.oid != self.array {
+            return Err(ConversionError::WrongType {
+                rust: "insert_unnest column",
+                oid: ty.oid,
+            });
+        }
+        self.value
+            .to_sql_array_range(ty, self.range.clone(), out)
+            .unwrap_or(Err(ConversionError::invalid(
+                "insert_unnest column",
+                "the column has fewer values than rows",
+            )))
+    }
+
+    fn supports_binary(&self, oid: Oid) -> bool {
+        oid == self.array && self.binary
+    }
 }
 
 /// A column's array type on the server.
@@ -226,30 +371,29 @@ const HEADER: usize = 12;
 const DIM: usize = 8;
 
 impl EncodedArray {
-    fn encode(column: &str, value: &(dyn ToSql + Sync), array: Oid) -> Result<Self, Error> {
+    /// `Err(Err(e))`: the value is not an array of the column's type (the caller names
+    /// it); `Err(Ok(e))`: any other error, final.
+    fn encode(
+        column: &str,
+        value: &(dyn ToSql + Sync),
+        array: Oid,
+    ) -> Result<Self, Result<Error, ConversionError>> {
         let ty = ValueType::new(array, Format::Binary);
         let mut buf = BytesMut::new();
         // `to_sql` checks that every element is accepted for the column's element type.
         match value.to_sql(ty, &mut buf) {
             Ok(IsNull::No) => {}
             Ok(IsNull::Yes) => {
-                return Err(Error::config(format!(
+                return Err(Ok(Error::config(format!(
                     "insert_unnest: the value for column {column:?} is NULL, not an array"
-                )))
+                ))))
             }
-            Err(e) => {
-                return Err(Error::conversion(
-                    format!(
-                        "insert_unnest: the value for column {column:?} is not an array of the column's type ({array})"
-                    ),
-                    e,
-                ))
-            }
+            Err(e) => return Err(Err(e)),
         }
         Self::parse(buf.freeze(), array).ok_or_else(|| {
-            Error::config(format!(
+            Ok(Error::config(format!(
                 "insert_unnest: the value for column {column:?} is not a one-dimensional array"
-            ))
+            )))
         })
     }
 

@@ -373,6 +373,25 @@ macro_rules! slice_to_sql {
             supports_binary_array(oid, self.as_ref())
         }
 
+        fn array_len(&self) -> Option<usize> {
+            let elems: &[T] = self.as_ref();
+            Some(elems.len())
+        }
+
+        fn to_sql_array_range(
+            &self,
+            ty: ValueType,
+            range: std::ops::Range<usize>,
+            out: &mut BytesMut,
+        ) -> Option<Result<IsNull, ConversionError>> {
+            let all: &[T] = self.as_ref();
+            let elems = all.get(range)?;
+            Some(
+                dims_1d(elems.len(), $rust)
+                    .and_then(|dims| write_array(elems, &dims, ty, out, $rust)),
+            )
+        }
+
         fn null_type_oid() -> Oid {
             oid::array_of(T::null_type_oid()).unwrap_or(oid::UNSPECIFIED)
         }

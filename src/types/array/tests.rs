@@ -481,3 +481,42 @@ fn string_elements_read_any_array_type_in_text_but_typed_elements_are_still_chec
         Err(ConversionError::WrongType { oid: INT4, .. })
     ));
 }
+
+/// Encodes `v` as type `oid` in `format`, or the error.
+fn encoded<V: ToSql + ?Sized>(v: &V, oid: Oid, format: Format) -> Result<Vec<u8>, ConversionError> {
+    let mut out = BytesMut::new();
+    v.to_sql(ValueType::new(oid, format), &mut out)?;
+    Ok(out.to_vec())
+}
+
+proptest! {
+    #[test]
+    fn a_range_of_an_array_encodes_exactly_as_the_subslice_does(
+        ints in proptest::collection::vec(proptest::option::of(any::<i64>()), 0..40),
+        texts in proptest::collection::vec("[a-z\" ,{}]{0,6}", 0..40),
+        a in 0usize..45,
+        b in 0usize..45,
+    ) {
+        let (lo, hi) = (a.min(b), a.max(b));
+        for format in [Format::Binary, Format::Text] {
+            let ty = ValueType::new(INT8_ARRAY, format);
+            let mut out = BytesMut::new();
+            match ints.to_sql_array_range(ty, lo..hi, &mut out) {
+                Some(r) => {
+                    prop_assert!(hi <= ints.len());
+                    prop_assert_eq!(r.map(|_| out.to_vec()), encoded(&&ints[lo..hi], INT8_ARRAY, format));
+                }
+                None => prop_assert!(hi > ints.len(), "an in-bounds range must encode"),
+            }
+            let ty = ValueType::new(TEXT_ARRAY, format);
+            let mut out = BytesMut::new();
+            if let Some(r) = texts.as_slice().to_sql_array_range(ty, lo..hi, &mut out) {
+                prop_assert_eq!(r.map(|_| out.to_vec()), encoded(&&texts[lo..hi], TEXT_ARRAY, format));
+            } else {
+                prop_assert!(hi > texts.len());
+            }
+        }
+        prop_assert_eq!(ints.array_len(), Some(ints.len()));
+        prop_assert_eq!(7i64.array_len(), None);
+    }
+}

@@ -203,3 +203,39 @@ async fn quoted_identifiers_work_and_a_value_the_column_rejects_is_a_conversion_
     assert!(e.is_conversion(), "{e}");
     assert_eq!(count(&mut c, &quoted).await, 2);
 }
+
+#[tokio::test]
+async fn an_array_column_of_another_kind_takes_the_encoded_path_across_chunks() {
+    // `Array<T>` has no up-front length: every column is then encoded once and cut
+    // into chunks (the path for user array types), with the same result.
+    let mut c = connect().await;
+    let t = table("un_encoded");
+    c.batch_execute(&format!("CREATE TABLE {t} (id int8, name text)"))
+        .await
+        .unwrap();
+    let n = 150_001i64;
+    let ids = pgline::types::Array::from_vec((0..n).collect::<Vec<i64>>());
+    let names: Vec<Option<String>> = (0..n)
+        .map(|i| (i % 7 != 0).then(|| format!("n{i}")))
+        .collect();
+    let inserted = c
+        .insert_unnest(&t, &["id", "name"], &[&ids, &names])
+        .await
+        .unwrap();
+    assert_eq!(inserted, n as u64);
+    let r = c
+        .query_one(
+            format!(
+                "SELECT count(*), sum(id)::int8, count(name), \
+                 count(*) FILTER (WHERE name IS DISTINCT FROM CASE WHEN id % 7 <> 0 THEN 'n' || id END) FROM {t}"
+            )
+            .as_str(),
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.get::<i64>(0).unwrap(), n);
+    assert_eq!(r.get::<i64>(1).unwrap(), n * (n - 1) / 2);
+    assert_eq!(r.get::<i64>(2).unwrap(), n - (n + 6) / 7);
+    assert_eq!(r.get::<i64>(3).unwrap(), 0, "every row as sent");
+}
