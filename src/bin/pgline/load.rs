@@ -338,6 +338,32 @@ impl RowLines {
     }
 }
 
+/// The input's records as rows of parameters, noting each row's input line in `lines`
+/// and the progress every 10,000 rows; an input error ends the rows and is left in `bad`.
+fn records<'a, R: std::io::BufRead>(
+    reader: &'a mut Reader<R>,
+    lines: &'a mut RowLines,
+    bad: &'a mut Option<InputError>,
+    pb: &'a ProgressBar,
+) -> impl Iterator<Item = Vec<AnyText>> + 'a {
+    let mut n = 0u64;
+    std::iter::from_fn(move || match reader.next_record() {
+        Ok(Some(record)) => {
+            lines.push(record.line);
+            n += 1;
+            if n % 10_000 == 0 {
+                pb.set_message(format!("{n} rows"));
+            }
+            Some(record.fields.into_iter().map(AnyText).collect())
+        }
+        Ok(None) => None,
+        Err(e) => {
+            *bad = Some(e);
+            None
+        }
+    })
+}
+
 /// Pipelined inserts in one explicit transaction: committed only when the whole input was
 /// read without error and every row succeeded.
 async fn pipeline(
@@ -361,23 +387,8 @@ async fn pipeline(
     };
     let mut lines = RowLines::new(opts.window_rows.saturating_mul(2));
     let mut bad: Option<InputError> = None;
-    let mut n = 0u64;
-    let rows = std::iter::from_fn(|| match reader.next_record() {
-        Ok(Some(record)) => {
-            lines.push(record.line);
-            n += 1;
-            if n % 10_000 == 0 {
-                pb.set_message(format!("{n} rows"));
-            }
-            Some(record.fields.into_iter().map(AnyText).collect::<Vec<_>>())
-        }
-        Ok(None) => None,
-        Err(e) => {
-            // Ends the rows; the transaction is rolled back below.
-            bad = Some(e);
-            None
-        }
-    });
+    // An input error ends the rows; the transaction is rolled back below.
+    let rows = records(&mut reader, &mut lines, &mut bad, pb);
     let cols: Vec<&str> = columns.iter().map(String::as_str).collect();
     // Our own transaction, so that an input error after some rows were sent (they may
     // already be inserted) can still undo them: `load` commits only a transaction it
@@ -449,23 +460,8 @@ async fn parallel(
         .saturating_mul(jobs + 1);
     let mut lines = RowLines::new(keep);
     let mut bad: Option<InputError> = None;
-    let mut n = 0u64;
-    let rows = std::iter::from_fn(|| match reader.next_record() {
-        Ok(Some(record)) => {
-            lines.push(record.line);
-            n += 1;
-            if n % 10_000 == 0 {
-                pb.set_message(format!("{n} rows"));
-            }
-            Some(record.fields.into_iter().map(AnyText).collect::<Vec<_>>())
-        }
-        Ok(None) => None,
-        Err(e) => {
-            // Ends the rows: no new chunk starts.
-            bad = Some(e);
-            None
-        }
-    });
+    // An input error ends the rows: no new chunk starts.
+    let rows = records(&mut reader, &mut lines, &mut bad, &pb);
     let cols: Vec<&str> = columns.iter().map(String::as_str).collect();
     let started = Instant::now();
     let r = load_parallel(
