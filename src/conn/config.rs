@@ -1155,7 +1155,15 @@ impl Config {
         {
             v.push(("DateStyle".into(), "ISO, MDY".into()));
         }
-        v.extend(from_options);
+        // As with libpq, where the server applies `options` before the other startup
+        // parameters: an explicit `application_name` (and pgline's `client_encoding`)
+        // wins over the same name in `options`.
+        let taken: Vec<String> = v.iter().map(|(k, _)| k.to_ascii_lowercase()).collect();
+        v.extend(
+            from_options
+                .into_iter()
+                .filter(|(k, _)| !taken.contains(&k.to_ascii_lowercase())),
+        );
         for (k, val) in &self.params {
             v.push((k.clone(), val.clone()));
         }

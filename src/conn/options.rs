@@ -76,7 +76,18 @@ pub(crate) fn options_to_params(s: &str) -> Result<Option<Vec<(String, String)>>
                 "options: setting {setting:?} has no name"
             )));
         }
-        params.push((name.replace('-', "_"), value.to_string()));
+        let name = name.replace('-', "_");
+        // Names that mean something else as a startup parameter (the login role, the
+        // database, a walsender, protocol options) stay inside `options`, where the
+        // server treats them as the settings they are.
+        if matches!(
+            name.as_str(),
+            "user" | "database" | "replication" | "options"
+        ) || name.starts_with("_pq_")
+        {
+            return Ok(None);
+        }
+        params.push((name, value.to_string()));
     }
     Ok(Some(params))
 }
@@ -84,6 +95,18 @@ pub(crate) fn options_to_params(s: &str) -> Result<Option<Vec<(String, String)>>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn options_naming_startup_keys_are_sent_whole() {
+        for o in [
+            "-c replication=database",
+            "-c user=x",
+            "--database=y",
+            "-c _pq_.x=1",
+        ] {
+            assert_eq!(options_to_params(o).unwrap(), None, "{o}");
+        }
+    }
 
     fn pairs(v: &[(&str, &str)]) -> Option<Vec<(String, String)>> {
         Some(

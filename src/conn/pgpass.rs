@@ -75,17 +75,16 @@ fn field_matches<'a>(line: &'a str, want: &str) -> Option<&'a str> {
     None
 }
 
-/// The password field with its escapes removed.
+/// The password field with its escapes removed. As libpq's `passwordFromFile`: it ends
+/// at the first unescaped `:`, and a lone `\\` at the end is kept.
 fn unescape(field: &str) -> String {
     let mut out = String::with_capacity(field.len());
     let mut chars = field.chars();
     while let Some(c) = chars.next() {
-        if c == '\\' {
-            if let Some(n) = chars.next() {
-                out.push(n);
-            }
-        } else {
-            out.push(c);
+        match c {
+            '\\' => out.push(chars.next().unwrap_or('\\')),
+            ':' => break,
+            c => out.push(c),
         }
     }
     out
@@ -155,10 +154,15 @@ mod tests {
     }
 
     #[test]
-    fn a_password_may_contain_unescaped_colons_and_be_empty() {
+    fn a_password_ends_at_an_unescaped_colon_and_may_be_empty() {
+        // libpq's passwordFromFile stops at the first unescaped ':'.
         assert_eq!(
             lookup("h:1:d:u:a:b", key("h", 1, "d", "u")).as_deref(),
-            Some("a:b")
+            Some("a")
+        );
+        assert_eq!(
+            lookup("h:1:d:u:a\\:b\\", key("h", 1, "d", "u")).as_deref(),
+            Some("a:b\\")
         );
         assert_eq!(
             lookup("h:1:d:u:", key("h", 1, "d", "u")).as_deref(),

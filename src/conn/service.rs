@@ -79,28 +79,34 @@ impl ServiceFiles {
     }
 }
 
-/// The file's text, or `None` when it does not exist.
+/// The file's text, or `None` when it does not exist. Only a regular file is read, and
+/// at most [`MAX_SERVICE_FILE_LEN`] bytes of it (checked while reading: a device or a
+/// file that grows cannot make it read without end).
 fn read_if_present(path: &Path) -> Result<Option<String>, Error> {
-    let meta = match std::fs::metadata(path) {
-        Ok(m) => m,
+    use std::io::Read;
+    let fail = |e: std::io::Error| Error::config(format!("service file {}: {e}", path.display()));
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            return Err(Error::config(format!(
-                "service file {}: {e}",
-                path.display()
-            )))
-        }
+        Err(e) => return Err(fail(e)),
     };
-    if meta.len() > MAX_SERVICE_FILE_LEN {
+    if !file.metadata().map_err(fail)?.is_file() {
         return Err(Error::config(format!(
-            "service file {} is {} bytes long, over the {MAX_SERVICE_FILE_LEN}-byte limit",
-            path.display(),
-            meta.len()
+            "service file {} is not a regular file",
+            path.display()
         )));
     }
-    std::fs::read_to_string(path)
-        .map(Some)
-        .map_err(|e| Error::config(format!("service file {}: {e}", path.display())))
+    let mut text = String::new();
+    file.take(MAX_SERVICE_FILE_LEN + 1)
+        .read_to_string(&mut text)
+        .map_err(fail)?;
+    if text.len() as u64 > MAX_SERVICE_FILE_LEN {
+        return Err(Error::config(format!(
+            "service file {} is over the {MAX_SERVICE_FILE_LEN}-byte limit",
+            path.display()
+        )));
+    }
+    Ok(Some(text))
 }
 
 /// The pairs of group `service` in a service file's text, or `None` when the file has

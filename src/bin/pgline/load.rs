@@ -393,6 +393,13 @@ async fn pipeline(
     // Our own transaction, so that an input error after some rows were sent (they may
     // already be inserted) can still undo them: `load` commits only a transaction it
     // began itself.
+    if conn.iris_capabilities().is_some_and(|c| !c.rollback) {
+        return Err(
+            "this iris-pgwire release cannot roll back (or was not declared with \
+                    iris_pgwire_version), so a failed load could not be undone: nothing was sent"
+                .into(),
+        );
+    }
     conn.batch_execute("BEGIN").await?;
     let report = conn
         .load(&args.table, &cols, rows, LoadMode::Pipeline, opts)

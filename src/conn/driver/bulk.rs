@@ -358,6 +358,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         opts: ExecuteManyOptions,
         report: &mut LoadReport,
     ) -> Result<(), Error> {
+        // An atomicity that needs a ROLLBACK on a server whose ROLLBACK undoes nothing
+        // (iris-pgwire before 1.2.29, or an undeclared release) would report as not
+        // committed rows that are: refused before anything is sent.
+        if opts.atomicity != Atomicity::EachRow
+            && self.transaction_status() == TransactionStatus::Idle
+        {
+            if let Some(release) = self.cannot_roll_back() {
+                return Err(Error::unsupported(format!(
+                    "execute_many with {:?} needs a rollback, which {release} cannot do (every \
+                     statement commits at once): use Atomicity::EachRow, or declare a release \
+                     that can roll back with iris_pgwire_version",
+                    opts.atomicity
+                )));
+            }
+        }
         let n = match opts.atomicity {
             Atomicity::Batches(n)
                 if self.session.quirks().sync_window_not_atomic

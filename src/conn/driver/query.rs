@@ -801,6 +801,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 Event::Complete(i, tag) if i == item => {
                     self.note_complete(tag.as_ref(), || deallocate_target(sql));
                     affected = rows_affected(self.session.quirks(), tag.as_ref());
+                    // A later statement's rows never take this one's column names.
+                    columns = Vec::new().into();
                 }
                 Event::Failed(i, e) if i == item => {
                     err.get_or_insert(e);

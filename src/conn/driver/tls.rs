@@ -32,8 +32,8 @@ impl TlsPlan {
     /// per connect, as libpq does).
     pub(crate) fn resolve(config: &Config) -> Result<Self, Error> {
         let settings = &config.tls;
-        // libpq: sslmode is ignored for Unix-domain sockets.
-        if config.host.starts_with('/') {
+        // libpq: sslmode is ignored for Unix-domain sockets (a `hostaddr` makes it TCP).
+        if config.hostaddr.is_none() && config.host.starts_with('/') {
             return Ok(Self {
                 mode: SslMode::Disable,
                 negotiation: SslNegotiation::Postgres,

@@ -92,7 +92,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     }
 
     /// The words for the server's release when it cannot roll back.
-    fn cannot_roll_back(&self) -> Option<String> {
+    pub(crate) fn cannot_roll_back(&self) -> Option<String> {
         let caps = self.iris_capabilities()?;
         (!caps.rollback)
             .then(|| crate::iris::capabilities::release_words(self.config.iris_pgwire_version))
@@ -106,6 +106,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Transaction<'_, S> {
         self.done = true;
         let r = self.conn.simple_query("COMMIT").await?;
         if r.first().and_then(|r| r.tag.as_deref()) == Some("ROLLBACK") {
+            if let Some(release) = self.no_rollback.take() {
+                // Nothing was undone there: the statements before the failure stay.
+                return Err(Error::unsupported(format!(
+                    "COMMIT was answered with ROLLBACK, but {release} cannot roll back: \
+                     the statements that succeeded in this transaction stay committed"
+                )));
+            }
             // The server's way of saying the transaction had failed: a server-kind error
             // (25P02, in_failed_sql_transaction), and the connection is idle and usable.
             return Err(Error::inferred_db(

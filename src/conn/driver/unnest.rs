@@ -130,8 +130,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
         // Vec, slice and fixed-size array columns: lengths known up front, and each chunk
         // of each column encoded straight into its Bind.
+        // Inside the caller's transaction a value refused in a later chunk would leave the
+        // earlier chunks inserted there: with several chunks, everything is encoded first.
         let lens: Option<Vec<usize>> = column_values.iter().map(|v| v.array_len()).collect();
-        if let Some(lens) = lens {
+        let one_chunk_or_own_tx = |rows: usize| {
+            rows <= UNNEST_CHUNK_ROWS || self.transaction_status() == TransactionStatus::Idle
+        };
+        if let Some(lens) = lens.filter(|l| one_chunk_or_own_tx(l.first().copied().unwrap_or(0))) {
             let rows = lens.first().copied().unwrap_or(0);
             if let Some((name, &len)) = columns.iter().zip(&lens).find(|(_, &l)| l != rows) {
                 return Err(unequal(name, len, rows));
