@@ -171,6 +171,9 @@ struct Row {
     caps: Capabilities,
 }
 
+/// The `until` of the last row, which takes every later release too.
+const MAX_RELEASE: IrisPgwireVersion = IrisPgwireVersion::new(u16::MAX, u16::MAX, u16::MAX);
+
 /// The table of the module docs, in release order.
 fn table() -> [Row; 5] {
     let v = IrisPgwireVersion::new;
@@ -211,7 +214,7 @@ fn table() -> [Row; 5] {
         // 1.7.x (1.7.3 run by the suite): transactions reach IRIS; cancel is ignored.
         Row {
             from: v(1, 7, 0),
-            until: v(u16::MAX, u16::MAX, u16::MAX),
+            until: MAX_RELEASE,
             caps: Capabilities {
                 rollback: true,
                 cancel: CancelEffect::Ignored,
@@ -231,7 +234,8 @@ impl Capabilities {
         };
         table()
             .into_iter()
-            .find(|r| r.from <= v && v < r.until)
+            // The last row is open-ended: a release above every known one is 1.7-like.
+            .rfind(|r| r.from <= v && (v < r.until || r.until == MAX_RELEASE))
             .map_or(NONE, |r| r.caps)
     }
 
@@ -303,6 +307,10 @@ mod tests {
         assert!(Capabilities::of(v("1.7.0")).rollback);
         assert!(Capabilities::of(v("1.7.3")).rollback);
         assert!(Capabilities::of(v("2.0.0")).rollback);
+        assert!(
+            Capabilities::of(Some(MAX_RELEASE)).rollback,
+            "the last row takes every later release"
+        );
         assert!(
             !Capabilities::of(None).rollback,
             "unknown assumes the least"

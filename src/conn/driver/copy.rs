@@ -14,7 +14,7 @@ use crate::conn::params::Params;
 use crate::error::Error;
 use crate::protocol::backend::CopyResponse;
 use crate::protocol::frontend::IsNull;
-use crate::protocol::{Format, Oid};
+use crate::protocol::{EncodeError, Format, Oid};
 use crate::trace::{self, Op};
 use crate::types::ValueType;
 
@@ -377,9 +377,8 @@ impl<'c, S: AsyncRead + AsyncWrite + Unpin> BinaryCopyWriter<'c, S> {
                     return Ok(());
                 }
                 if let Some(bytes) = v.to_sql_slice(ty) {
-                    let len = i32::try_from(bytes.len()).map_err(|_| {
-                        Error::config(format!("column {} is longer than 2 GiB", i + 1))
-                    })?;
+                    let len = i32::try_from(bytes.len())
+                        .map_err(|_| Error::encode(EncodeError::TooLong(bytes.len())))?;
                     self.buf.put_i32(len);
                     self.buf.extend_from_slice(bytes);
                     return Ok(());
@@ -396,8 +395,8 @@ impl<'c, S: AsyncRead + AsyncWrite + Unpin> BinaryCopyWriter<'c, S> {
                     }
                     IsNull::No => {
                         let n = self.buf.len() - len_pos - 4;
-                        let n = i32::try_from(n)
-                            .map_err(|_| Error::encode(crate::protocol::EncodeError::TooLong(n)))?;
+                        let n =
+                            i32::try_from(n).map_err(|_| Error::encode(EncodeError::TooLong(n)))?;
                         if let Some(slot) = self.buf.get_mut(len_pos..len_pos + 4) {
                             slot.copy_from_slice(&n.to_be_bytes());
                         }

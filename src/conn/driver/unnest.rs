@@ -318,6 +318,19 @@ impl std::fmt::Debug for ColumnRange<'_> {
     }
 }
 
+/// The one parameter type a bound column takes: its own array type, which the statement
+/// casts it to.
+fn own_array_type(ty: ValueType, array: Oid) -> Result<(), ConversionError> {
+    if ty.oid == array {
+        Ok(())
+    } else {
+        Err(ConversionError::WrongType {
+            rust: "insert_unnest column",
+            oid: ty.oid,
+        })
+    }
+}
+
 impl ToSql for ColumnRange<'_> {
     fn type_oid(&self) -> Oid {
         self.array
@@ -330,12 +343,7 @@ impl ToSql for ColumnRange<'_> {
     }
 
     fn to_sql(&self, ty: ValueType, out: &mut BytesMut) -> Result<IsNull, ConversionError> {
-        if ty.oid != self.array {
-            return Err(ConversionError::WrongType {
-                rust: "insert_unnest column",
-                oid: ty.oid,
-            });
-        }
+        own_array_type(ty, self.array)?;
         self.value
             .to_sql_array_range(ty, self.range.clone(), out)
             .unwrap_or(Err(ConversionError::invalid(
@@ -504,12 +512,7 @@ impl ToSql for ArrayChunk {
     }
 
     fn to_sql(&self, ty: ValueType, out: &mut BytesMut) -> Result<IsNull, ConversionError> {
-        if ty.oid != self.array {
-            return Err(ConversionError::WrongType {
-                rust: "insert_unnest column",
-                oid: ty.oid,
-            });
-        }
+        own_array_type(ty, self.array)?;
         if ty.format != Format::Binary {
             return Err(ConversionError::Unsupported {
                 rust: "insert_unnest column",
