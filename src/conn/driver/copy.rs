@@ -264,7 +264,7 @@ async fn wait_result<S: AsyncRead + AsyncWrite + Unpin>(
     loop {
         match conn.next_event().await? {
             Event::Complete(i, tag) if i == item => {
-                rows = rows_affected(conn.session.quirks(), tag.as_ref());
+                rows = rows_affected(&conn.session, tag.as_ref());
             }
             Event::Failed(i, e) if i == item => {
                 err.get_or_insert(e);
@@ -512,7 +512,7 @@ async fn next_chunk<S: AsyncRead + AsyncWrite + Unpin>(
             Event::CopyData(i, d) if i == item => return Ok(Some(d)),
             Event::CopyDone(i) if i == item => {}
             Event::Complete(i, tag) if i == item => {
-                *rows = rows_affected(conn.session.quirks(), tag.as_ref());
+                *rows = rows_affected(&conn.session, tag.as_ref());
             }
             Event::Failed(i, e) if i == item => {
                 err.get_or_insert(e);

@@ -50,7 +50,8 @@ pub use transaction::Transaction;
 
 use super::config::{Config, ProfileChoice, SslMode};
 use super::event::{Event, Item};
-use super::session::{Session, SessionConfig, StartupStatus, TlsStart};
+use super::flow::{self, Ctx, Flow, Step};
+use super::session::{Session, SessionConfig, StartupStatus, TlsStart, Wait};
 use super::statement::StatementCache;
 use crate::error::{DbError, Error};
 use crate::iris::Quirks;
@@ -62,10 +63,6 @@ use tls::{Binding, TlsConnector, TlsPlan};
 
 /// How much spare room the read buffer keeps for one read.
 const READ_CHUNK: usize = 64 * 1024;
-/// How long an exchange that failed waits for its ReadyForQuery on a server whose
-/// profile says it may never come. iris-pgwire 1.7.3 sends it within milliseconds; the
-/// legacy build never does (quirks document §14).
-const READY_AFTER_ERROR_GRACE: std::time::Duration = std::time::Duration::from_millis(250);
 /// Notices kept when no handler is installed.
 const NOTICE_BUFFER: usize = 64;
 
@@ -130,7 +127,6 @@ pub struct Connection<S = Socket> {
     stream: S,
     rbuf: BytesMut,
     session: Session,
-    next_item: Item,
     next_statement: u64,
     config: Config,
     pub(crate) cache: StatementCache,
@@ -313,10 +309,10 @@ impl Connection<Socket> {
     /// see [`crate::iris::capabilities`].
     pub fn cancel_token(&self) -> Option<CancelToken> {
         let token = self.cancel.clone()?;
-        let Some(caps) = self.iris_capabilities() else {
+        let Some(caps) = self.session.iris_capabilities() else {
             return Some(token);
         };
-        let release = crate::iris::capabilities::release_words(self.config.iris_pgwire_version);
+        let release = self.session.iris_release_words();
         Some(match caps.cancel {
             crate::iris::CancelEffect::Cancels => token,
             crate::iris::CancelEffect::Ignored => token.refusing(format!(
@@ -388,11 +384,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             protocol: config.protocol_range(),
         })
         .map_err(|e| (e, false))?;
+        let mut session = session;
+        session.set_client_options(config.prefer_text, config.iris_pgwire_version);
         let mut conn = Self {
             stream,
             rbuf: BytesMut::with_capacity(READ_CHUNK),
             session,
-            next_item: 1,
             next_statement: 1,
             config: config.clone(),
             cache: StatementCache::new(config.statement_cache_capacity),
@@ -570,6 +567,28 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         }
     }
 
+    /// **The driver loop** for one operation: moves bytes and hands each of the
+    /// session's events to `flow` (see [`crate::conn::flow`]) until the flow completes.
+    /// Every operation but the bulk path runs through here; the flow is left as it was
+    /// after its last event, so a stream is driven again for its next row.
+    pub(crate) async fn drive<F: Flow>(&mut self, flow: &mut F) -> Result<F::Output, Error> {
+        loop {
+            let ev = self.next_event().await?;
+            if let Step::Done(out) = flow.on_event(&mut self.ctx(), ev)? {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// What a flow may touch: the session and the statement cache.
+    #[inline]
+    pub(crate) fn ctx(&mut self) -> Ctx<'_> {
+        Ctx {
+            session: &mut self.session,
+            cache: &mut self.cache,
+        }
+    }
+
     /// The next event for the current operation; notices and notifications are routed
     /// on the way.
     ///
@@ -603,26 +622,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             if let Some(e) = self.session.broken_error() {
                 return Err(e.clone());
             }
-            if self.session.awaiting_ready_after_error() {
-                // The server's error is in; wait a short grace for its ReadyForQuery.
-                if tokio::time::timeout(READY_AFTER_ERROR_GRACE, self.step_io())
-                    .await
-                    .is_err()
-                {
-                    if self.session.quirks().ready_may_not_follow_error {
-                        // It may never come (iris-pgwire legacy): settle without it.
-                        self.session.assume_ready_after_error();
-                    } else if early_error && !self.session.has_outbound() {
-                        // Everything is sent, so the delay is the server's: report its
-                        // error now and leave the resync to the next operation.
-                        if let Some(e) = self.session.take_unsettled_error() {
+            // The session owns the timer: it says how long to wait and what a wait that
+            // runs out means.
+            match self.session.wait() {
+                Wait::Io => self.step_io().await,
+                Wait::Grace(grace) => {
+                    if tokio::time::timeout(grace, self.step_io()).await.is_err() {
+                        if let Some(e) = self.session.grace_expired(early_error) {
                             return Err(e);
                         }
                     }
                 }
-                continue;
             }
-            self.step_io().await;
         }
     }
 
@@ -672,13 +683,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
     /// Whether parameters and results use text format only.
     pub(crate) fn text_only(&self) -> bool {
-        self.session.quirks().text_only || self.config.prefer_text
+        self.session.text_only()
     }
 
     pub(crate) fn item(&mut self) -> Item {
-        let i = self.next_item;
-        self.next_item += 1;
-        i
+        self.session.item()
     }
 
     /// The name for the next prepared statement: `pgline_s<n>`, or the unnamed statement
@@ -692,21 +701,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         format!("pgline_s{n}")
     }
 
-    /// Before a Bind of `s`: when `s` is the unnamed statement (pooler-safe mode), queues
-    /// its Parse again, with the parameter types its Describe reported, so that the Bind
-    /// in the same flight finds it whichever server connection the flight lands on.
-    /// Nothing for a named statement.
+    /// Before a Bind of `s`: queues its Parse again when it is the unnamed statement
+    /// (see [`flow::push_parse_again`]).
     pub(crate) fn push_parse_again(
         &mut self,
         item: Item,
         s: &crate::conn::statement::Statement,
     ) -> Result<(), Error> {
-        if !s.is_unnamed() {
-            return Ok(());
-        }
-        let (sql, _) = self.renumber(s.sql())?;
-        let types = s.wire_params().to_vec();
-        self.session.push_parse(item, "", &sql, &types)
+        flow::push_parse_again(&mut self.session, item, s)
     }
 
     /// After an operation passed its deadline (its future was dropped at an await point,
@@ -724,7 +726,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             return received.unwrap_or_else(|| Error::timeout("operation timed out"));
         }
         let token = match &self.cancel {
-            Some(t) if !self.session.quirks().cancel_unreliable => t.clone(),
+            Some(t) if self.session.cancel_keeps_connection() => t.clone(),
             _ => {
                 let e = Error::timeout("operation timed out (the connection is closed)");
                 self.session.mark_broken(e.clone());
@@ -905,10 +907,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// [`Config::iris_pgwire_version`] (undeclared: the least any release does); `None`
     /// on PostgreSQL.
     pub fn iris_capabilities(&self) -> Option<crate::iris::Capabilities> {
-        self.session
-            .quirks()
-            .is_iris_like()
-            .then(|| crate::iris::Capabilities::of(self.config.iris_pgwire_version))
+        self.session.iris_capabilities()
     }
 
     /// Changes this connection's operation deadline (`None`: no deadline) from now on:

@@ -361,7 +361,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pipeline<'_, S> {
                     }
                 }
                 Event::Complete(i, tag) => {
-                    let affected = rows_affected(self.conn.session.quirks(), tag.as_ref());
+                    let affected = rows_affected(&self.conn.session, tag.as_ref());
                     let mut deallocates = None;
                     if let Some(s) = self.slot(i) {
                         s.affected = affected;
