@@ -331,3 +331,4 @@ mod tests {
 }
 
 pub(crate) mod ledger;
+pub(crate) mod sender;
