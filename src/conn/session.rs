@@ -1069,6 +1069,15 @@ impl Session {
         crate::iris::capabilities::release_words(self.iris_release)
     }
 
+    /// The words for the server's release when it cannot roll back (an iris-pgwire
+    /// release before 1.2.29, or one not declared; see [`crate::iris::capabilities`]):
+    /// there a transaction is refused unless the caller opts in, and a ROLLBACK is never
+    /// reported as a success. `None` where rollback works.
+    pub(crate) fn cannot_roll_back(&self) -> Option<String> {
+        let caps = self.iris_capabilities()?;
+        (!caps.rollback).then(|| self.iris_release_words())
+    }
+
     /// Whether a CancelRequest can stop a statement and leave the connection usable, so
     /// that a deadline may cancel and drain instead of closing.
     #[inline]

@@ -31,11 +31,15 @@
 //! | [`extended::Run`] | `query`, `execute`, `query_unnamed` |
 //! | [`extended::Stream`] | `query_stream` |
 //! | [`extended::Close`] | `Statement::close` |
+//! | [`copy::Opening`] | `copy_in`, `copy_out`: the Query, until the server enters COPY |
+//! | [`copy::Sending`] | `CopyIn` `write`/`finish`/`abort`, `BinaryCopyWriter` (rows encoded by [`copy::BinaryRows`]) |
+//! | [`copy::Receiving`] | `CopyOut::next`, `BinaryCopyReader` |
 
 // Without the tokio driver nothing runs these flows; they still build (and their tests
 // run) so that the state machines never depend on the runtime.
 #![cfg_attr(not(feature = "runtime"), allow(dead_code))]
 
+pub(crate) mod copy;
 pub(crate) mod extended;
 pub(crate) mod simple;
 #[cfg(test)]
