@@ -1078,6 +1078,23 @@ impl Session {
         (!caps.rollback).then(|| self.iris_release_words())
     }
 
+    /// Why a CancelRequest cannot cancel a query on this server (the words for the
+    /// token's refusal); `None` where it can. On iris-pgwire, by the declared release:
+    /// ignored, or the connection closed instead (see [`crate::iris::capabilities`]).
+    pub(crate) fn cancel_refusal(&self) -> Option<String> {
+        let caps = self.iris_capabilities()?;
+        let release = self.iris_release_words();
+        match caps.cancel {
+            crate::iris::CancelEffect::Cancels => None,
+            crate::iris::CancelEffect::Ignored => Some(format!(
+                "{release} ignores a CancelRequest: the query runs to its end"
+            )),
+            _ => Some(format!(
+                "{release} closes the connection on a CancelRequest instead of cancelling its query"
+            )),
+        }
+    }
+
     /// Whether a CancelRequest can stop a statement and leave the connection usable, so
     /// that a deadline may cancel and drain instead of closing.
     #[inline]

@@ -296,18 +296,9 @@ impl Connection<Socket> {
     /// see [`crate::iris::capabilities`].
     pub fn cancel_token(&self) -> Option<CancelToken> {
         let token = self.cancel.clone()?;
-        let Some(caps) = self.session.iris_capabilities() else {
-            return Some(token);
-        };
-        let release = self.session.iris_release_words();
-        Some(match caps.cancel {
-            crate::iris::CancelEffect::Cancels => token,
-            crate::iris::CancelEffect::Ignored => token.refusing(format!(
-                "{release} ignores a CancelRequest: the query runs to its end"
-            )),
-            _ => token.refusing(format!(
-                "{release} closes the connection on a CancelRequest instead of cancelling its query"
-            )),
+        Some(match self.session.cancel_refusal() {
+            Some(why) => token.refusing(why),
+            None => token,
         })
     }
 }

@@ -534,3 +534,22 @@ fn on_a_server_that_may_never_send_ready_for_query_after_an_error_the_grace_sett
     assert_eq!(e.code(), Some("42601"));
     assert!(h.script.s.is_ready());
 }
+
+// ----- what the session decides for the driver -------------------------------------------
+
+#[test]
+fn a_cancel_token_refuses_on_iris_by_release_and_never_on_postgres() {
+    let pg = Harness::postgres();
+    assert_eq!(pg.script.s.cancel_refusal(), None);
+    let mut iris = Harness::iris();
+    let undeclared = iris.script.s.cancel_refusal().expect("refused");
+    assert!(undeclared.contains("not declared"), "{undeclared}");
+    iris.script
+        .s
+        .set_client_options(false, Some("1.7.3".parse().expect("version")));
+    let current = iris.script.s.cancel_refusal().expect("refused");
+    assert!(
+        current.contains("1.7.3") && current.contains("runs to its end"),
+        "{current}"
+    );
+}
