@@ -234,6 +234,9 @@ impl Sender {
         self.ledger.on_event(ev, report)
     }
 
+    /// Ends the window being filled with a Sync; returns the Sync's item and the
+    /// window's row count. Its rows may already have answers (a Flush lets the server
+    /// send them before the Sync): the ledger carries what they said.
     fn close_window(&mut self, session: &mut Session) -> Result<(Item, u64), Error> {
         let sync = session.item();
         session.push_sync(sync)?;

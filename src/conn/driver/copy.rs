@@ -265,7 +265,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> CopyOut<'_, S> {
         let r = timed!(conn, conn.drive(flow));
         match (&r, self.flow.rows()) {
             (Ok(None), Some(n)) => self.span.returned_rows(n),
-            (Err(e), _) => self.span.error(e),
+            (Err(e), _) => {
+                self.span.error(e);
+                self.flow.end();
+            }
             _ => {}
         }
         r

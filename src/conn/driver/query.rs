@@ -204,6 +204,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         types: &[Oid],
         describe: bool,
     ) -> Result<Statement, Error> {
+        // A config error is refused before draining anything or taking a name.
+        extended::check_placeholders(&self.session, sql, types, describe)?;
         self.begin_op().await?;
         let name = self.statement_name();
         let mut flow = Prepare::start(&mut self.session, name, sql, types, describe)?;
@@ -584,6 +586,7 @@ pub struct RowStream<'c, S> {
 impl<S> std::fmt::Debug for RowStream<'_, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RowStream")
+            .field("columns", &self.flow.columns().len())
             .field("done", &self.done)
             .finish_non_exhaustive()
     }

@@ -263,17 +263,12 @@ impl Sending {
     }
 
     /// Whether enough is queued that the writer should wait for the socket before
-    /// queueing more. When the server has failed the COPY meanwhile, the data still
-    /// queued is dropped instead (finishing reports the error).
+    /// queueing more. Not once the server has failed the COPY: finishing reports the
+    /// error. What is still queued is sent all the same, never dropped: the socket may
+    /// have taken part of a frame already, and the server skips CopyData after a COPY
+    /// error frame by frame, so a cut frame would swallow the next operation's message.
     pub(crate) fn must_flush(&mut self, session: &mut Session) -> bool {
-        if session.outbound_mut().len() < COPY_FLUSH {
-            return false;
-        }
-        if !session.in_copy_in() {
-            let _ = session.outbound_mut().split();
-            return false;
-        }
-        true
+        session.outbound_mut().len() >= COPY_FLUSH && session.in_copy_in()
     }
 
     /// Queues CopyDone (unless the server already left COPY IN with an error); the flow
@@ -488,9 +483,17 @@ impl Receiving {
         check_binary(&self.response, types)
     }
 
-    /// Whether the server is ready again (the stream ended, with or without an error).
+    /// Whether the stream is over: the server is ready again (with or without an
+    /// error), or the caller was given an error (see [`Self::end`]).
     pub(crate) fn finished(&self) -> bool {
         self.finished
+    }
+
+    /// The caller was given an error: the stream is over, whatever the server still
+    /// sends (the connection's next operation drains it), so no error is reported twice.
+    pub(crate) fn end(&mut self) {
+        self.finished = true;
+        self.err = None;
     }
 
     /// Rows the server reported, once the stream ended.

@@ -123,6 +123,30 @@ fn first_word_is(sql: &str, word: &str) -> bool {
 
 // ----- prepare ------------------------------------------------------------------------
 
+/// Refuses a prepare whose values cannot fit, before anything is sent: without Describe
+/// on a server that binds placeholders by position (iris-pgwire), no ParameterDescription
+/// will say how many values the statement takes and the server does not check Bind's
+/// count, so the statement's own highest `$n` must equal the types given.
+pub(crate) fn check_placeholders(
+    session: &Session,
+    sql: &str,
+    types: &[Oid],
+    describe: bool,
+) -> Result<(), Error> {
+    if describe || !session.quirks().positional_placeholders {
+        return Ok(());
+    }
+    let used =
+        crate::iris::placeholders::max_index(sql).map_err(|e| Error::config(e.to_string()))?;
+    if usize::from(used) != types.len() {
+        return Err(Error::config(format!(
+            "the statement uses ${used} as its highest placeholder but {} values were given",
+            types.len()
+        )));
+    }
+    Ok(())
+}
+
 /// Parse (+ Describe) + Sync of a named (or, pooler-safe, the unnamed) statement.
 pub(crate) struct Prepare<'q> {
     sql: &'q str,
@@ -150,18 +174,7 @@ impl<'q> Prepare<'q> {
         types: &[Oid],
         describe: bool,
     ) -> Result<Self, Error> {
-        if !describe && session.quirks().positional_placeholders {
-            // No ParameterDescription will say how many values the statement takes, and
-            // the server does not check Bind's count: check it here.
-            let used = crate::iris::placeholders::max_index(sql)
-                .map_err(|e| Error::config(e.to_string()))?;
-            if usize::from(used) != types.len() {
-                return Err(Error::config(format!(
-                    "the statement uses ${used} as its highest placeholder but {} values were given",
-                    types.len()
-                )));
-            }
-        }
+        check_placeholders(session, sql, types, describe)?;
         let item = session.item();
         let sync = session.item();
         let (wire_sql, order) = renumber(session, sql)?;

@@ -234,7 +234,8 @@ fn copy_in_asks_for_a_flush_once_a_quarter_mebibyte_is_queued_and_caps_frames_at
 }
 
 #[test]
-fn a_server_error_during_copy_in_drops_the_queued_data_refuses_writes_and_is_reported_at_finish() {
+fn a_server_error_during_copy_in_keeps_the_queued_frames_whole_refuses_writes_and_is_reported_at_finish(
+) {
     let mut h = Harness::postgres();
     let mut copy = h.copy_in(1, Format::Text);
     copy.write(&mut h.script.s, &vec![b'x'; COPY_FLUSH])
@@ -244,9 +245,11 @@ fn a_server_error_during_copy_in_drops_the_queued_data_refuses_writes_and_is_rep
     assert!(!copy.is_open(&h.script.s));
     assert!(
         !copy.must_flush(&mut h.script.s),
-        "no point sending data to a failed COPY"
+        "no point waiting to send more to a failed COPY"
     );
-    assert!(h.sent().is_empty(), "the queued data was dropped");
+    // Part of the frame may be on the wire already: what is queued goes out whole, and
+    // the server skips it frame by frame.
+    assert_eq!(h.sent().len(), 1, "the queued frame is kept");
     let e = copy
         .write(&mut h.script.s, b"more\n")
         .expect_err("COPY is over");
