@@ -22,6 +22,7 @@ mod load;
 mod parallel;
 mod pipeline;
 mod query;
+mod ready;
 mod socket;
 mod tls;
 mod transaction;

@@ -34,6 +34,7 @@
 //! | [`copy::Opening`] | `copy_in`, `copy_out`: the Query, until the server enters COPY |
 //! | [`copy::Sending`] | `CopyIn` `write`/`finish`/`abort`, `BinaryCopyWriter` (rows encoded by [`copy::BinaryRows`]) |
 //! | [`copy::Receiving`] | `CopyOut::next`, `BinaryCopyReader` |
+//! | [`pipeline::PipelineFlow`] | `pipeline` (`Pipeline`): statements, sync windows, results |
 
 // Without the tokio driver nothing runs these flows; they still build (and their tests
 // run) so that the state machines never depend on the runtime.
@@ -41,6 +42,7 @@
 
 pub(crate) mod copy;
 pub(crate) mod extended;
+pub(crate) mod pipeline;
 pub(crate) mod simple;
 #[cfg(test)]
 mod tests;
