@@ -68,6 +68,15 @@ struct Slot {
     deallocates: Option<String>,
 }
 
+/// A sync window sent and not yet answered.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    sync: Item,
+    /// A statement of the window may end a transaction block (see
+    /// [`may_end_transaction`]): the session may be idle at its ReadyForQuery.
+    may_end_transaction: bool,
+}
+
 /// The explicit pipeline's state: every statement queued and not yet handed out, the
 /// windows awaiting their ReadyForQuery.
 #[derive(Debug)]
@@ -77,9 +86,11 @@ pub(crate) struct PipelineFlow {
     pooler_safe: bool,
     slots: VecDeque<Slot>,
     /// Sync windows sent and not yet answered.
-    syncs: VecDeque<Item>,
+    syncs: VecDeque<Window>,
     /// Statements queued since the last Sync.
     unsynced: usize,
+    /// A statement queued since the last Sync may end a transaction block.
+    unsynced_may_end_transaction: bool,
     /// An error reported at a Sync whose statements were all handed out already (a
     /// deferred constraint failing at commit): `finish` returns it.
     sync_error: Option<Error>,
@@ -99,6 +110,7 @@ impl PipelineFlow {
             slots: VecDeque::new(),
             syncs: VecDeque::new(),
             unsynced: 0,
+            unsynced_may_end_transaction: false,
             sync_error: None,
             opened: Vec::new(),
             settled: None,
@@ -189,27 +201,33 @@ impl PipelineFlow {
             deallocates: deallocate_target(sql),
         });
         self.unsynced += 1;
+        self.unsynced_may_end_transaction |= may_end_transaction(sql);
         self.slots.len() - 1
     }
 
-    /// In pooler-safe mode outside a transaction block: refuses a statement while an
-    /// ended window still awaits its ReadyForQuery. PgBouncer (1.18) in transaction mode
-    /// hands the server connection to another client at each ReadyForQuery that says
-    /// idle, so the answers to a window sent behind another would go to that client.
+    /// In pooler-safe mode: refuses a statement that would start a window while an
+    /// ended one still awaits its ReadyForQuery, unless the session is inside a
+    /// transaction block that no pending window may end. PgBouncer (1.18) in transaction
+    /// mode hands the server connection to another client at each ReadyForQuery that
+    /// says idle, so the answers to a window sent behind such a one would go to that
+    /// client. The last ReadyForQuery's status alone is not enough: `BEGIN`, then a
+    /// window holding `COMMIT`, ends idle although the status still says in transaction.
     fn check_one_window(&self, session: &Session) -> Result<(), Error> {
-        if self.pooler_safe
-            && !self.syncs.is_empty()
-            && session.transaction_status() == TransactionStatus::Idle
-        {
-            return Err(Error::unsupported(
-                "pipeline: in pooler-safe mode (statement_cache_capacity=0) outside a \
-                 transaction block, a new Sync window starts only after the previous one \
-                 was read (next_result); a transaction-mode pooler would hand its answers \
-                 to another client. Read the results first, or run the pipeline inside a \
-                 transaction",
-            ));
+        if !self.pooler_safe || self.syncs.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        let in_block = session.transaction_status() != TransactionStatus::Idle;
+        if in_block && !self.syncs.iter().any(|w| w.may_end_transaction) {
+            return Ok(());
+        }
+        Err(Error::unsupported(
+            "pipeline: in pooler-safe mode (statement_cache_capacity=0) outside a \
+             transaction block, a new Sync window starts only after the previous one \
+             was read (next_result); a transaction-mode pooler would hand its answers \
+             to another client. Read the results first, or run the pipeline inside a \
+             transaction (a window that may end it, such as one holding COMMIT, must be \
+             read before the next starts)",
+        ))
     }
 
     /// Where DML errors are deferred to the next Sync or to a later message of another
@@ -226,9 +244,10 @@ impl PipelineFlow {
 
     /// Ends the current sync window (the caller's `sync`). Nothing when no statement was
     /// queued since the last Sync where every statement has its own Sync already
-    /// (deferred DML errors).
+    /// (deferred DML errors) or in pooler-safe mode, where an empty window behind a
+    /// pending one would be a second window in flight.
     pub(crate) fn sync(&mut self, session: &mut Session) -> Result<(), Error> {
-        if self.unsynced == 0 && session.quirks().deferred_dml_errors {
+        if self.unsynced == 0 && (self.pooler_safe || session.quirks().deferred_dml_errors) {
             return Ok(());
         }
         self.push_sync(session)
@@ -264,8 +283,12 @@ impl PipelineFlow {
         {
             s.window = Some(item);
         }
-        self.syncs.push_back(item);
+        self.syncs.push_back(Window {
+            sync: item,
+            may_end_transaction: self.unsynced_may_end_transaction,
+        });
         self.unsynced = 0;
+        self.unsynced_may_end_transaction = false;
         Ok(())
     }
 
@@ -295,7 +318,7 @@ impl PipelineFlow {
         match self.until {
             Until::Nothing => false,
             Until::Front => self.front_done(),
-            Until::Window(w) => !self.syncs.contains(&w),
+            Until::Window(w) => !self.syncs.iter().any(|x| x.sync == w),
             Until::AllSynced => self.syncs.is_empty(),
         }
     }
@@ -315,7 +338,7 @@ impl PipelineFlow {
         let settle = s.window.filter(|&w| {
             self.pooler_safe
                 && !self.slots.iter().any(|x| x.window == Some(w))
-                && self.syncs.contains(&w)
+                && self.syncs.iter().any(|x| x.sync == w)
         });
         let out = match s.error {
             Some(e) => Err(e),
@@ -383,7 +406,7 @@ impl PipelineFlow {
                     // fails the window's last statement: nothing of the window is
                     // reported as a plain success.
                     s.error.get_or_insert(e);
-                } else if self.syncs.contains(&i) {
+                } else if self.syncs.iter().any(|w| w.sync == i) {
                     // The window's statements were already handed out (read before their
                     // Sync): the failed commit is reported by `finish`.
                     self.sync_error.get_or_insert(e);
@@ -395,7 +418,7 @@ impl PipelineFlow {
                     s.done = true;
                 }
             }
-            Event::Ready(i, _) if self.syncs.front() == Some(&i) => {
+            Event::Ready(i, _) if self.syncs.front().is_some_and(|w| w.sync == i) => {
                 self.syncs.pop_front();
                 self.settled = Some(i);
                 // A window's statements are contiguous, after any of earlier windows the
@@ -425,4 +448,17 @@ impl Flow for PipelineFlow {
             Step::Continue
         })
     }
+}
+
+/// Whether `sql` may end a transaction block, so that the session may be idle after it:
+/// `COMMIT`, `END`, `ROLLBACK` (not `ROLLBACK TO`), `ABORT` (read as
+/// [`transaction_effect`](crate::iris::transaction_effect) reads them), or anything
+/// mentioning both `PREPARE` and `TRANSACTION`. Errs towards yes: a false yes only makes
+/// pooler-safe mode read a window before starting the next.
+fn may_end_transaction(sql: &str) -> bool {
+    if crate::iris::transaction_effect(sql) == Some(TransactionStatus::Idle) {
+        return true;
+    }
+    let lower = sql.to_ascii_lowercase();
+    lower.contains("prepare") && lower.contains("transaction")
 }

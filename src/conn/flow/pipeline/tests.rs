@@ -196,6 +196,23 @@ fn in_pooler_safe_mode_the_unnamed_statement_is_parsed_again_before_each_bind() 
 }
 
 #[test]
+fn an_empty_sync_ends_an_empty_window_on_postgresql_but_queues_nothing_in_pooler_safe_mode() {
+    let mut h = Harness::postgres();
+    h.sync();
+    assert_eq!(h.sent(), ["Sync"]);
+
+    let mut h = Harness::pooler_safe();
+    h.sync();
+    assert!(h.sent().is_empty());
+    h.query(&insert(""), &[&1i32]).expect("queued");
+    h.sync();
+    h.sync();
+    assert_eq!(h.sent(), ["Parse \"\"", "Bind \"\"", "Execute 0", "Sync"]);
+}
+
+// ----- results ---------------------------------------------------------------------------
+
+#[test]
 fn every_statement_gets_its_own_rows_and_count_in_queue_order() {
     let mut h = Harness::postgres();
     h.query(&insert("pgline_s1"), &[&1i32]).expect("queued");
@@ -369,6 +386,44 @@ fn in_pooler_safe_mode_windows_pipeline_inside_a_transaction_block() {
         .expect("the server connection stays this client's");
     h.sync();
     assert_eq!(h.flow.pending_windows(), 2);
+}
+
+#[test]
+fn in_pooler_safe_mode_a_window_behind_one_holding_commit_is_refused_even_inside_a_transaction() {
+    let mut h = Harness::pooler_safe();
+    h.settle_in("BEGIN", "BEGIN", TransactionStatus::InTransaction);
+    h.query(&insert(""), &[&1i32]).expect("queued");
+    h.query_sql("COMMIT").expect("queued");
+    h.sync();
+    // The last ReadyForQuery said "in transaction", but this window ends idle: a
+    // transaction-mode pooler may hand the server connection to another client there.
+    let e = h.query(&insert(""), &[&2i32]).expect_err("refused");
+    assert!(e.to_string().contains("pooler-safe"), "{e}");
+    let e = h.query_sql("SELECT 1").expect_err("refused");
+    assert!(e.to_string().contains("pooler-safe"), "{e}");
+}
+
+#[test]
+fn in_pooler_safe_mode_rollback_and_prepare_transaction_also_end_the_block() {
+    for sql in [
+        "ROLLBACK",
+        "end",
+        "  /* done */ COMMIT AND NO CHAIN",
+        "PREPARE TRANSACTION 'x'",
+    ] {
+        let mut h = Harness::pooler_safe();
+        h.settle_in("BEGIN", "BEGIN", TransactionStatus::InTransaction);
+        h.query_sql(sql).expect("queued");
+        h.sync();
+        assert!(h.query_sql("SELECT 1").is_err(), "{sql}");
+    }
+    for sql in ["ROLLBACK TO SAVEPOINT a", "SAVEPOINT a", "COMMIT AND CHAIN"] {
+        let mut h = Harness::pooler_safe();
+        h.settle_in("BEGIN", "BEGIN", TransactionStatus::InTransaction);
+        h.query_sql(sql).expect("queued");
+        h.sync();
+        assert!(h.query_sql("SELECT 1").is_ok(), "{sql}");
+    }
 }
 
 #[test]
