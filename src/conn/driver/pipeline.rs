@@ -18,9 +18,9 @@ pub use crate::conn::flow::pipeline::PipelineOutput;
 /// A pipeline on a connection. Statements are encoded as they are queued; nothing is
 /// sent until [`flush`](Self::flush), [`sync`](Self::sync) followed by reading, or
 /// [`finish`](Self::finish).
-///
-/// The protocol work (what is queued, which window a result belongs to, the server's
-/// quirks) is the sans-IO [`PipelineFlow`]; this is its async shell, which moves bytes.
+// The protocol work (what is queued, which window a result belongs to, the server's
+// quirks) is the sans-IO `conn::flow::pipeline::PipelineFlow`; this is its async shell,
+// which moves bytes.
 pub struct Pipeline<'c, S> {
     conn: &'c mut Connection<S>,
     flow: PipelineFlow,
