@@ -38,7 +38,7 @@
 
 // Without the tokio driver nothing runs these flows; they still build (and their tests
 // run) so that the state machines never depend on the runtime.
-#![cfg_attr(not(feature = "runtime"), allow(dead_code))]
+#![cfg_attr(not(feature = "runtime"), allow(dead_code, unreachable_pub))]
 
 pub(crate) mod copy;
 pub(crate) mod extended;
