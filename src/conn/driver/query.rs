@@ -17,7 +17,7 @@ use crate::types::ToSql;
 pub use crate::conn::flow::extended::StatementRef;
 pub use crate::conn::flow::simple::SimpleQueryResult;
 // The shared encoding helpers, for the other operations of the driver.
-pub(crate) use crate::conn::flow::{binary_result_supported, check_param_count, rows_affected};
+pub(crate) use crate::conn::flow::{binary_result_supported, check_param_count};
 
 impl Statement {
     /// Closes the statement on the server now: Close + Sync, one round trip, within the
