@@ -22,6 +22,7 @@ mod load;
 mod parallel;
 mod pipeline;
 mod query;
+mod ready;
 mod socket;
 mod tls;
 mod transaction;
@@ -50,7 +51,6 @@ pub use transaction::Transaction;
 
 use super::config::{Config, ProfileChoice, SslMode};
 use super::event::Item;
-use super::flow;
 use super::session::{Session, SessionConfig, TlsStart};
 use super::statement::StatementCache;
 use crate::error::{DbError, Error};
@@ -396,11 +396,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         self.session.is_tls()
     }
 
-    /// Whether parameters and results use text format only.
-    pub(crate) fn text_only(&self) -> bool {
-        self.session.text_only()
-    }
-
     pub(crate) fn item(&mut self) -> Item {
         self.session.item()
     }
@@ -414,16 +409,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let n = self.next_statement;
         self.next_statement += 1;
         format!("pgline_s{n}")
-    }
-
-    /// Before a Bind of `s`: queues its Parse again when it is the unnamed statement
-    /// (see [`flow::push_parse_again`]).
-    pub(crate) fn push_parse_again(
-        &mut self,
-        item: Item,
-        s: &crate::conn::statement::Statement,
-    ) -> Result<(), Error> {
-        flow::push_parse_again(&mut self.session, item, s)
     }
 
     /// After an operation passed its deadline (its future was dropped at an await point,

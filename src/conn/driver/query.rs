@@ -3,14 +3,13 @@
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{timed, Connection};
-use crate::conn::flow;
 use crate::conn::flow::extended::{self, Close, Prepare, Run, RunError, Stale, Stream};
 use crate::conn::flow::simple::{RunSimple, SimpleQuery};
 use crate::conn::params::Params;
 use crate::conn::row::{Column, Row};
 use crate::conn::statement::Statement;
 use crate::error::Error;
-use crate::protocol::backend::{CommandComplete, TransactionStatus};
+use crate::protocol::backend::TransactionStatus;
 use crate::protocol::Oid;
 use crate::trace::{self, Op};
 use crate::types::ToSql;
@@ -18,10 +17,7 @@ use crate::types::ToSql;
 pub use crate::conn::flow::extended::StatementRef;
 pub use crate::conn::flow::simple::SimpleQueryResult;
 // The shared encoding helpers, for the other operations of the driver.
-pub(crate) use crate::conn::flow::{
-    binary_result_supported, check_param_count, param_formats, renumbered_values, rows_affected,
-    write_params,
-};
+pub(crate) use crate::conn::flow::{binary_result_supported, check_param_count};
 
 impl Statement {
     /// Closes the statement on the server now: Close + Sync, one round trip, within the
@@ -210,15 +206,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let name = self.statement_name();
         let mut flow = Prepare::start(&mut self.session, name, sql, types, describe)?;
         self.drive(&mut flow).await
-    }
-
-    /// On servers that bind placeholders by position: the SQL renumbered and the
-    /// caller's value index for each (see [`flow::renumber`]).
-    pub(crate) fn renumber<'q>(
-        &self,
-        sql: &'q str,
-    ) -> Result<(std::borrow::Cow<'q, str>, Option<Vec<u16>>), Error> {
-        flow::renumber(&self.session, sql)
     }
 
     /// The statement for running `sql` with values like `first`: from the statement cache,
@@ -441,16 +428,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             let affected = results.last().and_then(|r| r.rows_affected);
             (Vec::new(), affected)
         }))
-    }
-
-    /// After a command completed: forgets the cached statements it deallocated (see
-    /// [`Ctx::note_complete`]).
-    pub(crate) fn note_complete(
-        &mut self,
-        tag: Option<&CommandComplete>,
-        target: impl FnOnce() -> Option<String>,
-    ) {
-        self.ctx().note_complete(tag, target);
     }
 
     /// Invalidates `s` after the server refused it at Bind with `e` (see

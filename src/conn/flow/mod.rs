@@ -34,13 +34,15 @@
 //! | [`copy::Opening`] | `copy_in`, `copy_out`: the Query, until the server enters COPY |
 //! | [`copy::Sending`] | `CopyIn` `write`/`finish`/`abort`, `BinaryCopyWriter` (rows encoded by [`copy::BinaryRows`]) |
 //! | [`copy::Receiving`] | `CopyOut::next`, `BinaryCopyReader` |
+//! | [`pipeline::PipelineFlow`] | `pipeline` (`Pipeline`): statements, sync windows, results |
 
 // Without the tokio driver nothing runs these flows; they still build (and their tests
 // run) so that the state machines never depend on the runtime.
-#![cfg_attr(not(feature = "runtime"), allow(dead_code))]
+#![cfg_attr(not(feature = "runtime"), allow(dead_code, unreachable_pub))]
 
 pub(crate) mod copy;
 pub(crate) mod extended;
+pub(crate) mod pipeline;
 pub(crate) mod simple;
 #[cfg(test)]
 mod tests;
