@@ -191,8 +191,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
     /// **The driver loop** for one operation: moves bytes and hands each of the
     /// session's events to `flow` (see [`crate::conn::flow`]) until the flow completes.
-    /// Every operation but the bulk path runs through here; the flow is left as it was
-    /// after its last event, so a stream is driven again for its next row.
+    /// Queries, prepares, row streams, closes and COPY run through here; the explicit
+    /// pipeline, whose caller chooses when to do IO, hands its flow what has arrived with
+    /// [`Self::drive_ready`] after each `write_some`, and the bulk path feeds its sender
+    /// the same way. The flow is left as it was after its last event, so a stream is
+    /// driven again for its next row.
     pub(crate) async fn drive<F: Flow>(&mut self, flow: &mut F) -> Result<F::Output, Error> {
         loop {
             let ev = self.next_event().await?;
@@ -200,6 +203,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 return Ok(out);
             }
         }
+    }
+
+    /// [`Connection::drive`] without IO and without waiting: hands `flow` the events the
+    /// session already holds (routing notices and notifications on the way) until it
+    /// completes (`Some`, the events after it stay queued) or none are left (`None`).
+    /// For operations whose caller decides when to do IO (the explicit pipeline).
+    pub(crate) fn drive_ready<F: Flow>(
+        &mut self,
+        flow: &mut F,
+    ) -> Result<Option<F::Output>, Error> {
+        while let Some(ev) = self.session.poll_event() {
+            match ev {
+                Event::Notice(n) => self.on_notice(n),
+                Event::Notification(n) => self.on_notification(n),
+                Event::ParameterStatus(..) => {}
+                ev => {
+                    if let Step::Done(out) = flow.on_event(&mut self.ctx(), ev)? {
+                        return Ok(Some(out));
+                    }
+                }
+            }
+        }
+        Ok(None)
     }
 
     /// What a flow may touch: the session and the statement cache.

@@ -22,7 +22,6 @@ mod load;
 mod parallel;
 mod pipeline;
 mod query;
-mod ready;
 mod socket;
 mod tls;
 mod transaction;
