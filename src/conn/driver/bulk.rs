@@ -5,6 +5,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use bytes::BytesMut;
 use futures::{Stream, StreamExt};
 
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -19,7 +20,7 @@ use crate::conn::params::{ParamPlan, Params, Reordered};
 use crate::conn::statement::Statement;
 use crate::error::Error;
 use crate::protocol::backend::TransactionStatus;
-use crate::protocol::frontend::BindPrefix;
+use crate::protocol::frontend::{BindPrefix, BindWriter};
 use crate::trace::Op;
 
 /// The smallest row window for which `execute_many` polls its socket: half of it must
@@ -467,6 +468,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             }
         };
         let prefix = BindPrefix::new("", stmt.name(), &plan.formats).map_err(Error::encode)?;
+        let write_row = |w: &mut BindWriter<'_>, row: &R::Row| -> Result<(), Error> {
+            match order {
+                None => plan.write(w, row),
+                Some(order) => {
+                    // Reordering hides the row's own length from the plan.
+                    check_param_count(stmt, row.len())?;
+                    plan.write(w, &Reordered { row, order })
+                }
+            }
+        };
         let own_tx = opts.atomicity == Atomicity::All
             && self.session.transaction_status() == TransactionStatus::Idle;
         if own_tx {
@@ -491,6 +502,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         // its first Bind.
         let reparse = stmt.is_unnamed();
         let mut parse_due = reparse;
+        // A Parse queued with no row after it yet: the window still needs its Sync (or
+        // the server never answers the Parse), even when it holds no row.
+        let mut parse_alone = false;
         // And outside a transaction block only one window is in flight: PgBouncer (1.18)
         // in transaction mode hands the server connection to another client at each
         // ReadyForQuery that says idle, and the answers to a window sent behind it would
@@ -553,24 +567,32 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     };
                     report.rows_read += 1;
                     let item = ROW | idx;
-                    if parse_due {
-                        // A failed Parse is reported as this row's failure; the window's
-                        // rows after it are skipped.
-                        self.push_parse_again(item, stmt)?;
-                        parse_due = false;
-                    }
-                    let r = self
-                        .session
-                        .push_bind_execute_run(item, &prefix, |w| match order {
-                            None => plan.write(w, &row),
-                            Some(order) => {
-                                // Reordering hides the row's own length from the plan.
-                                check_param_count(stmt, row.len())?;
-                                plan.write(w, &Reordered { row: &row, order })
-                            }
-                        });
+                    let r = if parse_due {
+                        // The Parse goes out only in front of a row that encodes, and
+                        // carries that row's item: a failed Parse is reported as this
+                        // row's failure (the window's rows after it are skipped), never
+                        // charged to a refused row, which is already reported. So the
+                        // window's first row is encoded once on its own, to see.
+                        let mut probe = BytesMut::new();
+                        let mut w = BindWriter::begin_with(&mut probe, &prefix);
+                        write_row(&mut w, &row)
+                            .and_then(|()| w.finish_execute_all().map_err(Error::encode))
+                            .and_then(|()| {
+                                self.push_parse_again(item, stmt)?;
+                                parse_due = false;
+                                parse_alone = true;
+                                self.session
+                                    .push_bind_execute_run(item, &prefix, |w| write_row(w, &row))
+                            })
+                    } else {
+                        self.session
+                            .push_bind_execute_run(item, &prefix, |w| write_row(w, &row))
+                    };
                     match r {
-                        Ok(()) => ledger.row_sent(idx),
+                        Ok(()) => {
+                            parse_alone = false;
+                            ledger.row_sent(idx);
+                        }
                         Err(e) if e.is_conversion() || e.is_encode() || e.is_config() => {
                             // The row could not be encoded: nothing of it was written.
                             ledger.row_refused(idx, e, report);
@@ -580,6 +602,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     if ledger.open_len() == batch {
                         self.close_window(&mut ledger)?;
                         parse_due = reparse;
+                        parse_alone = false;
                     }
                 }
                 if refill
@@ -600,9 +623,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     }
                 }
                 let ending = source_done || ledger.stopped();
-                if ending && ledger.open_len() > 0 {
+                if ending && (ledger.open_len() > 0 || parse_alone) {
                     self.close_window(&mut ledger)?;
                     parse_due = reparse;
+                    parse_alone = false;
                 }
                 if ending && ledger.windows_settled() && self.session.pending() == 0 {
                     return Ok(());
