@@ -525,6 +525,42 @@ async fn an_empty_password_still_reads_pgpass_like_libpq() {
     Connection::connect(&cfg).await.unwrap();
 }
 
+#[tokio::test]
+async fn a_pool_for_standbys_keeps_a_connection_that_hit_a_read_only_error() {
+    let r = pair().replica.port();
+    for attrs in ["standby", "read-only", "prefer-standby"] {
+        let extra = format!("target_session_attrs={attrs}");
+        let pool = Pool::new(PoolConfig::new(config(&[r], &extra)).max_size(1)).unwrap();
+        let pid = {
+            let mut c = pool.get().await.unwrap();
+            let e = c
+                .batch_execute("CREATE TABLE failover_never (id int)")
+                .await
+                .unwrap_err();
+            assert_eq!(e.code(), Some("25006"), "{attrs}: {e:?}");
+            c.query_one("SELECT pg_backend_pid()", &[])
+                .await
+                .unwrap()
+                .get::<i32>(0)
+                .unwrap()
+        };
+        let mut c = pool.get().await.unwrap();
+        let again: i32 = c
+            .query_one("SELECT pg_backend_pid()", &[])
+            .await
+            .unwrap()
+            .get(0)
+            .unwrap();
+        assert_eq!(
+            pid, again,
+            "{attrs}: a read-only server is what the pool asked for"
+        );
+        assert_eq!(pool.status().closed.broken, 0, "{attrs}");
+        drop(c);
+        pool.close().await.unwrap();
+    }
+}
+
 /// A multi-host config whose first host is the iris-pgwire server (trust, any user and
 /// database): it reports neither `in_hot_standby` nor `default_transaction_read_only`, so
 /// `target_session_attrs=primary` asks it `SELECT pg_catalog.pg_is_in_recovery()`, which
