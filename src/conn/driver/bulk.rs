@@ -575,15 +575,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                         // window's first row is encoded once on its own, to see.
                         let mut probe = BytesMut::new();
                         let mut w = BindWriter::begin_with(&mut probe, &prefix);
-                        write_row(&mut w, &row)
+                        match write_row(&mut w, &row)
                             .and_then(|()| w.finish_execute_all().map_err(Error::encode))
-                            .and_then(|()| {
+                        {
+                            Ok(()) => {
                                 self.push_parse_again(item, stmt)?;
                                 parse_due = false;
                                 parse_alone = true;
                                 self.session
                                     .push_bind_execute_run(item, &prefix, |w| write_row(w, &row))
-                            })
+                            }
+                            Err(e) => Err(e),
+                        }
                     } else {
                         self.session
                             .push_bind_execute_run(item, &prefix, |w| write_row(w, &row))
