@@ -20,11 +20,19 @@
 //!
 //! - [`protocol`]: the codec. Every frontend and backend message, encode and decode, with
 //!   length caps checked before allocation. No IO.
-//! - [`conn`]: the sans-IO [`conn::Session`] (startup with TLS negotiation,
-//!   authentication, the expectation queue that matches responses to requests) and the
-//!   thin tokio driver [`Connection`], the only code that awaits; [`conn::tls`] holds
-//!   libpq's TLS parameters and the `sslmode` table, and the driver runs the handshake
-//!   with rustls (feature `rustls`, on by default).
+//! - [`conn`]: the sans-IO layer and the thin tokio driver around it.
+//!   - [`conn::Session`]: startup with TLS negotiation, authentication, the expectation
+//!     queue that matches responses to requests, the error grace; every server quirk is
+//!     consulted here or in the flows.
+//!   - `conn::flow`: one state machine per operation (simple query, prepare, run, row
+//!     stream, close, the explicit pipeline, COPY in and out), events in, messages and
+//!     results out; `conn::bulk` holds the bulk load's sender (when to encode, Sync,
+//!     Flush, stop) and ledger (what every answer means for the report).
+//!   - the driver, [`Connection`]: its one loop (`driver/io_loop.rs`) moves bytes and
+//!     timers and hands events to the flows; the rest of `driver/` are the async shells
+//!     of the operations and what needs the OS (sockets, TLS with rustls under the
+//!     default `rustls` feature, cancel requests, the host walk, polled IO).
+//!     [`conn::tls`] holds libpq's TLS parameters and the `sslmode` table.
 //! - [`types`]: [`ToSql`]/[`FromSql`], binary and text encodings.
 //! - [`iris`]: the server dialect flags ([`iris::Quirks`]) and the manual of iris-pgwire's
 //!   deviations.

@@ -332,3 +332,4 @@ mod tests {
 }
 
 pub(crate) mod ledger;
+pub(crate) mod sender;

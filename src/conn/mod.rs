@@ -11,6 +11,7 @@ pub mod copy_binary;
 #[cfg(feature = "runtime")]
 mod driver;
 pub(crate) mod event;
+pub(crate) mod flow;
 pub mod options;
 pub(crate) mod params;
 pub(crate) mod pgpass;

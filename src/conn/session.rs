@@ -62,7 +62,7 @@ use super::event::{Event, Expect, Item};
 use super::protocol_version::{ProtocolRange, ProtocolVersion};
 use super::startup::{protocol_hint, Startup, StartupCtx, Step};
 use crate::error::{DbError, Error};
-use crate::iris::Quirks;
+use crate::iris::{Capabilities, IrisPgwireVersion, Quirks};
 use crate::protocol::backend::{
     BackendKeyData, BackendMessage, CommandComplete, TransactionStatus,
 };
@@ -153,6 +153,29 @@ pub struct Session {
     /// The server reported an error that says it cannot serve this client as it is
     /// now (see [`FAILOVER_CODES`]); a pool must not reuse the connection.
     failover_error: bool,
+    /// The next request number handed out by [`Session::item`].
+    next_item: Item,
+    /// The caller prefers text format for parameters and results (`prefer_text`).
+    prefer_text: bool,
+    /// The iris-pgwire release the caller declared (`iris_pgwire_version`).
+    iris_release: Option<IrisPgwireVersion>,
+}
+
+/// How long an exchange that failed waits for its ReadyForQuery before the session
+/// decides without it (see [`Session::wait`]). PostgreSQL sends it right behind the
+/// error; iris-pgwire 1.7.3 within milliseconds; the legacy build never (quirks §14).
+pub(crate) const READY_AFTER_ERROR_GRACE: std::time::Duration =
+    std::time::Duration::from_millis(250);
+
+/// What the driver waits for next, as the session decides it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// Socket progress (bytes in, or room to write), for as long as it takes: the
+    /// operation's own deadline bounds it.
+    Io,
+    /// Socket progress for at most this long; when it passes without the awaited
+    /// ReadyForQuery, the driver calls [`Session::grace_expired`].
+    Grace(std::time::Duration),
 }
 
 /// SQLSTATEs after which a connection should not be reused: `25006`
@@ -312,6 +335,9 @@ impl Session {
             run_answer: RunAnswer::NONE,
             unsettled_error: None,
             failover_error: false,
+            next_item: 1,
+            prefer_text: false,
+            iris_release: None,
         })
     }
 
@@ -344,6 +370,9 @@ impl Session {
             run_answer: RunAnswer::NONE,
             unsettled_error: None,
             failover_error: false,
+            next_item: 1,
+            prefer_text: false,
+            iris_release: None,
         }
     }
 
@@ -972,6 +1001,105 @@ impl Session {
     /// ReadyForQuery has not.
     pub fn take_unsettled_error(&mut self) -> Option<Error> {
         self.unsettled_error.take()
+    }
+
+    /// What the driver should wait for now: a failed exchange waits a short grace for its
+    /// ReadyForQuery ([`READY_AFTER_ERROR_GRACE`]); everything else waits for IO.
+    pub(crate) fn wait(&self) -> Wait {
+        if self.awaiting_ready_after_error() {
+            Wait::Grace(READY_AFTER_ERROR_GRACE)
+        } else {
+            Wait::Io
+        }
+    }
+
+    /// The grace of [`Wait::Grace`] passed without the ReadyForQuery. On a server whose
+    /// profile says it may never come (iris-pgwire legacy) the exchange settles without
+    /// it. Elsewhere, when `report` (the caller is an operation, not a drain) and every
+    /// message is written, so that the delay is the server's, the server's error is
+    /// returned for the operation to complete with at once; re-synchronising then becomes
+    /// the next operation's first work. `None`: keep waiting.
+    pub(crate) fn grace_expired(&mut self, report: bool) -> Option<Error> {
+        if self.quirks.ready_may_not_follow_error {
+            self.assume_ready_after_error();
+            None
+        } else if report && !self.has_outbound() {
+            self.take_unsettled_error()
+        } else {
+            None
+        }
+    }
+
+    /// A new request number (increasing; see [`Item`]).
+    #[inline]
+    pub(crate) fn item(&mut self) -> Item {
+        let i = self.next_item;
+        self.next_item += 1;
+        i
+    }
+
+    /// Settings of the caller's that the flows consult beside the server's quirks:
+    /// `prefer_text` and the declared iris-pgwire release.
+    pub(crate) fn set_client_options(
+        &mut self,
+        prefer_text: bool,
+        iris_release: Option<IrisPgwireVersion>,
+    ) {
+        self.prefer_text = prefer_text;
+        self.iris_release = iris_release;
+    }
+
+    /// Whether parameters and results use text format only (the server's dialect or the
+    /// caller's `prefer_text`).
+    #[inline]
+    pub(crate) fn text_only(&self) -> bool {
+        self.quirks.text_only || self.prefer_text
+    }
+
+    /// What the server's iris-pgwire release can do (see [`crate::iris::capabilities`]);
+    /// `None` on PostgreSQL.
+    pub(crate) fn iris_capabilities(&self) -> Option<Capabilities> {
+        self.quirks
+            .is_iris_like()
+            .then(|| Capabilities::of(self.iris_release))
+    }
+
+    /// The declared iris-pgwire release in words, for errors.
+    pub(crate) fn iris_release_words(&self) -> String {
+        crate::iris::capabilities::release_words(self.iris_release)
+    }
+
+    /// The words for the server's release when it cannot roll back (an iris-pgwire
+    /// release before 1.2.29, or one not declared; see [`crate::iris::capabilities`]):
+    /// there a transaction is refused unless the caller opts in, and a ROLLBACK is never
+    /// reported as a success. `None` where rollback works.
+    pub(crate) fn cannot_roll_back(&self) -> Option<String> {
+        let caps = self.iris_capabilities()?;
+        (!caps.rollback).then(|| self.iris_release_words())
+    }
+
+    /// Why a CancelRequest cannot cancel a query on this server (the words for the
+    /// token's refusal); `None` where it can. On iris-pgwire, by the declared release:
+    /// ignored, or the connection closed instead (see [`crate::iris::capabilities`]).
+    pub(crate) fn cancel_refusal(&self) -> Option<String> {
+        let caps = self.iris_capabilities()?;
+        let release = self.iris_release_words();
+        match caps.cancel {
+            crate::iris::CancelEffect::Cancels => None,
+            crate::iris::CancelEffect::Ignored => Some(format!(
+                "{release} ignores a CancelRequest: the query runs to its end"
+            )),
+            _ => Some(format!(
+                "{release} closes the connection on a CancelRequest instead of cancelling its query"
+            )),
+        }
+    }
+
+    /// Whether a CancelRequest can stop a statement and leave the connection usable, so
+    /// that a deadline may cancel and drain instead of closing.
+    #[inline]
+    pub(crate) fn cancel_keeps_connection(&self) -> bool {
+        !self.quirks.cancel_unreliable
     }
 
     fn ready(&mut self, item: Item, status: TransactionStatus) {

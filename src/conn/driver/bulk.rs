@@ -5,7 +5,6 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
 use futures::{Stream, StreamExt};
 
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -13,14 +12,13 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use super::io_tick::TickControl;
 use super::query::check_param_count;
 use super::{timed, Connection};
-use crate::conn::bulk::ledger::{Ledger, ROW};
+use crate::conn::bulk::sender::{self, Sender};
 use crate::conn::bulk::{Atomicity, ExecuteManyOptions, LoadError, LoadMethod, LoadReport};
 use crate::conn::event::Event;
-use crate::conn::params::{ParamPlan, Params, Reordered};
+use crate::conn::params::{Params, Reordered};
 use crate::conn::statement::Statement;
 use crate::error::Error;
 use crate::protocol::backend::TransactionStatus;
-use crate::protocol::frontend::{BindPrefix, BindWriter};
 use crate::trace::Op;
 
 /// The smallest row window for which `execute_many` polls its socket: half of it must
@@ -126,10 +124,6 @@ impl<R: RowSource> RowSource for Take<'_, R> {
         }
     }
 }
-
-/// The most a refill reserves up front in the write buffer (a larger `window_bytes` still
-/// applies as a limit; the buffer grows as rows are encoded).
-const MAX_REFILL_RESERVE: usize = 4 << 20;
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// Loads `rows` through one prepared `sql` statement with pipelined Bind/Execute
@@ -253,17 +247,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         self.execute_many_source(sql, &mut src, opts, report).await
     }
 
-    /// Ends the window being filled with a Sync. Its rows may already have answers (a
-    /// Flush lets the server send them before the Sync): the ledger carries what they
-    /// said.
-    fn close_window(&mut self, ledger: &mut Ledger) -> Result<(), Error> {
-        let sync = self.item();
-        self.session.push_sync(sync)?;
-        self.trace.window_opened(None, sync, || ledger.open_len());
-        ledger.window_closed(sync);
-        Ok(())
-    }
-
     /// Resumes a load that `previous` describes: runs exactly the rows of `rows` (the same
     /// input, from its start) that `previous` does not show as committed, and returns the
     /// combined report (committed ranges of both runs; failures of this run).
@@ -375,12 +358,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             }
         }
         let n = match opts.atomicity {
-            Atomicity::Batches(n)
-                if self.session.quirks().sync_window_not_atomic
-                    && self.transaction_status() == TransactionStatus::Idle =>
-            {
-                n
-            }
+            Atomicity::Batches(n) if sender::batches_need_transactions(&self.session) => n,
             _ => return self.execute_many_inner(sql, rows, opts, report).await,
         };
         let per_batch = ExecuteManyOptions {
@@ -452,65 +430,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         report: &mut LoadReport,
     ) -> Result<(), Error> {
         self.begin_op().await?;
-        let lenient = self.session.quirks().lenient_types;
-        let text_only = self.text_only();
         rows.ready().await;
         let Some(first) = rows.peek_now() else {
             return Ok(());
         };
         let order = stmt.wire_order();
-        check_param_count(stmt, first.len())?;
-        let plan = match order {
-            None => ParamPlan::new(stmt.wire_params(), first, text_only, lenient)?,
-            Some(order) => {
-                let first = Reordered { row: first, order };
-                ParamPlan::new(stmt.wire_params(), &first, text_only, lenient)?
-            }
-        };
-        let prefix = BindPrefix::new("", stmt.name(), &plan.formats).map_err(Error::encode)?;
-        let write_row = |w: &mut BindWriter<'_>, row: &R::Row| -> Result<(), Error> {
-            match order {
-                None => plan.write(w, row),
-                Some(order) => {
-                    // Reordering hides the row's own length from the plan.
-                    check_param_count(stmt, row.len())?;
-                    plan.write(w, &Reordered { row, order })
-                }
-            }
-        };
+        let (plan, prefix) = sender::plan(&self.session, stmt, first)?;
         let own_tx = opts.atomicity == Atomicity::All
             && self.session.transaction_status() == TransactionStatus::Idle;
         if own_tx {
             self.simple_query("BEGIN").await?;
         }
-        let batch = u64::from(match opts.atomicity {
-            Atomicity::All => opts.sync_every.max(1),
-            Atomicity::Batches(n) => n.max(1),
-            Atomicity::EachRow => 1,
-        });
-        // Windows of zero would never send a row.
-        let window_bytes = opts.window_bytes.max(1);
-        let window_rows = opts.window_rows.max(1);
-
-        // What was sent in which window, and what the answers said (no IO in there).
-        let mut ledger = Ledger::new(&opts);
-        let mut source_done = false;
+        // When to encode, Sync, Flush and stop (and what the answers say): no IO in there.
+        let in_tx = self.session.transaction_status() != TransactionStatus::Idle;
+        let mut sender = Sender::new(&opts, stmt, in_tx);
+        let window_rows = sender.window_rows();
         let mut waiting = false;
-        let mut refill = true;
-        // Pooler-safe mode (the unnamed statement): every Sync-delimited window may land
-        // on another server connection, so each one parses the statement again before
-        // its first Bind.
-        let reparse = stmt.is_unnamed();
-        let mut parse_due = reparse;
-        // A Parse queued with no row after it yet: the window still needs its Sync (or
-        // the server never answers the Parse), even when it holds no row.
-        let mut parse_alone = false;
-        // And outside a transaction block only one window is in flight: PgBouncer (1.18)
-        // in transaction mode hands the server connection to another client at each
-        // ReadyForQuery that says idle, and the answers to a window sent behind it would
-        // go to that client. Inside a transaction (ours, under `Atomicity::All`) the
-        // server connection stays this client's, and windows are pipelined as usual.
-        let one_window = reparse && self.session.transaction_status() == TransactionStatus::Idle;
 
         // Polled IO (see `socket`) once the load has outgrown one window, and only when
         // half a window holds more than a tick of server work: a small load, or one with
@@ -529,31 +464,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let mut timed_out: Option<Error> = None;
         let outcome: Result<(), Error> = async {
             loop {
-                // Fill the write buffer up to the window, with hysteresis: once the window
-                // is full, wait until all of it is in the kernel's hands and half the rows
-                // are answered before adding rows again, so a server-bound load writes big
-                // chunks instead of a few rows per response, and the unsent tail of the
-                // buffer is never moved to make room.
-                if self.session.pending() == 0 {
-                    ledger.nothing_pending();
-                }
-                let low = !self.session.has_outbound() && ledger.inflight() <= window_rows / 2;
-                if low && !refill {
-                    refill = true;
-                    // Start the refill at the front of the buffer: BytesMut reclaims the
-                    // space of written bytes lazily, by moving what was appended since, so
-                    // without this every window would be copied once more mid-fill. With
-                    // nothing unsent, this moves nothing.
-                    let out = self.session.outbound_mut();
-                    out.reserve(window_bytes.min(MAX_REFILL_RESERVE));
-                }
-                while refill
-                    && !ledger.stopped()
-                    && !source_done
-                    && (!one_window || ledger.windows_settled())
-                    && self.session.outbound_mut().len() < window_bytes
-                    && ledger.inflight() < window_rows
-                {
+                sender.begin_round(&mut self.session);
+                while sender.wants_row(&mut self.session) {
                     let next = match rows.next_now() {
                         Poll::Ready(next) => next,
                         Poll::Pending => {
@@ -562,89 +474,46 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                         }
                     };
                     let Some((idx, row)) = next else {
-                        source_done = true;
+                        sender.source_done();
                         break;
                     };
                     report.rows_read += 1;
-                    let item = ROW | idx;
-                    let r = if parse_due {
-                        // The Parse goes out only in front of a row that encodes, and
-                        // carries that row's item: a failed Parse is reported as this
-                        // row's failure (the window's rows after it are skipped), never
-                        // charged to a refused row, which is already reported. So the
-                        // window's first row is encoded once on its own, to see.
-                        let mut probe = BytesMut::new();
-                        let mut w = BindWriter::begin_with(&mut probe, &prefix);
-                        match write_row(&mut w, &row)
-                            .and_then(|()| w.finish_execute_all().map_err(Error::encode))
-                        {
-                            Ok(()) => {
-                                self.push_parse_again(item, stmt)?;
-                                parse_due = false;
-                                parse_alone = true;
-                                self.session
-                                    .push_bind_execute_run(item, &prefix, |w| write_row(w, &row))
+                    let closed = sender.push_row(
+                        &mut self.session,
+                        stmt,
+                        &prefix,
+                        idx,
+                        |w| match order {
+                            None => plan.write(w, &row),
+                            Some(order) => {
+                                // Reordering hides the row's own length from the plan.
+                                check_param_count(stmt, row.len())?;
+                                plan.write(w, &Reordered { row: &row, order })
                             }
-                            Err(e) => Err(e),
-                        }
-                    } else {
-                        self.session
-                            .push_bind_execute_run(item, &prefix, |w| write_row(w, &row))
-                    };
-                    match r {
-                        Ok(()) => {
-                            parse_alone = false;
-                            ledger.row_sent(idx);
-                        }
-                        Err(e) if e.is_conversion() || e.is_encode() || e.is_config() => {
-                            // The row could not be encoded: nothing of it was written.
-                            ledger.row_refused(idx, e, report);
-                        }
-                        Err(e) => return Err(e),
-                    }
-                    if ledger.open_len() == batch {
-                        self.close_window(&mut ledger)?;
-                        parse_due = reparse;
-                        parse_alone = false;
+                        },
+                        report,
+                    )?;
+                    if let Some((sync, n)) = closed {
+                        self.trace.window_opened(None, sync, || n);
                     }
                 }
-                if refill
-                    && (self.session.outbound_mut().len() >= window_bytes
-                        || ledger.inflight() >= window_rows)
-                {
-                    refill = false;
-                    // Refilling waits for the rows in flight to fall to half the window.
-                    // Answers of rows before the last Sync are sure to come (the server
-                    // flushes at each ReadyForQuery); those of rows after it may sit in the
-                    // server's output buffer. When the synced rows alone cannot bring the
-                    // count down, a Flush makes the server send the rest, or the window
-                    // would never drain. Otherwise none is sent: each Flush costs the
-                    // server a partial write and the client a wakeup.
-                    let half = u64::try_from(window_rows / 2).unwrap_or(u64::MAX);
-                    if ledger.open_len() > half && ledger.inflight() > window_rows / 2 {
-                        self.session.push_flush()?;
-                    }
+                if let Some((sync, n)) = sender.end_round(&mut self.session)? {
+                    self.trace.window_opened(None, sync, || n);
                 }
-                let ending = source_done || ledger.stopped();
-                if ending && (ledger.open_len() > 0 || parse_alone) {
-                    self.close_window(&mut ledger)?;
-                    parse_due = reparse;
-                    parse_alone = false;
-                }
-                if ending && ledger.windows_settled() && self.session.pending() == 0 {
+                if sender.finished(&self.session) {
                     return Ok(());
                 }
 
-                if waiting && !ending {
+                if waiting && !sender.ending() {
                     waiting = false;
-                    if ledger.inflight() == 0 && !self.session.has_outbound() {
+                    if sender.inflight() == 0 && !self.session.has_outbound() {
                         rows.ready().await;
                     } else {
                         // Keep the socket moving while the stream produces rows.
                         tokio::select! {
                             r = self.write_within(wait) => if !r? {
                                 wait = self.stalled(&mut timed_out, wait).await?;
-                                ledger.stop();
+                                sender.stop();
                             },
                             () = rows.ready() => {}
                         }
@@ -660,7 +529,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     }
                     if !self.write_within(wait).await? {
                         wait = self.stalled(&mut timed_out, wait).await?;
-                        ledger.stop();
+                        sender.stop();
                     }
                 }
 
@@ -668,7 +537,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     if let Event::Ready(i, _) = &ev {
                         self.trace.window_done(*i);
                     }
-                    match ledger.on_event(ev, report) {
+                    match sender.on_event(ev, report) {
                         Some(Event::Notice(n)) => self.on_notice(n),
                         Some(Event::Notification(n)) => self.on_notification(n),
                         _ => {}
@@ -677,7 +546,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 if let Some(control) = ticks.as_mut() {
                     // The rows still unanswered are the server's backlog.
                     if let Some(tick) =
-                        control.observe(Instant::now(), ledger.inflight(), window_rows)
+                        control.observe(Instant::now(), sender.inflight(), window_rows)
                     {
                         self.set_io_tick(Some(tick));
                     }
@@ -689,7 +558,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
         if let Err(e) = outcome {
             // The connection failed: rows still in flight have an unknown fate.
-            report.rows_uncertain = ledger.uncertain();
+            report.rows_uncertain = sender.ledger().uncertain();
             return Err(e);
         }
         if let Some(e) = timed_out {
@@ -702,7 +571,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         if own_tx {
             if report.failures_total == 0 {
                 self.simple_query("COMMIT").await?;
-                for r in ledger.sent() {
+                for r in sender.ledger().sent() {
                     report.commit_range(r.clone());
                 }
             } else {
@@ -738,7 +607,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     ) -> Result<Option<Duration>, Error> {
         let deadline = wait.unwrap_or(Duration::ZERO);
         let token = match &self.cancel {
-            Some(t) if timed_out.is_none() && !self.session.quirks().cancel_unreliable => t.clone(),
+            Some(t) if timed_out.is_none() && self.session.cancel_keeps_connection() => t.clone(),
             _ => {
                 let e = Error::timeout(if timed_out.is_some() {
                     "bulk load timed out, and the server did not settle after a cancel: the connection is closed"

@@ -3,9 +3,10 @@
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::query::binary_result_supported;
 use super::{timed, Connection};
 use crate::conn::bulk::{ExecuteManyOptions, LoadError, LoadMethod, LoadReport};
+use crate::conn::flow::copy;
+use crate::conn::flow::extended::Close;
 use crate::conn::params::Params;
 use crate::error::Error;
 use crate::protocol::Oid;
@@ -109,12 +110,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             .join(", ");
         let table_q = quote_ident(table);
         let types = self.column_types(&table_q, &cols).await.map_err(fail)?;
-        let copy_ok = !self.session.quirks().copy_out_broken
-            && types.iter().all(|&t| binary_result_supported(t));
         let use_copy = match mode {
             LoadMode::Copy => true,
             LoadMode::Pipeline => false,
-            LoadMode::Auto => copy_ok,
+            LoadMode::Auto => copy::binary_copy_fits(&self.session, &types),
         };
         if use_copy {
             self.load_copy(&table_q, &cols, &types, rows).await
@@ -143,7 +142,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     }
 
     /// Closes a named statement (protocol Close, never SQL DEALLOCATE). Nothing for the
-    /// unnamed statement (pooler-safe mode): the next Parse replaces it.
+    /// unnamed statement (pooler-safe mode): the next Parse replaces it. The server's
+    /// answer to the Close is not checked (a statement already gone is no failure here);
+    /// an error that breaks the connection still is one.
     pub(crate) async fn close_statement(&mut self, name: &str) -> Result<(), Error> {
         if name.is_empty() {
             return Ok(());
@@ -153,16 +154,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
     async fn close_statement_inner(&mut self, name: &str) -> Result<(), Error> {
         self.begin_op().await?;
-        let item = self.item();
-        self.session
-            .push_close(item, crate::protocol::frontend::Target::Statement, name)?;
-        self.session.push_sync(item)?;
-        loop {
-            if let crate::conn::event::Event::Ready(i, _) = self.next_event().await? {
-                if i == item {
-                    return Ok(());
-                }
-            }
+        let mut flow = Close::start(&mut self.session, name)?;
+        match self.drive(&mut flow).await {
+            Err(e) if e.is_db() && !e.breaks_connection() => Ok(()),
+            r => r,
         }
     }
 

@@ -1,18 +1,22 @@
 //! The tokio driver: [`Connection`] owns the socket, a read buffer and the sans-IO
-//! [`Session`], and is the only code in `conn` that awaits.
+//! [`Session`]; it is the only code in `conn` that awaits.
 //!
-//! One private loop does all IO: write whatever the session has queued **while** reading
-//! whatever the server sends (both are polled in one future), hand complete frames to the
-//! session, then drain its events. Because reads and writes progress together, no size of
-//! request can deadlock against a server that is blocked writing its responses. The read
-//! buffer lives in the struct, so a dropped future loses no bytes; the session keeps its
-//! expectation queue, and the next operation drains it to ReadyForQuery first
-//! (see `# Cancel safety` in the crate docs).
+//! The one loop that waits on the socket is in `io_loop` ([`Connection::drive`] and the
+//! few primitives beside it): it writes whatever the session has queued **while** reading
+//! whatever the server sends, feeds the bytes to the session and hands each event to the
+//! operation's [flow](crate::conn::flow), which decides what it means. The files here
+//! are the async shells of the operations (start a flow, drive it, apply the deadline)
+//! and what needs the OS: sockets and TLS (`socket`, `tls`), cancel requests (`cancel`),
+//! the host walk (`hosts`), polled IO for bulk loads (`io_tick`), and the loads that
+//! span several connections (`parallel`). The read buffer lives in the struct, so a
+//! dropped future loses no bytes; the session keeps its expectation queue, and the next
+//! operation drains it to ReadyForQuery first (see `# Cancel safety` in the crate docs).
 
 mod bulk;
 mod cancel;
 mod copy;
 mod hosts;
+mod io_loop;
 mod io_tick;
 mod load;
 mod parallel;
@@ -24,17 +28,13 @@ mod transaction;
 mod unnest;
 
 use std::collections::VecDeque;
-use std::future::poll_fn;
 use std::io;
-use std::pin::Pin;
-use std::task::Poll;
-
 use std::sync::Arc;
 
 use base64::Engine as _;
-use bytes::{Buf, BytesMut};
+use bytes::BytesMut;
 use futures::future::BoxFuture;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 
 pub use cancel::CancelToken;
 pub use copy::{BinaryCopyWriter, CopyIn, CopyOut};
@@ -49,25 +49,15 @@ pub use socket::Socket;
 pub use transaction::Transaction;
 
 use super::config::{Config, ProfileChoice, SslMode};
-use super::event::{Event, Item};
-use super::session::{Session, SessionConfig, StartupStatus, TlsStart};
+use super::event::Item;
+use super::session::{Session, SessionConfig, TlsStart};
 use super::statement::StatementCache;
 use crate::error::{DbError, Error};
 use crate::iris::Quirks;
 use crate::protocol::backend::{NotificationResponse, TransactionStatus};
-use crate::protocol::framing::peek_header;
 use crate::protocol::frontend;
 use crate::trace::{self, ConnTrace};
 use tls::{Binding, TlsConnector, TlsPlan};
-
-/// How much spare room the read buffer keeps for one read.
-const READ_CHUNK: usize = 64 * 1024;
-/// How long an exchange that failed waits for its ReadyForQuery on a server whose
-/// profile says it may never come. iris-pgwire 1.7.3 sends it within milliseconds; the
-/// legacy build never does (quirks document §14).
-const READY_AFTER_ERROR_GRACE: std::time::Duration = std::time::Duration::from_millis(250);
-/// Notices kept when no handler is installed.
-const NOTICE_BUFFER: usize = 64;
 
 /// A LISTEN/NOTIFY notification.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,13 +78,6 @@ impl From<NotificationResponse> for Notification {
             payload: n.payload().to_string(),
         }
     }
-}
-
-/// Progress made by one [`Connection::pump`].
-enum Progress {
-    Read,
-    Wrote,
-    Eof,
 }
 
 type NoticeHandler = Box<dyn FnMut(DbError) + Send>;
@@ -130,7 +113,6 @@ pub struct Connection<S = Socket> {
     stream: S,
     rbuf: BytesMut,
     session: Session,
-    next_item: Item,
     next_statement: u64,
     config: Config,
     pub(crate) cache: StatementCache,
@@ -313,18 +295,9 @@ impl Connection<Socket> {
     /// see [`crate::iris::capabilities`].
     pub fn cancel_token(&self) -> Option<CancelToken> {
         let token = self.cancel.clone()?;
-        let Some(caps) = self.iris_capabilities() else {
-            return Some(token);
-        };
-        let release = crate::iris::capabilities::release_words(self.config.iris_pgwire_version);
-        Some(match caps.cancel {
-            crate::iris::CancelEffect::Cancels => token,
-            crate::iris::CancelEffect::Ignored => token.refusing(format!(
-                "{release} ignores a CancelRequest: the query runs to its end"
-            )),
-            _ => token.refusing(format!(
-                "{release} closes the connection on a CancelRequest instead of cancelling its query"
-            )),
+        Some(match self.session.cancel_refusal() {
+            Some(why) => token.refusing(why),
+            None => token,
         })
     }
 }
@@ -388,11 +361,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             protocol: config.protocol_range(),
         })
         .map_err(|e| (e, false))?;
+        let mut session = session;
+        session.set_client_options(config.prefer_text, config.iris_pgwire_version);
         let mut conn = Self {
             stream,
-            rbuf: BytesMut::with_capacity(READ_CHUNK),
+            rbuf: BytesMut::with_capacity(io_loop::READ_CHUNK),
             session,
-            next_item: 1,
             next_statement: 1,
             config: config.clone(),
             cache: StatementCache::new(config.statement_cache_capacity),
@@ -416,269 +390,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         Ok(conn)
     }
 
-    async fn run_startup(&mut self) -> Result<(), Error> {
-        loop {
-            self.route_async_events();
-            if let Some(e) = self.session.broken_error() {
-                return Err(e.clone());
-            }
-            match self.session.startup_status() {
-                StartupStatus::Done => return Ok(()),
-                StartupStatus::NeedScramProof => {
-                    if let Some(pending) = self.session.take_scram_pending() {
-                        // PBKDF2 costs milliseconds to seconds: keep it off the async worker.
-                        let proof = tokio::task::spawn_blocking(move || pending.compute())
-                            .await
-                            .map_err(|e| Error::auth(format!("SCRAM computation failed: {e}")))?;
-                        self.session.provide_scram_proof(proof);
-                    }
-                }
-                StartupStatus::NeedTls => {
-                    let binding = match (self.start_tls, self.tls.clone()) {
-                        (Some(start), Some(connector)) => start(&mut self.stream, &connector).await,
-                        _ => Err(no_tls_here()),
-                    };
-                    match binding {
-                        Ok(binding) => self.session.tls_established(binding),
-                        Err(e) => {
-                            self.session.mark_broken(e.clone());
-                            return Err(e);
-                        }
-                    }
-                }
-                StartupStatus::InProgress => {
-                    // As `step_io`, letting the spans see how the client authenticates.
-                    let progress = self.pump().await;
-                    self.trace.startup_read(&self.rbuf);
-                    self.take_progress(progress);
-                    self.trace.startup_wrote(self.session.outbound_mut());
-                }
-            }
-        }
-    }
-
     /// Whether this connection is encrypted with TLS.
     pub fn is_tls(&self) -> bool {
         self.session.is_tls()
     }
 
-    // ----- the IO loop --------------------------------------------------------------------
-
-    /// Whether the socket is in polled IO now: only while `execute_many` streams rows
-    /// (see [`ExecuteManyOptions::io_tick`](crate::conn::ExecuteManyOptions::io_tick)),
-    /// or after such a load was dropped mid-way, until the next operation starts.
-    pub fn is_io_polled(&self) -> bool {
-        self.polled
-    }
-
-    /// Polled IO with this tick, or event-driven IO (`None`), where the transport
-    /// supports the switch (see `socket`); a no-op elsewhere. A failed switch loses the
-    /// socket, so it breaks the connection.
-    pub(crate) fn set_io_tick(&mut self, tick: Option<std::time::Duration>) {
-        let Some(set) = self.set_polled else { return };
-        if tick.is_none() && !self.polled {
-            return;
-        }
-        match set(&mut self.stream, tick) {
-            Ok(()) => self.polled = tick.is_some(),
-            Err(e) => {
-                self.polled = false;
-                self.session.mark_broken(Error::io(e));
-            }
-        }
-    }
-
-    /// Writes pending output while reading; returns after any progress.
-    async fn pump(&mut self) -> io::Result<Progress> {
-        let Self {
-            stream,
-            rbuf,
-            session,
-            ..
-        } = self;
-        // Room for the next read. For a large frame whose header is in, reserve up to its
-        // (already cap-checked) size so it is not read in many small steps.
-        let mut want = READ_CHUNK;
-        if let Some((_, len)) = peek_header(rbuf) {
-            if let Ok(len) = usize::try_from(len) {
-                want = want.max((len + 1).saturating_sub(rbuf.len()).min(16 << 20));
-            }
-        }
-        if rbuf.capacity() - rbuf.len() < want / 2 {
-            rbuf.reserve(want);
-        }
-        poll_fn(|cx| {
-            let mut wrote = false;
-            let out = session.outbound_mut();
-            while !out.is_empty() {
-                match Pin::new(&mut *stream).poll_write(cx, out) {
-                    Poll::Ready(Ok(0)) => {
-                        return Poll::Ready(Err(io::Error::new(
-                            io::ErrorKind::WriteZero,
-                            "socket accepted no bytes",
-                        )))
-                    }
-                    Poll::Ready(Ok(n)) => {
-                        out.advance(n.min(out.len()));
-                        wrote = true;
-                    }
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                    Poll::Pending => break,
-                }
-            }
-            // Flush whenever our side is written out, not only after a write in this
-            // round: a TLS stream may hold records it could not send last time (the socket
-            // was full), and only a flush sends them and registers for writability. On a
-            // plain socket it is a no-op.
-            if out.is_empty() {
-                if let Poll::Ready(Err(e)) = Pin::new(&mut *stream).poll_flush(cx) {
-                    return Poll::Ready(Err(e));
-                }
-            }
-            match tokio_util::io::poll_read_buf(Pin::new(&mut *stream), cx, rbuf) {
-                Poll::Ready(Ok(0)) => return Poll::Ready(Ok(Progress::Eof)),
-                Poll::Ready(Ok(_)) => return Poll::Ready(Ok(Progress::Read)),
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => {}
-            }
-            if wrote {
-                Poll::Ready(Ok(Progress::Wrote))
-            } else {
-                Poll::Pending
-            }
-        })
-        .await
-    }
-
-    /// One round of IO, fed to the session.
-    async fn step_io(&mut self) {
-        let progress = self.pump().await;
-        self.take_progress(progress);
-    }
-
-    /// Feeds what one [`Self::pump`] read to the session.
-    #[inline]
-    fn take_progress(&mut self, progress: io::Result<Progress>) {
-        match progress {
-            Ok(Progress::Read) => self.session.handle_bytes(&mut self.rbuf),
-            Ok(Progress::Wrote) => {}
-            Ok(Progress::Eof) => {
-                self.session.handle_bytes(&mut self.rbuf);
-                self.session.handle_eof();
-            }
-            Err(e) => self.session.mark_broken(Error::io(e)),
-        }
-    }
-
-    /// The next event for the current operation; notices and notifications are routed
-    /// on the way.
-    ///
-    /// An operation completes with the server's error at once: when the error is in, all
-    /// our messages are written, and its ReadyForQuery does not follow within a short
-    /// grace, the error is returned as `Err` and re-synchronising becomes the connection's
-    /// pending work, done (within the next operation's deadline) before that operation
-    /// starts. PostgreSQL sends the ReadyForQuery right behind the error, so in practice
-    /// the caller sees the settled transaction status; a server that stalls there cannot
-    /// hold the caller's error back until a deadline.
-    pub(crate) async fn next_event(&mut self) -> Result<Event, Error> {
-        self.next_event_with(true).await
-    }
-
-    /// [`Self::next_event`] for draining what an earlier operation left behind: its
-    /// errors are discarded with its other responses, so none completes anything early.
-    async fn next_discarded_event(&mut self) -> Result<Event, Error> {
-        self.next_event_with(false).await
-    }
-
-    async fn next_event_with(&mut self, early_error: bool) -> Result<Event, Error> {
-        loop {
-            while let Some(ev) = self.session.poll_event() {
-                match ev {
-                    Event::Notice(n) => self.on_notice(n),
-                    Event::Notification(n) => self.on_notification(n),
-                    Event::ParameterStatus(..) => {}
-                    ev => return Ok(ev),
-                }
-            }
-            if let Some(e) = self.session.broken_error() {
-                return Err(e.clone());
-            }
-            if self.session.awaiting_ready_after_error() {
-                // The server's error is in; wait a short grace for its ReadyForQuery.
-                if tokio::time::timeout(READY_AFTER_ERROR_GRACE, self.step_io())
-                    .await
-                    .is_err()
-                {
-                    if self.session.quirks().ready_may_not_follow_error {
-                        // It may never come (iris-pgwire legacy): settle without it.
-                        self.session.assume_ready_after_error();
-                    } else if early_error && !self.session.has_outbound() {
-                        // Everything is sent, so the delay is the server's: report its
-                        // error now and leave the resync to the next operation.
-                        if let Some(e) = self.session.take_unsettled_error() {
-                            return Err(e);
-                        }
-                    }
-                }
-                continue;
-            }
-            self.step_io().await;
-        }
-    }
-
-    /// Writes everything queued without waiting for responses (used when the caller
-    /// refills the buffer, e.g. bulk loads), reading whatever arrives meanwhile.
-    pub(crate) async fn write_some(&mut self) -> Result<(), Error> {
-        if let Some(e) = self.session.broken_error() {
-            return Err(e.clone());
-        }
-        self.step_io().await;
-        match self.session.broken_error() {
-            Some(e) => Err(e.clone()),
-            None => Ok(()),
-        }
-    }
-
-    fn route_async_events(&mut self) {
-        for ev in self.session.discard_stale_events() {
-            match ev {
-                Event::Notice(n) => self.on_notice(n),
-                Event::Notification(n) => self.on_notification(n),
-                _ => {}
-            }
-        }
-    }
-
-    fn on_notice(&mut self, n: Box<DbError>) {
-        let n = *n;
-        match &mut self.notice_handler {
-            Some(h) => h(n),
-            None => {
-                if self.notices.len() >= NOTICE_BUFFER {
-                    self.notices.pop_front();
-                }
-                self.notices.push_back(n);
-            }
-        }
-    }
-
-    fn on_notification(&mut self, n: NotificationResponse) {
-        if self.notifications.len() >= self.config.notification_capacity {
-            self.notifications.pop_front();
-            self.dropped_notifications += 1;
-        }
-        self.notifications.push_back(n.into());
-    }
-
-    /// Whether parameters and results use text format only.
-    pub(crate) fn text_only(&self) -> bool {
-        self.session.quirks().text_only || self.config.prefer_text
-    }
-
     pub(crate) fn item(&mut self) -> Item {
-        let i = self.next_item;
-        self.next_item += 1;
-        i
+        self.session.item()
     }
 
     /// The name for the next prepared statement: `pgline_s<n>`, or the unnamed statement
@@ -690,23 +408,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let n = self.next_statement;
         self.next_statement += 1;
         format!("pgline_s{n}")
-    }
-
-    /// Before a Bind of `s`: when `s` is the unnamed statement (pooler-safe mode), queues
-    /// its Parse again, with the parameter types its Describe reported, so that the Bind
-    /// in the same flight finds it whichever server connection the flight lands on.
-    /// Nothing for a named statement.
-    pub(crate) fn push_parse_again(
-        &mut self,
-        item: Item,
-        s: &crate::conn::statement::Statement,
-    ) -> Result<(), Error> {
-        if !s.is_unnamed() {
-            return Ok(());
-        }
-        let (sql, _) = self.renumber(s.sql())?;
-        let types = s.wire_params().to_vec();
-        self.session.push_parse(item, "", &sql, &types)
     }
 
     /// After an operation passed its deadline (its future was dropped at an await point,
@@ -724,7 +425,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             return received.unwrap_or_else(|| Error::timeout("operation timed out"));
         }
         let token = match &self.cancel {
-            Some(t) if !self.session.quirks().cancel_unreliable => t.clone(),
+            Some(t) if self.session.cancel_keeps_connection() => t.clone(),
             _ => {
                 let e = Error::timeout("operation timed out (the connection is closed)");
                 self.session.mark_broken(e.clone());
@@ -794,40 +495,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             self.session.push_sync(item)?;
         }
         Ok(())
-    }
-
-    /// A liveness check that costs no round trip (for the pool's checkout): reads, without
-    /// waiting, whatever the socket already holds. EOF, a reset, or a message the server
-    /// sent while nothing was pending (typically FATAL 57P01 before it closes) marks the
-    /// connection broken; a notification or parameter change is taken in as usual.
-    /// Returns whether the connection is still usable.
-    pub(crate) fn poll_alive(&mut self) -> bool {
-        if self.session.is_broken() {
-            return false;
-        }
-        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        // At most a few reads: an idle connection normally has nothing to read at all.
-        for _ in 0..4 {
-            if self.rbuf.capacity() - self.rbuf.len() < 1024 {
-                self.rbuf.reserve(READ_CHUNK);
-            }
-            match tokio_util::io::poll_read_buf(Pin::new(&mut self.stream), &mut cx, &mut self.rbuf)
-            {
-                Poll::Pending => break,
-                Poll::Ready(Ok(0)) => {
-                    self.session.handle_bytes(&mut self.rbuf);
-                    self.session.handle_eof();
-                    break;
-                }
-                Poll::Ready(Ok(_)) => self.session.handle_bytes(&mut self.rbuf),
-                Poll::Ready(Err(e)) => {
-                    self.session.mark_broken(Error::io(e));
-                    break;
-                }
-            }
-        }
-        self.route_async_events();
-        !self.session.is_broken()
     }
 
     /// Brings a connection back to a clean idle state for reuse: drains what an abandoned
@@ -905,10 +572,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// [`Config::iris_pgwire_version`] (undeclared: the least any release does); `None`
     /// on PostgreSQL.
     pub fn iris_capabilities(&self) -> Option<crate::iris::Capabilities> {
-        self.session
-            .quirks()
-            .is_iris_like()
-            .then(|| crate::iris::Capabilities::of(self.config.iris_pgwire_version))
+        self.session.iris_capabilities()
     }
 
     /// Changes this connection's operation deadline (`None`: no deadline) from now on:
@@ -978,64 +642,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// How many notifications were dropped because the buffer was full.
     pub fn dropped_notifications(&self) -> u64 {
         self.dropped_notifications
-    }
-
-    /// Waits for the next notification (reading the socket while idle). Wrap it in a
-    /// timeout; it waits as long as the server stays silent.
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// # async fn demo(conn: &mut pgline::Connection) -> Result<(), pgline::Error> {
-    /// use std::time::Duration;
-    /// conn.batch_execute("LISTEN jobs").await?;
-    /// match tokio::time::timeout(Duration::from_secs(30), conn.wait_for_notification()).await {
-    ///     Ok(n) => println!("job {}", n?.payload),
-    ///     Err(_) => println!("no job within 30 s"),
-    /// }
-    /// # Ok(()) }
-    /// ```
-    pub async fn wait_for_notification(&mut self) -> Result<Notification, Error> {
-        self.begin_op().await?;
-        loop {
-            if let Some(n) = self.notifications.pop_front() {
-                return Ok(n);
-            }
-            while let Some(ev) = self.session.poll_event() {
-                match ev {
-                    Event::Notice(n) => self.on_notice(n),
-                    Event::Notification(n) => self.on_notification(n),
-                    _ => {}
-                }
-            }
-            if let Some(n) = self.notifications.pop_front() {
-                return Ok(n);
-            }
-            if let Some(e) = self.session.broken_error() {
-                return Err(e.clone());
-            }
-            self.step_io().await;
-        }
-    }
-
-    /// Sends Terminate and closes the socket, within the operation deadline (or 5 s when
-    /// none is set): a server that stops reading cannot make it hang.
-    pub async fn close(mut self) -> Result<(), Error> {
-        let deadline = self
-            .config
-            .query_timeout
-            .unwrap_or(std::time::Duration::from_secs(5));
-        let fut = async {
-            if !self.session.is_broken() {
-                self.session.terminate();
-                let out = self.session.outbound_mut().split().freeze();
-                self.stream.write_all(&out).await.map_err(Error::io)?;
-            }
-            self.stream.shutdown().await.map_err(Error::io)
-        };
-        tokio::time::timeout(deadline, fut)
-            .await
-            .unwrap_or_else(|_| Err(Error::timeout("close timed out")))
     }
 }
 

@@ -91,11 +91,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         })
     }
 
-    /// The words for the server's release when it cannot roll back.
+    /// The words for the server's release when it cannot roll back (decided by the
+    /// session: `Session::cannot_roll_back`).
     pub(crate) fn cannot_roll_back(&self) -> Option<String> {
-        let caps = self.iris_capabilities()?;
-        (!caps.rollback)
-            .then(|| crate::iris::capabilities::release_words(self.config.iris_pgwire_version))
+        self.session.cannot_roll_back()
     }
 }
 

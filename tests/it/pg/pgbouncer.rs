@@ -434,6 +434,12 @@ async fn the_pipeline_api_and_insert_unnest_work_through_pgbouncer() {
     p.query(&ins, &[&4i64, &"four"]).unwrap();
     p.sync().unwrap();
     p.query(&sel, &[&4i64]).unwrap();
+    // A window that ends the transaction ends idle, where the pooler may switch: the
+    // next window waits until it was read, although the last status said "in a block".
+    p.query_sql("COMMIT", &[]).unwrap();
+    p.sync().unwrap();
+    let refused = p.query(&sel, &[&3i64]).unwrap_err();
+    assert!(refused.to_string().contains("pooler-safe"), "{refused}");
     let out: Vec<_> = p
         .finish()
         .await
@@ -441,8 +447,8 @@ async fn the_pipeline_api_and_insert_unnest_work_through_pgbouncer() {
         .into_iter()
         .map(Result::unwrap)
         .collect();
+    assert_eq!(out.len(), 4);
     assert_eq!(out[2].rows[0].get::<&str>(0).unwrap(), "four");
-    c.batch_execute("COMMIT").await.unwrap();
 
     let ids: Vec<i64> = (10..5010).collect();
     let vs: Vec<String> = ids.iter().map(|i| format!("u{i}")).collect();
