@@ -123,11 +123,12 @@ impl Error {
 
     /// The same error with `note` printed before it (the server's fields stay as they
     /// are, so [`code`](Self::code) and [`as_db_error`](Self::as_db_error) still work).
+    /// A note already there stays, after the new one.
     pub(crate) fn with_note(mut self, note: impl Into<Cow<'static, str>>) -> Self {
         let note = note.into();
         self.0.msg = Some(match self.0.msg.take() {
-            Some(old) if self.0.db.is_none() => format!("{note}: {old}").into(),
-            _ => note,
+            Some(old) => format!("{note}: {old}").into(),
+            None => note,
         });
         self
     }

@@ -58,4 +58,31 @@ impl CancelToken {
     pub fn process_id(&self) -> i32 {
         self.token.process_id()
     }
+
+    /// Whether a cancel can work on this server (false on iris-pgwire, which ignores it
+    /// or closes the connection). See [`crate::CancelToken::is_supported`].
+    ///
+    /// ```no_run
+    /// # fn demo(token: pgline::blocking::CancelToken) {
+    /// if !token.is_supported() {
+    ///     println!("this server cannot cancel a query");
+    /// }
+    /// # }
+    /// ```
+    pub fn is_supported(&self) -> bool {
+        self.token.is_supported()
+    }
+
+    /// The length of the secret key in bytes (the key itself is never exposed): 4 under
+    /// protocol 3.0; PostgreSQL 18 sends 32 under 3.2. See
+    /// [`crate::CancelToken::secret_key_len`].
+    ///
+    /// ```no_run
+    /// # fn demo(token: pgline::blocking::CancelToken) {
+    /// println!("cancel key of {} bytes", token.secret_key_len());
+    /// # }
+    /// ```
+    pub fn secret_key_len(&self) -> usize {
+        self.token.secret_key_len()
+    }
 }

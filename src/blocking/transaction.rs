@@ -72,6 +72,23 @@ impl<'a> Transaction<'a> {
         self.exec.run(tx.rollback())
     }
 
+    /// Whether [`rollback`](Self::rollback) undoes this transaction's statements (false
+    /// only for `begin_without_rollback` on a server that cannot roll back). See
+    /// [`crate::Transaction::rolls_back`].
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), pgline::Error> {
+    /// # let mut conn = pgline::blocking::Connection::connect_str("postgres://postgres@127.0.0.1/postgres")?;
+    /// let tx = conn.begin()?;
+    /// assert!(tx.rolls_back());
+    /// # Ok(()) }
+    /// ```
+    pub fn rolls_back(&self) -> bool {
+        self.tx
+            .as_ref()
+            .is_none_or(crate::Transaction::<'_, Socket>::rolls_back)
+    }
+
     blocking_methods!(
         " # let mut conn = pgline::blocking::Connection::connect_str(\"postgres://postgres@127.0.0.1/postgres\")?; let mut c = conn.begin()?;"
     );

@@ -165,7 +165,8 @@ pub struct LoadReport {
     /// Number of failed rows.
     pub failures_total: u64,
     /// Rows sent but not run because an earlier row of their sync window (or
-    /// transaction) failed (`PipelineAborted`).
+    /// transaction) failed (`PipelineAborted`), or, in a binary COPY, rows before a row
+    /// that could not be encoded, rolled back with the aborted COPY.
     pub rows_skipped: u64,
     /// Rows whose outcome is unknown because the connection failed before their answer.
     pub rows_uncertain: u64,

@@ -83,12 +83,29 @@ impl ProtocolVersion {
     }
 
     /// The version a NegotiateProtocolVersion names, from its "newest minor version"
-    /// field. Only the low 16 bits are the minor version (the field is an Int32 whose
-    /// high half is the major version in some implementations).
-    pub(crate) fn from_negotiated(newest_minor: i32) -> Self {
-        Self {
-            minor: (newest_minor & 0xffff) as u16,
+    /// field. The low 16 bits are the minor version; the high half is the major version
+    /// in PostgreSQL's own servers (`PG_PROTOCOL(3, minor)`) and 0 in implementations
+    /// that send the minor version alone, as the message format's wording reads.
+    ///
+    /// Refused, as libpq 18 refuses them (fe-protocol3.c,
+    /// `pqGetNegotiateProtocolVersion3`): any other major version (a 3.x client cannot
+    /// go on with it), and 3.1, which never existed (protocol 3.0 went straight to 3.2).
+    pub(crate) fn from_negotiated(newest_minor: i32) -> Result<Self, Error> {
+        let [m1, m0, n1, n0] = newest_minor.to_be_bytes();
+        let (major, minor) = (u16::from_be_bytes([m1, m0]), u16::from_be_bytes([n1, n0]));
+        if major != 0 && major != 3 {
+            return Err(Error::protocol(format!(
+                "invalid NegotiateProtocolVersion: the server offers protocol {major}.{minor}, \
+                 and only major version 3 is spoken"
+            )));
         }
+        if minor == 1 {
+            return Err(Error::protocol(
+                "invalid NegotiateProtocolVersion: the server offers protocol 3.1, which \
+                 does not exist (3.0 was followed by 3.2)",
+            ));
+        }
+        Ok(Self { minor })
     }
 }
 
@@ -162,11 +179,35 @@ mod tests {
     #[test]
     fn a_negotiated_version_is_read_from_the_low_16_bits() {
         assert_eq!(
-            ProtocolVersion::from_negotiated(0x0003_0000),
+            ProtocolVersion::from_negotiated(0x0003_0000).unwrap(),
             ProtocolVersion::V3_0
         );
-        assert_eq!(ProtocolVersion::from_negotiated(2), ProtocolVersion::V3_2);
-        assert_eq!(ProtocolVersion::from_negotiated(1).to_string(), "3.1");
+        assert_eq!(
+            ProtocolVersion::from_negotiated(0x0003_0002).unwrap(),
+            ProtocolVersion::V3_2
+        );
+        assert_eq!(
+            ProtocolVersion::from_negotiated(2).unwrap(),
+            ProtocolVersion::V3_2
+        );
+    }
+
+    #[test]
+    fn a_negotiated_3_1_or_a_major_other_than_3_is_a_protocol_error() {
+        for bad in [
+            1,
+            0x0003_0001,
+            0x0002_0000,
+            0x0004_0000,
+            0x0004_0002,
+            -1,
+            i32::MIN,
+        ] {
+            let e = ProtocolVersion::from_negotiated(bad).unwrap_err();
+            assert!(e.is_protocol(), "{bad:#x}: {e}");
+        }
+        let e = ProtocolVersion::from_negotiated(1).unwrap_err();
+        assert!(e.to_string().contains("3.1"), "{e}");
     }
 
     #[test]

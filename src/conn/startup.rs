@@ -136,7 +136,7 @@ fn negotiate(
             "the server sent NegotiateProtocolVersion twice",
         ));
     }
-    let offered = ProtocolVersion::from_negotiated(m.newest_minor());
+    let offered = ProtocolVersion::from_negotiated(m.newest_minor())?;
     let requested = ctx.protocol.max;
     if offered > requested {
         return Err(Error::protocol(format!(
@@ -149,6 +149,13 @@ fn negotiate(
         return Err(Error::protocol(format!(
             "the server did not recognise the protocol options {}, which were not sent",
             m.unrecognized().join(", ")
+        )));
+    }
+    // libpq 18: "server negotiated but asks for no changes".
+    if offered == requested {
+        return Err(Error::protocol(format!(
+            "invalid NegotiateProtocolVersion: the server offers protocol {offered}, the \
+             version that was requested, and lists no options: it asks for no change"
         )));
     }
     if offered < ctx.protocol.min {

@@ -68,27 +68,49 @@ pub fn sqlstate_for_sqlcode(sqlcode: i32) -> Option<&'static str> {
         .map(|(_, s)| *s)
 }
 
-/// The IRIS SQLCODE in an error message: the first `SQLCODE: <-119>` (the IRIS DB-API
-/// wording that iris-pgwire passes on), `SQLCODE: -119` or `SQLCODE=-119`. `None` when
-/// the message carries none, or the number does not fit an `i32`.
+/// The IRIS SQLCODE in an error message.
+///
+/// The message may echo the statement (or values from it), and a column or literal in
+/// there could read like a SQLCODE, so the wording iris-pgwire passes on from the IRIS
+/// DB-API, `[SQLCODE: <-119>:<...>]`, is looked for first: its first occurrence wins.
+/// Without it, the looser forms `SQLCODE: <-119>`, `SQLCODE: -119` and `SQLCODE=-119`
+/// (at the start of a word, not `MY_SQLCODE=1`) are taken only when every one of them
+/// in the message names the same number: two different ones cannot be told apart.
+/// `None` when the message carries none, or the number does not fit an `i32`.
 pub fn iris_sqlcode(message: &str) -> Option<i32> {
+    /// The DB-API wording, up to the number.
+    const DBAPI: &str = "[SQLCODE: <";
     let mut rest = message;
-    while let Some(at) = rest.find("SQLCODE") {
-        let after = rest.get(at + "SQLCODE".len()..)?;
-        if let Some(n) = number_after(after) {
-            return Some(n);
+    while let Some(at) = rest.find(DBAPI) {
+        let after = rest.get(at + DBAPI.len()..)?;
+        if let Some((n, tail)) = number(after) {
+            if tail.starts_with('>') {
+                return Some(n);
+            }
         }
         rest = after;
     }
-    None
+    let mut found = None;
+    let mut rest = message;
+    while let Some(at) = rest.find("SQLCODE") {
+        let word_start = rest
+            .get(..at)
+            .and_then(|before| before.chars().next_back())
+            .is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == '$' || c == '%'));
+        let after = rest.get(at + "SQLCODE".len()..)?;
+        if let Some(n) = number_after(after).filter(|_| word_start) {
+            match found {
+                Some(m) if m != n => return None,
+                _ => found = Some(n),
+            }
+        }
+        rest = after;
+    }
+    found
 }
 
-/// `: <-119>`, `: -119`, `=-119`, `= <-119>` at the start of `s`: the number.
-fn number_after(s: &str) -> Option<i32> {
-    let s = s.trim_start_matches(' ');
-    let s = s.strip_prefix(':').or_else(|| s.strip_prefix('='))?;
-    let s = s.trim_start_matches(' ');
-    let s = s.strip_prefix('<').unwrap_or(s);
+/// An optional `-` and up to 9 digits at the start of `s`: the number, and what follows.
+fn number(s: &str) -> Option<(i32, &str)> {
     let (neg, digits) = match s.strip_prefix('-') {
         Some(d) => (true, d),
         None => (false, s),
@@ -100,7 +122,16 @@ fn number_after(s: &str) -> Option<i32> {
         .get(..end)
         .filter(|d| !d.is_empty() && d.len() <= 9)?;
     let n: i32 = num.parse().ok()?;
-    Some(if neg { -n } else { n })
+    Some((if neg { -n } else { n }, digits.get(end..)?))
+}
+
+/// `: <-119>`, `: -119`, `=-119`, `= <-119>` at the start of `s`: the number.
+fn number_after(s: &str) -> Option<i32> {
+    let s = s.trim_start_matches(' ');
+    let s = s.strip_prefix(':').or_else(|| s.strip_prefix('='))?;
+    let s = s.trim_start_matches(' ');
+    let s = s.strip_prefix('<').unwrap_or(s);
+    number(s).map(|(n, _)| n)
 }
 
 #[cfg(test)]
@@ -134,6 +165,34 @@ mod tests {
             assert_eq!(iris_sqlcode(m), None, "{m:?}");
         }
         assert_eq!(iris_sqlcode("SQLCODE: x, then SQLCODE: <-1>"), Some(-1));
+    }
+
+    #[test]
+    fn the_dbapi_wording_wins_over_a_sqlcode_echoed_from_the_statement() {
+        // The statement is echoed first, with a column that reads like a SQLCODE.
+        let m = "error in UPDATE t SET SQLCODE=-5 WHERE id = 1: [SQLCODE: <-119>:<UNIQUE or \
+                 PRIMARY KEY Constraint failed uniqueness check upon UPDATE>]";
+        assert_eq!(iris_sqlcode(m), Some(-119));
+        // ... and after it.
+        let m = "[SQLCODE: <-30>:<Table or view not found>] in SELECT 'SQLCODE: <-1>'";
+        assert_eq!(iris_sqlcode(m), Some(-30));
+        // A DB-API prefix without its closing `>` is not the DB-API wording.
+        assert_eq!(iris_sqlcode("[SQLCODE: <-30 x] SQLCODE=-30"), Some(-30));
+    }
+
+    #[test]
+    fn without_the_dbapi_wording_different_loose_sqlcodes_give_none() {
+        assert_eq!(iris_sqlcode("SQLCODE=-5 then SQLCODE: -30"), None);
+        assert_eq!(iris_sqlcode("SQLCODE=-30 then SQLCODE: <-30>"), Some(-30));
+    }
+
+    #[test]
+    fn sqlcode_inside_a_longer_word_is_not_a_sqlcode() {
+        for m in ["MY_SQLCODE=-5", "v_SQLCODE: -5", "XSQLCODE=1", "%SQLCODE=1"] {
+            assert_eq!(iris_sqlcode(m), None, "{m:?}");
+        }
+        assert_eq!(iris_sqlcode("MY_SQLCODE=-5, SQLCODE=-1"), Some(-1));
+        assert_eq!(iris_sqlcode("(SQLCODE=-1)"), Some(-1));
     }
 
     #[test]

@@ -13,6 +13,7 @@ use tokio::time::Instant;
 use super::backoff::{retry_cannot_help, Backoff};
 use super::config::{PoolConfig, SessionReset};
 use super::metrics::{Counters, Reason, Status};
+use crate::conn::TargetSessionAttrs;
 use crate::error::Error;
 use crate::protocol::backend::TransactionStatus;
 use crate::Connection;
@@ -524,7 +525,9 @@ impl Shared {
     fn refuse(&self, live: &Live, now: Instant) -> Option<Reason> {
         if self.is_closed() {
             Some(Reason::PoolClosed)
-        } else if live.conn.is_broken() || live.conn.saw_failover_error() {
+        } else if live.conn.is_broken()
+            || (live.conn.saw_failover_error() && !self.meant_for_standbys())
+        {
             // A failover sign (25006, 57P01, 57P03) counts as broken: reusing it would
             // keep sending writes to a server that can no longer take them.
             Some(Reason::Broken)
@@ -533,6 +536,21 @@ impl Shared {
         } else {
             None
         }
+    }
+
+    /// Whether this pool asks for standbys or read-only servers
+    /// (`target_session_attrs=read-only`, `standby` or `prefer-standby`). There, SQLSTATE
+    /// 25006 (read_only_sql_transaction) is the server being what was asked for, not a
+    /// failover: only 57P01 and 57P03 retire a connection. Those two come as FATAL errors
+    /// (the server ends the session), which break the connection, so `is_broken` alone
+    /// retires it; `saw_failover_error` cannot tell the three codes apart.
+    fn meant_for_standbys(&self) -> bool {
+        matches!(
+            self.cfg.conn.target_session_attrs,
+            TargetSessionAttrs::ReadOnly
+                | TargetSessionAttrs::Standby
+                | TargetSessionAttrs::PreferStandby
+        )
     }
 
     /// The extra cleanup statement for a returned connection, if the policy asks for one

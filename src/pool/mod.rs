@@ -85,7 +85,10 @@
 //!   `57P01` (admin shutdown) or `57P03` (cannot connect now), the signs of a failover
 //!   (see [`Connection::saw_failover_error`](crate::Connection::saw_failover_error)):
 //!   the next connection is opened through the same multi-host and
-//!   `target_session_attrs` rules, so the pool finds a promoted primary by itself.
+//!   `target_session_attrs` rules, so the pool finds a promoted primary by itself. A
+//!   pool meant for standbys (`target_session_attrs=read-only`, `standby` or
+//!   `prefer-standby`) keeps a connection that saw `25006`: a read-only server is what
+//!   it asked for.
 //! - **Clean** (nothing pending, transaction status idle): back to the idle queue at
 //!   once, with its statement cache. No round trip.
 //! - **Dirty**: a result not read to the end (a dropped row stream or query future), a

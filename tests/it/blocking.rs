@@ -457,3 +457,17 @@ fn the_blocking_api_inside_a_tokio_runtime_returns_an_error_instead_of_panicking
         drop(pool);
     });
 }
+
+#[test]
+fn the_blocking_transaction_and_cancel_token_answer_as_the_async_ones_do() {
+    let mut c = connect();
+    let token = c.cancel_token().unwrap();
+    let a = c.as_async().cancel_token().unwrap();
+    assert!(token.is_supported());
+    assert_eq!(token.is_supported(), a.is_supported());
+    assert_eq!(token.secret_key_len(), a.secret_key_len());
+    assert!(token.secret_key_len() >= 4);
+    let tx = c.begin().unwrap();
+    assert!(tx.rolls_back(), "PostgreSQL rolls back");
+    tx.rollback().unwrap();
+}

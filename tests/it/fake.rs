@@ -470,6 +470,7 @@ async fn fewer_results_than_requests_trip_the_deadline() {
 
 #[tokio::test]
 async fn negotiate_protocol_version_during_startup_is_accepted() {
+    use pgline::conn::ProtocolVersion;
     use pgline::protocol::backend::NegotiateProtocolVersion;
     let script = vec![
         recv_ssl_request(),
@@ -483,8 +484,32 @@ async fn negotiate_protocol_version_during_startup_is_accepted() {
         idle(),
     ];
     let (io, _s) = pipe(script);
-    let c = Connection::connect_stream(io, &cfg()).await.unwrap();
+    // 3.2 asked for, 3.0 offered: a downgrade.
+    let mut config = cfg();
+    config.max_protocol_version(ProtocolVersion::V3_2);
+    let c = Connection::connect_stream(io, &config).await.unwrap();
     assert_eq!(c.parameter("server_version"), Some("18.0"));
+    assert_eq!(c.protocol_version(), ProtocolVersion::V3_0);
+}
+
+#[tokio::test]
+async fn negotiate_protocol_version_that_changes_nothing_fails_the_connect() {
+    use pgline::protocol::backend::NegotiateProtocolVersion;
+    let script = vec![
+        recv_ssl_request(),
+        Step::Raw(b"N".to_vec()),
+        recv_startup(),
+        // 3.0 asked for, 3.0 offered, no options: libpq 18 refuses it.
+        send(BackendMessage::NegotiateProtocolVersion(
+            NegotiateProtocolVersion::new(0, vec![]),
+        )),
+    ];
+    let (io, _s) = pipe(script);
+    let e = Connection::connect_stream(io, &cfg()).await.unwrap_err();
+    assert!(
+        e.is_protocol() && e.to_string().contains("no change"),
+        "{e}"
+    );
 }
 
 #[tokio::test]

@@ -68,6 +68,9 @@ pub(crate) struct Sender {
     reparse: bool,
     /// The next row sent opens a window and must be preceded by a Parse.
     parse_due: bool,
+    /// A Parse is queued with no row after it yet: its window still needs a Sync (or
+    /// the server never answers the Parse), even when it holds no row.
+    parse_alone: bool,
     /// Only one window in flight (pooler-safe, outside a transaction block: PgBouncer
     /// hands the server connection to another client at each idle ReadyForQuery, and the
     /// answers to a window sent behind it would go to that client).
@@ -94,6 +97,7 @@ impl Sender {
             refill: true,
             reparse,
             parse_due: reparse,
+            parse_alone: false,
             one_window: reparse && !in_transaction,
             source_done: false,
         }
@@ -164,18 +168,35 @@ impl Sender {
         stmt: &Statement,
         prefix: &BindPrefix,
         idx: u64,
-        write: impl FnOnce(&mut BindWriter<'_>) -> Result<(), Error>,
+        write: impl Fn(&mut BindWriter<'_>) -> Result<(), Error>,
         report: &mut LoadReport,
     ) -> Result<Option<(Item, u64)>, Error> {
         let item = ROW | idx;
-        if self.parse_due {
-            // A failed Parse is reported as this row's failure; the window's rows after
-            // it are skipped.
-            crate::conn::flow::push_parse_again(session, item, stmt)?;
-            self.parse_due = false;
-        }
-        match session.push_bind_execute_run(item, prefix, write) {
-            Ok(()) => self.ledger.row_sent(idx),
+        let r = if self.parse_due {
+            // The Parse goes out only in front of a row that encodes, and carries that
+            // row's item: a failed Parse is reported as this row's failure (the window's
+            // rows after it are skipped), never charged to a refused row, which is
+            // already reported. So the window's first row is encoded once on its own,
+            // to see.
+            let mut probe = bytes::BytesMut::new();
+            let mut w = BindWriter::begin_with(&mut probe, prefix);
+            match write(&mut w).and_then(|()| w.finish_execute_all().map_err(Error::encode)) {
+                Ok(()) => {
+                    crate::conn::flow::push_parse_again(session, item, stmt)?;
+                    self.parse_due = false;
+                    self.parse_alone = true;
+                    session.push_bind_execute_run(item, prefix, write)
+                }
+                Err(e) => Err(e),
+            }
+        } else {
+            session.push_bind_execute_run(item, prefix, write)
+        };
+        match r {
+            Ok(()) => {
+                self.parse_alone = false;
+                self.ledger.row_sent(idx);
+            }
             Err(e) if e.is_conversion() || e.is_encode() || e.is_config() => {
                 // The row could not be encoded: nothing of it was written.
                 self.ledger.row_refused(idx, e, report);
@@ -212,7 +233,7 @@ impl Sender {
                 session.push_flush()?;
             }
         }
-        if self.ending() && self.ledger.open_len() > 0 {
+        if self.ending() && (self.ledger.open_len() > 0 || self.parse_alone) {
             return self.close_window(session).map(Some);
         }
         Ok(None)
@@ -243,6 +264,7 @@ impl Sender {
         let rows = self.ledger.open_len();
         self.ledger.window_closed(sync);
         self.parse_due = self.reparse;
+        self.parse_alone = false;
         Ok((sync, rows))
     }
 }

@@ -8,14 +8,19 @@
 //!  connect_one ──error──► falls through? ──yes──► note why, next target
 //!   │                         └──no──► return that error (the walk ends)
 //!   ▼
-//!  right kind of server? ──no──► close it, note why, next target
+//!  right kind of server? ──no, or the check failed──► close it, note why, next target
 //!   │yes
 //!   ▼
 //!  the connection
 //! ```
 //!
+//! A server whose kind cannot be checked (the `SHOW transaction_read_only` or
+//! `pg_is_in_recovery()` query fails) is closed and the walk goes on, as in libpq.
+//!
 //! When every target failed, the error names each one and why; its kind is the last
-//! failure's (so `is_timeout` or `is_io` still answer for a single host).
+//! failure's (so `is_timeout` or `is_io` still answer for a single host), and when the
+//! last failure is a server error, the error is that one (its SQLSTATE and fields), with
+//! the walk as a note in front.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -45,9 +50,12 @@ pub(super) async fn connect(config: &Config) -> Result<Connection, Error> {
         }
         _ => std::slice::from_ref(&want),
     };
-    let passfile = match config.password {
-        Some(_) => None,
-        None => read_passfile(config),
+    // libpq reads the password file when no password, or an empty one, was given
+    // (fe-connect.c: `conn->pgpass == NULL || conn->pgpass[0] == '\0'`).
+    let passfile = if no_password(&config.password) {
+        read_passfile(config)
+    } else {
+        None
     };
     let single = targets.len() == 1 && passes.len() == 1;
     let mut failures: Vec<(String, Error)> = Vec::new();
@@ -60,15 +68,28 @@ pub(super) async fn connect(config: &Config) -> Result<Connection, Error> {
                 continue;
             }
             let mut cfg = config.for_target(t);
-            if let (None, Some(file)) = (&cfg.password, &passfile) {
-                cfg.password = password_for(file, &cfg, t).map(String::into_bytes);
+            if let Some(file) = passfile.as_deref().filter(|_| no_password(&cfg.password)) {
+                if let Some(pw) = password_for(file, &cfg, t) {
+                    cfg.password = Some(pw.into_bytes());
+                }
             }
             let attempt = async {
                 let mut conn = Connection::connect_one(&cfg).await?;
                 match wrong_kind(&mut conn, pass).await {
                     Ok(None) => Ok(Ok(conn)),
-                    Ok(Some(why)) => Ok(Err((conn, why))),
-                    Err(e) => Err(e),
+                    Ok(Some(why)) => Ok(Err((
+                        conn,
+                        Error::new(crate::error::Kind::WrongServer, why),
+                    ))),
+                    // libpq (fe-connect.c, CONNECTION_CHECK_TARGET): when the query that
+                    // tells the server's kind fails, the next host is tried.
+                    Err(e) => Ok(Err((
+                        conn,
+                        e.with_note(format!(
+                            "checking target_session_attrs={} failed",
+                            pass.as_str()
+                        )),
+                    ))),
                 }
             };
             let r = match cfg.connect_timeout {
@@ -79,9 +100,10 @@ pub(super) async fn connect(config: &Config) -> Result<Connection, Error> {
             };
             match r {
                 Ok(Ok(conn)) => return Ok(conn),
-                Ok(Err((conn, why))) => {
-                    let _ = tokio::time::timeout(CLOSE_GRACE, conn.close()).await;
-                    let e = Error::new(crate::error::Kind::WrongServer, why);
+                Ok(Err((conn, e))) => {
+                    if !conn.is_broken() {
+                        let _ = tokio::time::timeout(CLOSE_GRACE, conn.close()).await;
+                    }
                     failures.push((t.to_string(), e));
                 }
                 Err(e) => {
@@ -187,7 +209,7 @@ async fn scalar(conn: &mut Connection, sql: &str) -> Result<String, Error> {
 
 /// The error after every host failed: each host and why, in the order tried.
 fn all_failed(failures: &[(String, Error)], want: TargetSessionAttrs) -> Error {
-    let Some((_, last)) = failures.last() else {
+    let Some(((last_host, last), earlier)) = failures.split_last() else {
         return Error::config("no host to connect to");
     };
     let mut msg = match want {
@@ -198,10 +220,23 @@ fn all_failed(failures: &[(String, Error)], want: TargetSessionAttrs) -> Error {
             w.as_str()
         ),
     };
-    for (host, e) in failures {
+    for (host, e) in earlier {
         msg.push_str(&format!("; {host}: {e}"));
     }
+    if last.as_db_error().is_some() {
+        // The server's own error (a 57P03, a failed kind check): kept whole, so that its
+        // SQLSTATE (`code()`) and fields still answer, with the walk in front.
+        msg.push_str(&format!("; {last_host}"));
+        return last.clone().with_note(msg);
+    }
+    msg.push_str(&format!("; {last_host}: {last}"));
     Error::new(last.kind(), msg)
+}
+
+/// Whether no password was given: none, or an empty one (libpq then reads the password
+/// file; fe-connect.c, `connectOptions2`).
+fn no_password(password: &Option<Vec<u8>>) -> bool {
+    password.as_deref().is_none_or(<[u8]>::is_empty)
 }
 
 /// Fisher–Yates with OS randomness (`load_balance_hosts=random`).

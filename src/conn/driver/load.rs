@@ -190,6 +190,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             if let Err(e) = w.write_row(&row).await {
                 // COPY is all or nothing: abort it and report the row.
                 report.fail(i as u64, e.clone(), 1);
+                // The rows before it were sent and are rolled back with the COPY.
+                report.rows_skipped += i as u64;
                 if e.breaks_connection() {
                     return Err(LoadError { error: e, report });
                 }

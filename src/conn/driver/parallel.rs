@@ -425,13 +425,13 @@ where
     I: IntoIterator,
     I::Item: Params,
 {
-    let refuse = |error: Error| ParallelLoadError {
-        error,
-        report: ParallelReport {
-            jobs: opts.jobs,
-            ..ParallelReport::default()
-        },
-    };
+    let mut opts = opts;
+    if let Connections::Pool(p) = conns {
+        // More workers than the pool holds would wait for the others to finish. Capped
+        // before the checks: what they refuse depends on the connections really used
+        // (Atomicity::All on a pool of one is a one-connection load).
+        opts.jobs = opts.jobs.min(p.status().max_size.max(1));
+    }
     let copy_asked = matches!(
         job,
         Job::Table {
@@ -439,12 +439,13 @@ where
             ..
         }
     );
-    opts.check(copy_asked).map_err(refuse)?;
-    let mut opts = opts;
-    if let Connections::Pool(p) = conns {
-        // More workers than the pool holds would wait for the others to finish.
-        opts.jobs = opts.jobs.min(p.status().max_size.max(1));
-    }
+    opts.check(copy_asked).map_err(|error| ParallelLoadError {
+        error,
+        report: ParallelReport {
+            jobs: opts.jobs,
+            ..ParallelReport::default()
+        },
+    })?;
     if opts.jobs == 1 {
         return single(conns, job, rows, opts).await;
     }
@@ -699,6 +700,9 @@ async fn copy_chunk<P: Params>(
                 }
                 if e.is_conversion() || e.is_encode() {
                     report.fail(idx, e, keep);
+                    // The rows before it in this batch were sent, and the abort rolls
+                    // them back: not run, like the rows of a failed sync window.
+                    report.rows_skipped += idx - start;
                 } else {
                     report.fail_rows(start..end, e, keep);
                 }

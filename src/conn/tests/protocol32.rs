@@ -245,3 +245,40 @@ fn an_unrelated_startup_error_gets_no_protocol_hint() {
     );
     assert!(!broken(&s).contains("max_protocol_version"));
 }
+
+#[test]
+fn a_negotiated_3_1_is_a_protocol_error_because_it_never_existed() {
+    for v in [1, 0x0003_0001] {
+        let mut s = session(V30, V32);
+        feed(&mut s, [npv(v, &[])]);
+        let e = s.broken_error().unwrap();
+        assert!(
+            e.is_protocol() && e.to_string().contains("3.1"),
+            "{v:#x}: {e}"
+        );
+    }
+}
+
+#[test]
+fn a_negotiate_protocol_version_that_changes_nothing_is_a_protocol_error() {
+    // The version asked for, and no options: nothing to negotiate.
+    for (max, v) in [(V32, 2), (V32, 0x0003_0002), (V30, 0), (V30, 0x0003_0000)] {
+        let mut s = session(V30, max);
+        feed(&mut s, [npv(v, &[])]);
+        let e = s.broken_error().unwrap();
+        assert!(
+            e.is_protocol() && e.to_string().contains("no change"),
+            "{max} {v:#x}: {e}"
+        );
+    }
+}
+
+#[test]
+fn a_negotiated_major_version_other_than_3_is_a_protocol_error() {
+    for v in [0x0002_0000, 0x0004_0000, 0x0004_0002, 0x0002_0002, -1] {
+        let mut s = session(V30, V32);
+        feed(&mut s, [npv(v, &[])]);
+        let e = s.broken_error().unwrap();
+        assert!(e.is_protocol(), "{v:#x}: {e}");
+    }
+}

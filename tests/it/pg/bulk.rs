@@ -6,7 +6,7 @@ use pgline::types::oid;
 use pgline::Connection;
 use std::time::Duration;
 
-use crate::support::conn::{assert_answers, backend_pid, connect, table, terminate_backend};
+use crate::support::conn::{assert_answers, backend_pid, connect, table, terminate_backend, Picky};
 
 const N: i32 = 1000;
 const BAD: i32 = 500;
@@ -634,4 +634,128 @@ async fn a_bulk_load_longer_than_the_deadline_is_not_cut_off_while_the_server_ke
         .get(0)
         .unwrap();
     assert_eq!(count, i64::from(n));
+}
+
+/// Rows `0..n` with id = index, refused where `refused(i)`.
+fn picky_rows(n: i32, refused: impl Fn(i32) -> bool) -> impl Iterator<Item = (Picky<i32>, String)> {
+    (0..n).map(move |i| {
+        (
+            Picky {
+                v: i,
+                refuse: refused(i),
+            },
+            format!("v{i}"),
+        )
+    })
+}
+
+/// A connection in pooler-safe mode (the unnamed statement, parsed again in each window)
+/// straight to the test cluster, with a deadline far above what the loads below need.
+async fn pooler_safe_direct() -> Connection {
+    let mut cfg = crate::support::conn::config("postgres", None);
+    cfg.statement_cache_capacity(0)
+        .query_timeout(Some(Duration::from_secs(60)));
+    Connection::connect(&cfg).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_pooler_safe_load_whose_last_rows_cannot_be_encoded_returns_at_once_with_each_row_reported(
+) {
+    let mut c = pooler_safe_direct().await;
+    let (t, sql) = setup(&mut c, "em_ps_tail").await;
+    // Each row its own window: the last two windows' rows are refused.
+    let opts = ExecuteManyOptions::with_atomicity(Atomicity::EachRow);
+    let load = c.execute_many_with(&sql, picky_rows(6, |i| i >= 4), opts);
+    let r = tokio::time::timeout(Duration::from_secs(10), load)
+        .await
+        .expect("a Parse queued for a refused row must still be followed by a Sync")
+        .unwrap();
+    assert_eq!(r.failures_total, 2, "{r}");
+    let failed: Vec<u64> = r.failures.iter().map(|f| f.index).collect();
+    assert_eq!(failed, [4, 5], "{r}");
+    assert!(r.failures.iter().all(|f| f.error.is_conversion()), "{r}");
+    assert_eq!(
+        (r.rows_done, r.rows_committed, r.rows_skipped),
+        (4, 4, 0),
+        "{r}"
+    );
+    assert_report_matches_table(&mut c, &t, &r).await;
+    assert!(c.is_idle(), "the connection is reusable");
+
+    // Under All, a refused row that would open the next window stops the load there.
+    c.batch_execute(&format!("TRUNCATE {t}")).await.unwrap();
+    let opts = ExecuteManyOptions {
+        sync_every: 3,
+        ..ExecuteManyOptions::with_atomicity(Atomicity::All)
+    };
+    let load = c.execute_many_with(&sql, picky_rows(6, |i| i == 3), opts);
+    let r = tokio::time::timeout(Duration::from_secs(10), load)
+        .await
+        .expect("a Parse queued for a refused row must still be followed by a Sync")
+        .unwrap();
+    assert_eq!(r.failures_total, 1, "{r}");
+    assert_eq!(r.first_failure().unwrap().index, 3, "{r}");
+    assert_eq!((r.rows_done, r.rows_committed), (3, 0), "{r}");
+    assert!(ids(&mut c, &t).await.is_empty());
+    assert!(c.is_idle(), "the connection is reusable");
+}
+
+#[tokio::test]
+async fn a_pooler_safe_parse_that_fails_after_a_refused_row_is_charged_to_the_row_sent_behind_it() {
+    let mut c = pooler_safe_direct().await;
+    let (t, sql) = setup(&mut c, "em_ps_parse").await;
+    let (tx, rx) = futures::channel::mpsc::unbounded();
+    let refuse = |i: i32| {
+        (
+            Picky {
+                v: i,
+                refuse: i == 1,
+            },
+            format!("v{i}"),
+        )
+    };
+    tx.unbounded_send(refuse(0)).unwrap();
+    let dropper = {
+        let t = t.clone();
+        tokio::spawn(async move {
+            // Once row 0 is in, drop the table: the next window's Parse fails.
+            let mut other = connect().await;
+            loop {
+                let n: i64 = other
+                    .query_one(format!("SELECT count(*) FROM {t}").as_str(), &[])
+                    .await
+                    .unwrap()
+                    .get(0)
+                    .unwrap();
+                if n == 1 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            other
+                .batch_execute(&format!("DROP TABLE {t}"))
+                .await
+                .unwrap();
+            tx.unbounded_send(refuse(1)).unwrap();
+            tx.unbounded_send(refuse(2)).unwrap();
+        })
+    };
+    let opts = ExecuteManyOptions::with_atomicity(Atomicity::EachRow);
+    let load = c.execute_many_stream(&sql, rx, opts);
+    let r = tokio::time::timeout(Duration::from_secs(20), load)
+        .await
+        .expect("the load ends")
+        .unwrap();
+    dropper.await.unwrap();
+    // Row 1 is refused by its encoder; row 2 carries the failed Parse (42P01). Each row
+    // is reported exactly once.
+    let failed: Vec<(u64, Option<&str>)> = r
+        .failures
+        .iter()
+        .map(|f| (f.index, f.error.code()))
+        .collect();
+    assert_eq!(failed, [(1, None), (2, Some("42P01"))], "{r}");
+    assert_eq!(r.failures_total, 2, "{r}");
+    assert_eq!((r.rows_committed, r.rows_skipped), (1, 0), "{r}");
+    assert!(c.is_idle(), "the connection is reusable");
 }

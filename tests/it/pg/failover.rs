@@ -513,3 +513,101 @@ async fn after_promotion_read_write_and_a_pool_under_load_find_the_new_primary()
     pool.close().await.ok();
     drop(replica);
 }
+
+#[tokio::test]
+async fn an_empty_password_still_reads_pgpass_like_libpq() {
+    let p = pair().primary.port();
+    let file = PassFile::new(&[format!("*:*:*:{SCRAM_USER}:{SCRAM_USER_PW}")], 0o600);
+    // `password=` given but empty: libpq reads the password file all the same.
+    let mut cfg = scram_config(&[p], &file, "password=''");
+    Connection::connect(&cfg).await.unwrap();
+    cfg.password("");
+    Connection::connect(&cfg).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_pool_for_standbys_keeps_a_connection_that_hit_a_read_only_error() {
+    let r = pair().replica.port();
+    for attrs in ["standby", "read-only", "prefer-standby"] {
+        let extra = format!("target_session_attrs={attrs}");
+        let pool = Pool::new(PoolConfig::new(config(&[r], &extra)).max_size(1)).unwrap();
+        let pid = {
+            let mut c = pool.get().await.unwrap();
+            let e = c
+                .batch_execute("CREATE TABLE failover_never (id int)")
+                .await
+                .unwrap_err();
+            assert_eq!(e.code(), Some("25006"), "{attrs}: {e:?}");
+            c.query_one("SELECT pg_backend_pid()", &[])
+                .await
+                .unwrap()
+                .get::<i32>(0)
+                .unwrap()
+        };
+        let mut c = pool.get().await.unwrap();
+        let again: i32 = c
+            .query_one("SELECT pg_backend_pid()", &[])
+            .await
+            .unwrap()
+            .get(0)
+            .unwrap();
+        assert_eq!(
+            pid, again,
+            "{attrs}: a read-only server is what the pool asked for"
+        );
+        assert_eq!(pool.status().closed.broken, 0, "{attrs}");
+        drop(c);
+        pool.close().await.unwrap();
+    }
+}
+
+/// A multi-host config whose first host is the iris-pgwire server (trust, any user and
+/// database): it reports neither `in_hot_standby` nor `default_transaction_read_only`, so
+/// `target_session_attrs=primary` asks it `SELECT pg_catalog.pg_is_in_recovery()`, which
+/// it cannot run.
+fn iris_first(ports: &[u16], extra: &str) -> Config {
+    let iris = crate::support::iris::server().port();
+    let all: Vec<u16> = std::iter::once(iris).chain(ports.iter().copied()).collect();
+    config(&all, extra)
+}
+
+#[tokio::test]
+async fn a_server_whose_kind_check_fails_is_skipped_and_the_next_host_is_tried() {
+    let _turn = crate::support::iris::turn().await;
+    let p = pair().primary.port();
+    let mut c = Connection::connect(&iris_first(&[p], "target_session_attrs=primary"))
+        .await
+        .unwrap_or_else(|e| panic!("the walk must go on past the failed check: {e}"));
+    assert_eq!(landed_on(&mut c).await, (p, false));
+}
+
+#[tokio::test]
+async fn when_the_last_host_fails_with_a_server_error_the_combined_error_keeps_its_sqlstate() {
+    // A server in smart shutdown: the session held open keeps it running, and every new
+    // connection is refused with FATAL 57P03 (cannot_connect_now), after which the walk
+    // goes on to the next host; there is none.
+    let cluster = Arc::new(crate::support::start_cluster());
+    let port = cluster.port();
+    let held = Connection::connect(&config(&[port], "")).await.unwrap();
+    let stopping = Arc::clone(&cluster);
+    let stop = tokio::task::spawn_blocking(move || stopping.pg_ctl(&["stop", "-m", "smart"]));
+    let d = dead_port();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let e = loop {
+        match Connection::connect(&config(&[d, port], "")).await {
+            Err(e) if e.to_string().contains(&format!("127.0.0.1:{port}")) => break e,
+            Ok(c) => drop(c),
+            Err(e) => panic!("{e:?}"),
+        }
+        assert!(Instant::now() < deadline, "the shutdown never began");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    drop(held);
+    stop.await.unwrap().unwrap();
+    let msg = e.to_string();
+    assert_eq!(e.code(), Some("57P03"), "the last host's SQLSTATE: {e:?}");
+    assert!(e.is_db(), "{e:?}");
+    assert!(msg.contains(&format!("127.0.0.1:{d}")), "{msg}");
+    assert!(msg.contains(&format!("127.0.0.1:{port}")), "{msg}");
+    assert!(msg.contains("could not connect to any of 2 hosts"), "{msg}");
+}

@@ -12,7 +12,7 @@ use pgline::conn::{
 use pgline::pool::{Pool, PoolConfig};
 use pgline::Connection;
 
-use crate::support::conn::{config, connect, table};
+use crate::support::conn::{config, connect, table, Picky};
 
 const ROWS: i64 = 20_000;
 
@@ -535,5 +535,66 @@ async fn a_pool_smaller_than_jobs_loads_everything_on_its_max_size_connections()
     assert_eq!(checksum(&mut c, &t).await.0, ROWS);
     // Both connections went back to the pool, idle and usable.
     assert_eq!(pool.status().in_use, 0);
+    pool.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn rows_of_a_copy_batch_aborted_by_a_refused_row_are_counted_as_skipped() {
+    let mut c = connect().await;
+    let t = create(&mut c, "par_skip").await;
+    const REFUSED: i64 = 1_234;
+    let picky = (0..ROWS).map(|i| {
+        (
+            Picky {
+                v: i,
+                refuse: i == REFUSED,
+            },
+            format!("row {i}"),
+            i as f64 * 0.5,
+        )
+    });
+    let cfg = config("postgres", None);
+    let r = load_parallel(
+        Connections::Open(&cfg),
+        &t,
+        &["id", "v", "f"],
+        picky,
+        LoadMode::Copy,
+        opts(2, Atomicity::Batches(500)),
+    )
+    .await
+    .unwrap();
+    let first = r.load.first_failure().unwrap();
+    assert_eq!(first.index, REFUSED as u64, "{r}");
+    assert!(first.error.is_conversion(), "{r}");
+    assert_eq!(r.load.failures_total, 1, "{r}");
+    // Rows 1000..1234 of the refused row's batch were sent, then rolled back.
+    assert_eq!(r.load.rows_skipped, 234, "{r}");
+    // Every row read is committed, failed or skipped, exactly once.
+    assert_eq!(
+        r.load.rows_read,
+        r.load.rows_committed + r.load.failures_total + r.load.rows_skipped,
+        "{r}"
+    );
+    assert_report_is_the_table(&mut c, &t, &r).await;
+}
+
+#[tokio::test]
+async fn atomicity_all_on_a_pool_of_one_is_a_one_connection_load_not_a_refusal() {
+    let mut c = connect().await;
+    let t = create(&mut c, "par_all1").await;
+    let pool = Pool::new(PoolConfig::new(config("postgres", None)).max_size(1)).unwrap();
+    // Four jobs asked, one connection available: All spans one connection only.
+    let r = execute_many_parallel(
+        Connections::Pool(&pool),
+        &insert(&t),
+        rows(&[]),
+        opts(4, Atomicity::All),
+    )
+    .await
+    .unwrap();
+    assert!(r.is_complete(), "{r}");
+    assert_eq!(r.jobs, 1, "{r}");
+    assert_eq!(checksum(&mut c, &t).await.0, ROWS);
     pool.close().await.unwrap();
 }

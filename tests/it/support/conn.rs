@@ -1,5 +1,7 @@
 //! Connecting to the test cluster.
 
+use bytes::BytesMut;
+use pgline::types::{ConversionError, IsNull, Oid, ToSql, ValueType};
 use pgline::{Config, Connection};
 
 /// A config for `user` on the shared test cluster.
@@ -61,4 +63,34 @@ pub async fn assert_answers(c: &mut Connection, n: i32) {
         .get::<i32>(0)
         .expect("an int4");
     assert_eq!(got, n);
+}
+
+/// A value whose own encoder refuses it when `refuse` is set (as a user's `ToSql` refuses
+/// a value it cannot represent), and otherwise encodes as `v`: the row holding it is
+/// refused before anything of it is sent.
+#[derive(Debug)]
+pub struct Picky<T> {
+    pub v: T,
+    pub refuse: bool,
+}
+
+impl<T: ToSql> ToSql for Picky<T> {
+    fn type_oid(&self) -> Oid {
+        self.v.type_oid()
+    }
+    fn accepts(&self, oid: Oid) -> bool {
+        self.v.accepts(oid)
+    }
+    fn to_sql(&self, ty: ValueType, out: &mut BytesMut) -> Result<IsNull, ConversionError> {
+        if self.refuse {
+            return Err(ConversionError::Invalid {
+                rust: "Picky",
+                reason: "refused by the test",
+            });
+        }
+        self.v.to_sql(ty, out)
+    }
+    fn supports_binary(&self, oid: Oid) -> bool {
+        self.v.supports_binary(oid)
+    }
 }
