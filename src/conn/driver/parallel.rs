@@ -571,7 +571,8 @@ async fn plan(conn: &mut Connection, job: Job<'_>, atomicity: Atomicity) -> Resu
         LoadMode::Pipeline => false,
         // One COPY per batch keeps Batches' meaning; EachRow needs per-row inserts.
         LoadMode::Auto => {
-            matches!(atomicity, Atomicity::Batches(_)) && !conn.quirks().copy_out_broken
+            matches!(atomicity, Atomicity::Batches(_))
+                && crate::conn::flow::copy::copy_works(&conn.session)
         }
     };
     if use_copy {

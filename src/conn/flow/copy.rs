@@ -86,7 +86,13 @@ pub(crate) fn check(session: &Session, dir: Direction) -> Result<(), Error> {
 /// works (not iris-pgwire, whose COPY is CSV-only and row-by-row) and every column type
 /// with a binary encoding here.
 pub(crate) fn binary_copy_fits(session: &Session, types: &[Oid]) -> bool {
-    !session.quirks().copy_out_broken && types.iter().all(|&t| binary_result_supported(t))
+    copy_works(session) && types.iter().all(|&t| binary_result_supported(t))
+}
+
+/// Whether COPY can carry a load on this server (not on iris-pgwire, whose COPY is
+/// CSV-only and row-by-row).
+pub(crate) fn copy_works(session: &Session) -> bool {
+    !session.quirks().copy_out_broken
 }
 
 /// A binary COPY's column count and format against the types the caller gave.
