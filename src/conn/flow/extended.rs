@@ -326,6 +326,31 @@ impl Flow for Close {
     }
 }
 
+/// Queues `sql` as the unnamed statement in one flight: Parse (parameter types from the
+/// values), Bind, Describe of the portal and Execute, all for `item`. Where Describe runs
+/// the statement again (iris-pgwire) it is left out, so the statement runs once (rows
+/// then come without names unless Execute describes them).
+pub(crate) fn push_unnamed(
+    session: &mut Session,
+    item: Item,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<(), Error> {
+    let lenient = session.quirks().lenient_types;
+    let (sql, order) = renumber(session, sql)?;
+    let params = &*renumbered_values(params, order.as_deref())?;
+    let types: Vec<Oid> = params.iter().map(|p| p.type_oid()).collect();
+    let formats = param_formats(params, &types, session.text_only(), lenient)?;
+    session.push_parse(item, "", &sql, &types)?;
+    session.push_bind(item, "", "", &formats, &[0], |w| {
+        write_params(w, params, &types, &formats, lenient)
+    })?;
+    if !session.quirks().describe_executes {
+        session.push_describe_portal(item, "")?;
+    }
+    session.push_execute(item, "", 0, None)
+}
+
 // ----- run ------------------------------------------------------------------------------
 
 /// Why the server refused a prepared statement at Bind (see [`invalidate_stale`]).
@@ -445,21 +470,7 @@ impl<'q> Run<'q> {
                 let StatementRef::Sql(sql) = stmt else {
                     return Err(Error::protocol("unresolved statement"));
                 };
-                let (sql, order) = renumber(session, sql)?;
-                let params = &*renumbered_values(params, order.as_deref())?;
-                let types: Vec<Oid> = params.iter().map(|p| p.type_oid()).collect();
-                let formats = param_formats(params, &types, text_only, lenient)?;
-                session.push_parse(item, "", &sql, &types)?;
-                session.push_bind(item, "", "", &formats, &[0], |w| {
-                    write_params(w, params, &types, &formats, lenient)
-                })?;
-                // iris-pgwire runs the statement again to answer Describe: skip it there, so
-                // the statement runs once (rows then come without names unless Execute
-                // describes them).
-                if !session.quirks().describe_executes {
-                    session.push_describe_portal(item, "")?;
-                }
-                session.push_execute(item, "", 0, None)?;
+                push_unnamed(session, item, sql, params)?;
             }
         }
         session.push_sync(sync)?;

@@ -42,6 +42,8 @@
 
 pub(crate) mod copy;
 pub(crate) mod extended;
+#[cfg(test)]
+mod harness;
 pub(crate) mod pipeline;
 pub(crate) mod simple;
 #[cfg(test)]

@@ -14,8 +14,9 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use super::extended::push_unnamed;
 use super::{
-    check_param_count, param_formats, push_parse_again, renumber, renumbered_values, rows_affected,
+    check_param_count, param_formats, push_parse_again, renumbered_values, rows_affected,
     write_params, Ctx, Flow, Step,
 };
 use crate::conn::event::{Event, Item};
@@ -24,7 +25,6 @@ use crate::conn::session::Session;
 use crate::conn::statement::{deallocate_target, Statement};
 use crate::error::Error;
 use crate::protocol::backend::TransactionStatus;
-use crate::protocol::Oid;
 use crate::types::ToSql;
 
 #[cfg(test)]
@@ -168,22 +168,8 @@ impl PipelineFlow {
     ) -> Result<usize, Error> {
         self.check_one_window(session)?;
         session.note_statement_sql(sql);
-        let (wire_sql, order) = renumber(session, sql)?;
-        let params = &*renumbered_values(params, order.as_deref())?;
-        let lenient = session.quirks().lenient_types;
-        let types: Vec<Oid> = params.iter().map(|p| p.type_oid()).collect();
-        let formats = param_formats(params, &types, session.text_only(), lenient)?;
         let item = session.item();
-        session.push_parse(item, "", &wire_sql, &types)?;
-        session.push_bind(item, "", "", &formats, &[0], |w| {
-            write_params(w, params, &types, &formats, lenient)
-        })?;
-        // iris-pgwire runs the statement again to answer Describe: skip it there, so the
-        // statement runs once (rows then come without names unless Execute describes them).
-        if !session.quirks().describe_executes {
-            session.push_describe_portal(item, "")?;
-        }
-        session.push_execute(item, "", 0, None)?;
+        push_unnamed(session, item, sql, params)?;
         let n = self.push_slot(item, Vec::new().into(), sql);
         self.sync_if_deferred(session)?;
         Ok(n)

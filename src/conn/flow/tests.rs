@@ -2,83 +2,17 @@
 //! result and the frames it queued out.
 
 use super::extended::{Close, Prepare, Run, Stale, StatementRef, Stream};
+use super::harness::Harness;
 use super::simple::{RunSimple, SimpleQuery};
-use super::{Ctx, Flow, Step};
 use crate::conn::session::{Wait, READY_AFTER_ERROR_GRACE};
-use crate::conn::statement::{Statement, StatementCache};
+use crate::conn::statement::Statement;
 use crate::conn::tests::{cc, err, idle, row, rowdesc, Script};
-use crate::error::Error;
 use crate::iris::Quirks;
 use crate::protocol::backend::{
     BackendMessage, FieldDescription, ParameterDescription, RowDescription,
 };
-use crate::protocol::frontend::FrontendMessage;
 use crate::protocol::{Format, Oid};
 use crate::types::{oid, ToSql};
-
-/// A session, a statement cache, and what the flow has said so far.
-struct Harness {
-    script: Script,
-    cache: StatementCache,
-}
-
-impl Harness {
-    fn postgres() -> Self {
-        Self::with(Script::postgres())
-    }
-
-    fn iris() -> Self {
-        Self::with(Script::iris())
-    }
-
-    fn with(script: Script) -> Self {
-        Self {
-            script,
-            cache: StatementCache::new(16),
-        }
-    }
-
-    /// Feeds `msgs` and hands every event to `flow`: the flow's result once it completes
-    /// (the events after it stay queued), `None` while it still waits.
-    fn feed<F: Flow>(
-        &mut self,
-        flow: &mut F,
-        msgs: impl IntoIterator<Item = BackendMessage>,
-    ) -> Option<Result<F::Output, Error>> {
-        self.script.feed(msgs);
-        while let Some(ev) = self.script.s.poll_event() {
-            let mut cx = Ctx {
-                session: &mut self.script.s,
-                cache: &mut self.cache,
-            };
-            match flow.on_event(&mut cx, ev) {
-                Ok(Step::Continue) => {}
-                Ok(Step::Done(out)) => return Some(Ok(out)),
-                Err(e) => return Some(Err(e)),
-            }
-        }
-        None
-    }
-
-    /// The frames queued since the last call, in a compact spelling.
-    fn sent(&mut self) -> Vec<String> {
-        self.script.sent().into_iter().map(frame).collect()
-    }
-}
-
-fn frame(m: FrontendMessage) -> String {
-    match m {
-        FrontendMessage::Query(q) => format!("Query {}", q.sql),
-        FrontendMessage::Parse(p) => format!("Parse {:?} {:?}", p.name, p.param_types),
-        FrontendMessage::Bind(b) => format!("Bind {:?}", b.statement),
-        FrontendMessage::Describe(d) => format!("Describe {:?} {:?}", d.target, d.name),
-        FrontendMessage::Execute(e) => format!("Execute {}", e.max_rows),
-        FrontendMessage::Close(c) => format!("Close {:?}", c.name),
-        FrontendMessage::Sync => "Sync".into(),
-        FrontendMessage::Flush => "Flush".into(),
-        other => format!("{other:?}"),
-    }
-}
 
 fn typed_rowdesc(cols: &[(&str, Oid)]) -> BackendMessage {
     let fields: Vec<FieldDescription<'_>> = cols

@@ -6,9 +6,8 @@ use bytes::Bytes;
 use super::{
     binary_copy_fits, check, BinaryRows, Direction, Open, Opening, Receiving, Sending, COPY_FLUSH,
 };
-use crate::conn::flow::{Ctx, Flow, Step};
-use crate::conn::statement::StatementCache;
-use crate::conn::tests::{cc, err, idle, Script};
+use crate::conn::flow::harness::Harness;
+use crate::conn::tests::{cc, err, idle};
 use crate::error::Error;
 use crate::iris::IrisPgwireVersion;
 use crate::protocol::backend::{BackendMessage, CopyData, CopyResponse};
@@ -16,55 +15,8 @@ use crate::protocol::frontend::FrontendMessage;
 use crate::protocol::Format;
 use crate::types::oid;
 
-/// A session and a statement cache, as in `flow::tests`.
-struct Harness {
-    script: Script,
-    cache: StatementCache,
-}
-
+/// COPY's own steps on the shared harness.
 impl Harness {
-    fn postgres() -> Self {
-        Self::with(Script::postgres())
-    }
-
-    fn iris() -> Self {
-        Self::with(Script::iris())
-    }
-
-    fn with(script: Script) -> Self {
-        Self {
-            script,
-            cache: StatementCache::new(16),
-        }
-    }
-
-    /// Feeds `msgs` and hands every event to `flow`: the flow's result once it completes
-    /// (the events after it stay queued), `None` while it still waits.
-    fn feed<F: Flow>(
-        &mut self,
-        flow: &mut F,
-        msgs: impl IntoIterator<Item = BackendMessage>,
-    ) -> Option<Result<F::Output, Error>> {
-        self.script.feed(msgs);
-        while let Some(ev) = self.script.s.poll_event() {
-            let mut cx = Ctx {
-                session: &mut self.script.s,
-                cache: &mut self.cache,
-            };
-            match flow.on_event(&mut cx, ev) {
-                Ok(Step::Continue) => {}
-                Ok(Step::Done(out)) => return Some(Ok(out)),
-                Err(e) => return Some(Err(e)),
-            }
-        }
-        None
-    }
-
-    /// The frames queued since the last call, in a compact spelling.
-    fn sent(&mut self) -> Vec<String> {
-        self.script.sent().into_iter().map(frame).collect()
-    }
-
     /// Starts `sql` expecting `want`, checks the Query went out, and answers with `msg`.
     fn open(&mut self, sql: &str, want: Direction, msg: BackendMessage) -> Open {
         let mut flow = Opening::start(&mut self.script.s, sql, want).expect("start");
@@ -82,16 +34,6 @@ impl Harness {
     fn copy_out(&mut self) -> Receiving {
         let sql = "COPY t TO STDOUT";
         Receiving::new(self.open(sql, Direction::Out, copy_out_response(1)))
-    }
-}
-
-fn frame(m: FrontendMessage) -> String {
-    match m {
-        FrontendMessage::Query(q) => format!("Query {}", q.sql),
-        FrontendMessage::CopyData(d) => format!("CopyData {}", String::from_utf8_lossy(&d.data)),
-        FrontendMessage::CopyDone => "CopyDone".into(),
-        FrontendMessage::CopyFail(f) => format!("CopyFail {}", f.message),
-        other => format!("{other:?}"),
     }
 }
 
