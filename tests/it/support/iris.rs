@@ -118,6 +118,9 @@ fn start(release: Release) -> IrisServer {
         release.version(),
         std::process::id()
     ));
+    // A file of an earlier run whose process had the same id would be appended to (and
+    // its executions counted): start from none.
+    let _ = std::fs::remove_file(&trace);
     // The launcher stops the server when its parent dies, and Linux ties that to the
     // *thread* that spawned it (PR_SET_PDEATHSIG): spawn it from a thread that lives as
     // long as the launcher (it drains the launcher's stdout), not from a test's thread.
