@@ -95,29 +95,6 @@ impl Session {
         Ok(())
     }
 
-    /// Encodes a Bind from a pre-encoded prefix (the bulk path; see [`BindPrefix`]).
-    #[inline]
-    pub fn push_bind_prefixed<E, F>(
-        &mut self,
-        item: Item,
-        prefix: &BindPrefix,
-        result_formats: &[i16],
-        write: F,
-    ) -> Result<(), E>
-    where
-        E: From<Error>,
-        F: FnOnce(&mut BindWriter<'_>) -> Result<(), E>,
-    {
-        self.check_commands()?;
-        let mut w = BindWriter::begin_with(&mut self.out, prefix);
-        write(&mut w)?;
-        w.finish(result_formats)
-            .map_err(|e| E::from(Error::encode(e)))?;
-        self.open_window = true;
-        self.push(Expect::BindComplete(item));
-        Ok(())
-    }
-
     /// Encodes Bind (from a pre-encoded prefix, text or binary values as the prefix says,
     /// binary-free results) and Execute of the unnamed portal for one bulk row, queued as
     /// part of a [`Expect::BindExecuteRun`] when `item` follows the last queued row. On

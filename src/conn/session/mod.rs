@@ -303,10 +303,7 @@ impl Session {
             TlsStart::Direct => (Startup::AwaitTls, Some(startup_packet)),
         };
         Ok(Self {
-            out,
-            phase: Phase::Startup(Box::new(state)),
             startup_packet: held,
-            tls_used: false,
             startup_ctx: Some(StartupCtx {
                 user: cfg.user,
                 password: cfg.password,
@@ -319,38 +316,40 @@ impl Session {
                 version: protocol.max,
                 negotiated: false,
             }),
-            pending_proof: None,
-            expect: VecDeque::new(),
-            mode: Mode::Normal,
-            events: VecDeque::new(),
-            params: HashMap::new(),
-            key: None,
-            protocol: protocol.max,
-            tx_status: TransactionStatus::Idle,
-            client_tx: TransactionStatus::Idle,
-            quirks: cfg.quirks.unwrap_or_default(),
-            quirks_forced: cfg.quirks,
-            limits: cfg.limits,
-            pending_syncs: 0,
-            open_window: false,
-            copy: Copy::None,
-            shape: None,
-            last_aborted: None,
-            run_answer: RunAnswer::NONE,
-            unsettled_error: None,
-            failover_error: false,
-            next_item: 1,
-            prefer_text: false,
-            iris_release: None,
+            ..Self::blank(
+                out,
+                Phase::Startup(Box::new(state)),
+                cfg.quirks,
+                cfg.limits,
+                protocol.max,
+            )
         })
     }
 
     /// A session that is already past startup (for tests and fuzzing).
     #[doc(hidden)]
     pub fn new_ready(quirks: Quirks) -> Self {
+        Self::blank(
+            BytesMut::new(),
+            Phase::Ready,
+            Some(quirks),
+            Limits::default(),
+            ProtocolVersion::V3_0,
+        )
+    }
+
+    /// A session in `phase` with nothing sent, expected or known yet; `forced` is the
+    /// dialect the caller chose (else detected at startup).
+    fn blank(
+        out: BytesMut,
+        phase: Phase,
+        forced: Option<Quirks>,
+        limits: Limits,
+        protocol: ProtocolVersion,
+    ) -> Self {
         Self {
-            out: BytesMut::new(),
-            phase: Phase::Ready,
+            out,
+            phase,
             startup_packet: None,
             tls_used: false,
             startup_ctx: None,
@@ -360,12 +359,12 @@ impl Session {
             events: VecDeque::new(),
             params: HashMap::new(),
             key: None,
-            protocol: ProtocolVersion::V3_0,
+            protocol,
             tx_status: TransactionStatus::Idle,
             client_tx: TransactionStatus::Idle,
-            quirks,
-            quirks_forced: Some(quirks),
-            limits: Limits::default(),
+            quirks: forced.unwrap_or_default(),
+            quirks_forced: forced,
+            limits,
             pending_syncs: 0,
             open_window: false,
             copy: Copy::None,
