@@ -28,6 +28,14 @@ pub(crate) fn plan<P: Params>(
     stmt: &Statement,
     first: &P,
 ) -> Result<(ParamPlan, BindPrefix), Error> {
+    if !stmt.columns().is_empty() {
+        // A run's Execute expects no rows (`Expect::BindExecuteRun`): a DataRow would
+        // break the connection as a protocol error.
+        return Err(Error::config(
+            "execute_many runs statements that return no rows; this one returns columns \
+             (e.g. INSERT ... RETURNING): use query for each row, or drop RETURNING",
+        ));
+    }
     let lenient = session.quirks().lenient_types;
     let text_only = session.text_only();
     check_param_count(stmt, first.len())?;

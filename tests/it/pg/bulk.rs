@@ -154,6 +154,22 @@ async fn a_load_without_failures_commits_everything_in_every_mode() {
 }
 
 #[tokio::test]
+async fn a_statement_that_returns_rows_is_refused_before_sending_and_the_connection_stays_usable() {
+    let mut c = connect().await;
+    let (t, _) = setup(&mut c, "em_ret").await;
+    let sql = format!("INSERT INTO {t} (id, v) VALUES ($1, $2) RETURNING id");
+    let e = c
+        .execute_many(&sql, rows(true))
+        .await
+        .expect_err("RETURNING is refused");
+    assert!(e.error.is_config(), "{}", e.error);
+    assert!(e.error.to_string().contains("RETURNING"), "{}", e.error);
+    assert!(!c.is_broken());
+    assert!(ids(&mut c, &t).await.is_empty(), "nothing was sent");
+    assert_answers(&mut c, 1).await;
+}
+
+#[tokio::test]
 async fn a_row_that_cannot_be_encoded_is_reported_and_not_sent() {
     let mut c = connect().await;
     let (t, sql) = setup(&mut c, "em_enc").await;
