@@ -131,6 +131,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> CopyIn<'_, S> {
         timed!(conn, async {
             while flow.must_flush(&mut conn.session) {
                 conn.write_some().await?;
+                // The COPY's own events wait for finish; notices and notifications the
+                // server sends meanwhile go where they always go, so they cannot pile up.
+                conn.route_side_events();
             }
             Ok(())
         })

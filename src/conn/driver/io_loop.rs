@@ -193,8 +193,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// session's events to `flow` (see [`crate::conn::flow`]) until the flow completes.
     /// Queries, prepares, row streams, closes and COPY run through here; the explicit
     /// pipeline, whose caller chooses when to do IO, hands its flow what has arrived with
-    /// [`Self::drive_ready`] after each `write_some`, and the bulk path feeds its sender
-    /// the same way. The flow is left as it was after its last event, so a stream is
+    /// [`Self::drive_ready`] after each `write_some`; the bulk path polls the session's
+    /// events itself after each `write_some` and hands them to its sender. The flow is left as it was after its last event, so a stream is
     /// driven again for its next row.
     pub(crate) async fn drive<F: Flow>(&mut self, flow: &mut F) -> Result<F::Output, Error> {
         loop {
@@ -300,6 +300,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
     pub(super) fn route_async_events(&mut self) {
         for ev in self.session.discard_stale_events() {
+            match ev {
+                Event::Notice(n) => self.on_notice(n),
+                Event::Notification(n) => self.on_notification(n),
+                _ => {}
+            }
+        }
+    }
+
+    /// Routes the notices and notifications that arrived, leaving the operation's own
+    /// events queued (see `Session::take_async_events`).
+    pub(super) fn route_side_events(&mut self) {
+        for ev in self.session.take_async_events() {
             match ev {
                 Event::Notice(n) => self.on_notice(n),
                 Event::Notification(n) => self.on_notification(n),

@@ -1,5 +1,7 @@
 //! Commands: each encodes its frontend message and pushes what it expects back.
 
+use std::collections::VecDeque;
+
 use super::*;
 
 impl Session {
@@ -232,6 +234,22 @@ impl Session {
             }
         }
         keep
+    }
+
+    /// Takes the notices, notifications and parameter changes out of the events, leaving
+    /// the operation's own in order: for a writer that does IO without reading its
+    /// operation's events yet (COPY IN), so that what the server sends on the side
+    /// cannot pile up while it writes.
+    pub(crate) fn take_async_events(&mut self) -> Vec<Event> {
+        let (side, own): (VecDeque<Event>, VecDeque<Event>) =
+            self.events.drain(..).partition(|ev| {
+                matches!(
+                    ev,
+                    Event::Notice(_) | Event::Notification(_) | Event::ParameterStatus(..)
+                )
+            });
+        self.events = own;
+        side.into()
     }
 
     /// Encodes Terminate (the driver closes the socket after writing it).
