@@ -424,7 +424,10 @@ pooler) between pgline and the server: named prepared statements do not survive 
 statement_cache_capacity=0 for pgline's pooler-safe mode (unnamed statements only)";
 
 fn pooler_hint(db: &DbError) -> Option<&'static str> {
-    matches!(db.code(), "26000" | "42P05").then_some(POOLER_HINT)
+    // Only about pgline's own statement names: a caller's `EXECUTE nosuch` or second
+    // `PREPARE x` is not the pooler's doing.
+    (matches!(db.code(), "26000" | "42P05") && db.message().contains("\"pgline_s"))
+        .then_some(POOLER_HINT)
 }
 
 impl std::error::Error for Error {

@@ -187,7 +187,8 @@ impl PipelineFlow {
             deallocates: deallocate_target(sql),
         });
         self.unsynced += 1;
-        self.unsynced_may_end_transaction |= may_end_transaction(sql);
+        // Read only in pooler-safe mode: no SQL scan for every statement elsewhere.
+        self.unsynced_may_end_transaction |= self.pooler_safe && may_end_transaction(sql);
         self.slots.len() - 1
     }
 
