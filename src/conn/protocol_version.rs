@@ -90,6 +90,9 @@ impl ProtocolVersion {
     /// Refused, as libpq 18 refuses them (fe-protocol3.c,
     /// `pqGetNegotiateProtocolVersion3`): any other major version (a 3.x client cannot
     /// go on with it), and 3.1, which never existed (protocol 3.0 went straight to 3.2).
+    /// One deliberate difference: a high half of 0 is read as the minor version alone
+    /// (3.x), as the message's documentation describes the field, where libpq refuses
+    /// it as older than 3.0.
     pub(crate) fn from_negotiated(newest_minor: i32) -> Result<Self, Error> {
         let [m1, m0, n1, n0] = newest_minor.to_be_bytes();
         let (major, minor) = (u16::from_be_bytes([m1, m0]), u16::from_be_bytes([n1, n0]));
