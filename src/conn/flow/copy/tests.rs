@@ -386,3 +386,24 @@ fn only_iris_releases_before_1_2_29_or_undeclared_ones_cannot_roll_back() {
     h.script.s.set_client_options(false, release("1.2.34"));
     assert_eq!(h.script.s.cannot_roll_back(), None);
 }
+
+#[test]
+fn notices_during_copy_in_are_taken_aside_and_the_copys_own_events_stay_for_finish() {
+    let mut h = Harness::postgres();
+    let mut copy = h.copy_in(1, Format::Text);
+    let notice = || {
+        BackendMessage::NoticeResponse(crate::protocol::backend::ErrorFields::new(
+            "NOTICE", "00000", "hi",
+        ))
+    };
+    h.script.feed([notice(), err("22P02"), notice()]);
+    let side = h.script.s.take_async_events();
+    assert_eq!(side.len(), 2, "both notices, nothing else");
+    assert!(side
+        .iter()
+        .all(|e| matches!(e, crate::conn::event::Event::Notice(_))));
+    assert!(h.script.s.take_async_events().is_empty());
+    copy.finish(&mut h.script.s).expect("finish");
+    let e = h.feed(&mut copy, [idle()]).expect("done").expect_err("err");
+    assert_eq!(e.code(), Some("22P02"), "the COPY's own error was kept");
+}
